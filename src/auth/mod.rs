@@ -1,0 +1,1 @@
+//! Invitation tokens (SPEC §6.3, §5.3).

@@ -1,0 +1,35 @@
+//! The pure room state machine (SPEC §3, §7). No tokio, sockets, clock or
+//! media in here: time is an input, effects are outputs. Every rule of a
+//! circle or conference lives in this module and nowhere else.
+//!
+//! Drive it like a sans-IO protocol: `Room::handle(now, input)`, then
+//! `poll_output()` until `None`, and `Tick` it at `next_deadline()`.
+
+mod agreement;
+mod arrival;
+mod command;
+mod floor;
+mod gates;
+mod gathering;
+mod output;
+mod room;
+mod types;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use agreement::{agreement_text, text_hash};
+pub use command::{AgreementItem, ChatTo, Command, ConsentAnswer, Input};
+pub use floor::{MAX_PROMPT_CHARS, MAX_TURN_SECONDS};
+pub use gathering::MAX_CHAT_CHARS;
+pub use output::{
+    AttendanceEvent, ConsentDecision, EndReason, GateChange, Notice, Output, Record, Refusal,
+    RoundMark,
+};
+pub use room::{Accepted, Link, Person, Room, Stage};
+pub use types::{
+    CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, EntryOrder, FloorMode, Invitation,
+    MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
+};
+pub use view::{AgreementView, CaucusView, CircleView, PersonView, Presence, RoundView, TurnView, View};

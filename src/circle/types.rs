@@ -1,0 +1,215 @@
+//! The room's vocabulary: identities, roles, parties, phases and settings.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. The state machine never reads a clock:
+/// the driver passes the time in with every input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    pub fn plus_ms(self, ms: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+/// A person in one room, numbered in order of first appearance (stable under replay).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonId(pub u32);
+
+/// One live connection of a person; a resumed connection gets a new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub u64);
+
+/// A private side room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaucusId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Circle,
+    Conference,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Keeper,
+    Participant,
+    Observer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Harmed,
+    Responsible,
+    Supporter,
+    Community,
+    Professional,
+    Interpreter,
+    Guardian,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Scheduled,
+    Open,
+    InSession,
+    Paused,
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorMode {
+    /// Only the holder of the talking piece speaks.
+    TalkingPiece,
+    /// Ordered hand-raise queue; only people granted the floor speak.
+    Moderated,
+    /// Everyone admitted may speak.
+    Open,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// What an invitation says about its holder. The token carries it signed;
+/// the room keeps it so the keeper sees seats before people arrive.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitation {
+    /// The token's `jti`: the identity of this invitation, and the key of revocation.
+    pub id: String,
+    pub seat: u32,
+    pub role: Role,
+    pub party: Option<Party>,
+    /// Display name; personal data, so `Debug` never prints it.
+    pub name: String,
+}
+
+impl fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invitation")
+            .field("id", &"<redacted>")
+            .field("seat", &self.seat)
+            .field("role", &self.role)
+            .field("party", &self.party)
+            .field("name", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentItem {
+    pub id: String,
+    pub text: String,
+    pub required: bool,
+}
+
+/// The versioned terms a person accepts before entering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentTerms {
+    pub version: String,
+    pub items: Vec<ConsentItem>,
+}
+
+impl ConsentTerms {
+    /// The terms used when a room is created without its own.
+    pub fn standard() -> ConsentTerms {
+        let item = |id: &str, text: &str| ConsentItem {
+            id: id.into(),
+            text: text.into(),
+            required: true,
+        };
+        ConsentTerms {
+            version: "2026-11".into(),
+            items: vec![
+                item(
+                    "voluntary",
+                    "I am taking part voluntarily. I can leave at any time, and I can withdraw my consent.",
+                ),
+                item(
+                    "confidentiality",
+                    "What is said in this circle stays in it, except where someone's safety is at risk or the law requires the keeper to report.",
+                ),
+                item(
+                    "no_recording",
+                    "Nobody records this session: not the service, not me, not anyone else.",
+                ),
+                item(
+                    "withdrawal",
+                    "I can withdraw my consent with the button on my screen; from then on nobody sees or hears me, and I see and hear no one.",
+                ),
+            ],
+        }
+    }
+}
+
+/// Conference rule: the `then` party is admitted only after someone of the
+/// `first` party is admitted and has said they are ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryOrder {
+    pub first: Party,
+    pub then: Party,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub kind: RoomKind,
+    pub title: String,
+    pub consent: ConsentTerms,
+    pub entry_order: Option<EntryOrder>,
+    pub keeper_speaks_out_of_turn: bool,
+    /// Speaking time per turn; the server warns, never cuts off.
+    pub turn_seconds: Option<u32>,
+    /// How long a lost connection keeps its place (SPEC §3.7).
+    pub grace_ms: u64,
+}
+
+pub const DEFAULT_GRACE_MS: u64 = 30_000;
+
+impl Settings {
+    /// The defaults of SPEC §2: a circle starts in talking-piece mode, a
+    /// conference in moderated floor with the harmed party entering first.
+    pub fn for_kind(kind: RoomKind, title: impl Into<String>) -> Settings {
+        Settings {
+            kind,
+            title: title.into(),
+            consent: ConsentTerms::standard(),
+            entry_order: match kind {
+                RoomKind::Circle => None,
+                RoomKind::Conference => Some(EntryOrder {
+                    first: Party::Harmed,
+                    then: Party::Responsible,
+                }),
+            },
+            keeper_speaks_out_of_turn: true,
+            turn_seconds: None,
+            grace_ms: DEFAULT_GRACE_MS,
+        }
+    }
+
+    pub fn initial_mode(&self) -> FloorMode {
+        match self.kind {
+            RoomKind::Circle => FloorMode::TalkingPiece,
+            RoomKind::Conference => FloorMode::Moderated,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! What each person may see of the room (SPEC §3.1.3, §5.7): nothing of the
+//! room before admission; the circle once admitted; the lobby for keepers.
+
+use serde::Serialize;
+
+use super::command::AgreementItem;
+use super::output::RoundMark;
+use super::room::{Link, Person, Room, Stage};
+use super::types::{
+    CaucusId, ConsentTerms, EntryOrder, FloorMode, Party, Phase, PersonId, Role, RoomKind,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum View {
+    /// Before consent: the title and the terms, nothing else.
+    Consent {
+        title: String,
+        kind: RoomKind,
+        terms: ConsentTerms,
+    },
+    /// In the lobby: "a keeper will let you in", nothing else.
+    Lobby { title: String, kind: RoomKind },
+    /// Admitted.
+    Circle(Box<CircleView>),
+    /// The visit is over (sent only in tests; a session ends with `End`).
+    Gone,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CircleView {
+    pub you: PersonId,
+    pub role: Role,
+    pub title: String,
+    pub kind: RoomKind,
+    pub phase: Phase,
+    pub locked: bool,
+    pub mode: FloorMode,
+    pub keeper_speaks_out_of_turn: bool,
+    pub turn_seconds: Option<u32>,
+    pub entry_order: Option<EntryOrder>,
+    /// In seat order. Participants see the people in the circle; keepers see everyone.
+    pub people: Vec<PersonView>,
+    pub holder: Option<PersonId>,
+    /// Who the piece goes to on a pass.
+    pub next: Option<PersonId>,
+    pub round: Option<RoundView>,
+    pub hands: Vec<PersonId>,
+    pub granted: Vec<PersonId>,
+    pub turn: Option<TurnView>,
+    /// Your own caucus, if you are in one.
+    pub caucus: Option<CaucusView>,
+    /// Every open caucus (keepers only; empty for others).
+    pub caucuses: Vec<CaucusView>,
+    pub agreement: Option<AgreementView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Reading the consent terms (keepers only see this).
+    Consent,
+    /// Waiting in the lobby (keepers only see this).
+    Lobby,
+    InCircle,
+    /// Lost connection, place kept for the grace period.
+    Reconnecting,
+    Away,
+    Withdrawn,
+    Removed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PersonView {
+    pub id: PersonId,
+    pub name: String,
+    pub seat: u32,
+    pub role: Role,
+    pub party: Option<Party>,
+    pub presence: Presence,
+    pub may_speak: bool,
+    pub muted: bool,
+    pub in_caucus: bool,
+    pub hand_raised: bool,
+    pub ready: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoundView {
+    pub number: u32,
+    pub prompt: String,
+    pub marks: Vec<(PersonId, RoundMark)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TurnView {
+    pub person: PersonId,
+    /// Time left when this view was made; the client counts down from it.
+    pub remaining_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaucusView {
+    pub id: CaucusId,
+    pub members: Vec<PersonId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgreementView {
+    pub version: u32,
+    pub items: Vec<AgreementItem>,
+    pub text: String,
+    pub hash: String,
+    pub is_final: bool,
+    pub acknowledged_by: Vec<PersonId>,
+}
+
+fn presence(person: &Person) -> Presence {
+    match (person.stage, person.link) {
+        (Stage::Consent, _) => Presence::Consent,
+        (Stage::Lobby, _) => Presence::Lobby,
+        (Stage::Admitted, Link::Grace { .. }) => Presence::Reconnecting,
+        (Stage::Admitted, _) => Presence::InCircle,
+        (Stage::Away, _) => Presence::Away,
+        (Stage::Withdrawn, _) => Presence::Withdrawn,
+        (Stage::Removed, _) => Presence::Removed,
+    }
+}
+
+impl Room {
+    pub fn view_for(&self, id: PersonId) -> View {
+        let Some(me) = self.people.get(&id) else {
+            return View::Gone;
+        };
+        let title = self.settings.title.clone();
+        let kind = self.settings.kind;
+        match me.stage {
+            Stage::Consent => View::Consent {
+                title,
+                kind,
+                terms: self.settings.consent.clone(),
+            },
+            Stage::Lobby => View::Lobby { title, kind },
+            Stage::Admitted => View::Circle(Box::new(self.circle_view(me))),
+            Stage::Away | Stage::Withdrawn | Stage::Removed => View::Gone,
+        }
+    }
+
+    fn circle_view(&self, me: &Person) -> CircleView {
+        let keeper = me.is_keeper();
+        let people = self
+            .seat_order
+            .iter()
+            .filter_map(|id| self.people.get(id))
+            .filter(|p| keeper || p.in_circle())
+            .map(|p| PersonView {
+                id: p.id,
+                name: p.invitation.name.clone(),
+                seat: p.invitation.seat,
+                role: p.role(),
+                party: p.invitation.party,
+                presence: presence(p),
+                may_speak: self.may_speak(p.id) && !p.keeper_muted,
+                muted: p.keeper_muted,
+                in_caucus: p.caucus.is_some(),
+                hand_raised: self.floor.hands.contains(&p.id),
+                ready: p.ready,
+            })
+            .collect();
+        let caucus_view = |(id, members): (&CaucusId, &std::collections::BTreeSet<PersonId>)| {
+            CaucusView {
+                id: *id,
+                members: members.iter().copied().collect(),
+            }
+        };
+        CircleView {
+            you: me.id,
+            role: me.role(),
+            title: self.settings.title.clone(),
+            kind: self.settings.kind,
+            phase: self.phase,
+            locked: self.locked,
+            mode: self.floor.mode,
+            keeper_speaks_out_of_turn: self.settings.keeper_speaks_out_of_turn,
+            turn_seconds: self.settings.turn_seconds,
+            entry_order: self.settings.entry_order,
+            people,
+            holder: self.floor.holder,
+            next: self.floor.holder.and_then(|h| self.next_after(h)),
+            round: self.floor.round.as_ref().map(|r| RoundView {
+                number: r.number,
+                prompt: r.prompt.clone(),
+                marks: r.marks.clone(),
+            }),
+            hands: self.floor.hands.clone(),
+            granted: self.floor.granted.iter().copied().collect(),
+            turn: self.floor.turn.map(|t| TurnView {
+                person: t.person,
+                remaining_ms: t.ends_at.0.saturating_sub(self.now.0),
+            }),
+            caucus: me
+                .caucus
+                .and_then(|c| self.caucuses.get_key_value(&c))
+                .map(caucus_view),
+            caucuses: if keeper {
+                self.caucuses.iter().map(caucus_view).collect()
+            } else {
+                Vec::new()
+            },
+            agreement: self.agreement.as_ref().map(|a| AgreementView {
+                version: a.version,
+                items: a.items.clone(),
+                text: a.text.clone(),
+                hash: a.hash.clone(),
+                is_final: a.is_final,
+                acknowledged_by: a.acknowledged.iter().copied().collect(),
+            }),
+        }
+    }
+}

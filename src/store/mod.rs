@@ -1,0 +1,1 @@
+//! The embedded store (SPEC §4, §7).
