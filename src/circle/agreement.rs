@@ -48,12 +48,18 @@ pub fn text_hash(text: &str) -> String {
 }
 
 impl Room {
-    pub(super) fn draft_agreement(&mut self, items: Vec<AgreementItem>) -> Result<Accepted, Refusal> {
+    pub(super) fn draft_agreement(
+        &mut self,
+        items: Vec<AgreementItem>,
+    ) -> Result<Accepted, Refusal> {
         let too_long = |s: &str| s.chars().count() > MAX_ITEM_FIELD_CHARS;
         let valid = !items.is_empty()
             && items.len() <= MAX_AGREEMENT_ITEMS
             && items.iter().all(|i| {
-                !i.what.trim().is_empty() && !too_long(&i.what) && !too_long(&i.who) && !too_long(&i.by)
+                !i.what.trim().is_empty()
+                    && !too_long(&i.what)
+                    && !too_long(&i.who)
+                    && !too_long(&i.by)
             });
         if !valid {
             return Err(Refusal::BadAgreement);

@@ -4,7 +4,7 @@
 use super::command::ConsentAnswer;
 use super::output::{AttendanceEvent, ConsentDecision, EndReason, Notice, Record, Refusal};
 use super::room::{Accepted, Link, Person, Room, Stage};
-use super::types::{Invitation, Phase, PersonId, SessionId};
+use super::types::{Invitation, PersonId, Phase, SessionId};
 
 impl Room {
     pub(super) fn invite(&mut self, invitation: Invitation) -> Result<Accepted, Refusal> {
@@ -191,9 +191,10 @@ impl Room {
         if let Some(order) = self.settings.entry_order
             && person.invitation.party == Some(order.then)
         {
-            let first_is_ready = self.people.values().any(|p| {
-                p.invitation.party == Some(order.first) && p.in_circle() && p.ready
-            });
+            let first_is_ready = self
+                .people
+                .values()
+                .any(|p| p.invitation.party == Some(order.first) && p.in_circle() && p.ready);
             if !first_is_ready {
                 return Err(Refusal::EntryOrderNotMet);
             }

@@ -15,7 +15,10 @@ pub enum Input {
     /// A connection presented a valid token for this room.
     Arrive { invitation: Invitation },
     /// A person's connection sent a command.
-    Command { session: SessionId, command: Command },
+    Command {
+        session: SessionId,
+        command: Command,
+    },
     /// A connection was lost (not a deliberate leave): the grace period starts.
     Disconnect { session: SessionId },
     /// An invitation was revoked outside the room (program API, CLI).

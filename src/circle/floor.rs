@@ -151,7 +151,11 @@ impl Room {
         }
     }
 
-    pub(super) fn pass(&mut self, me: PersonId, without_speaking: bool) -> Result<Accepted, Refusal> {
+    pub(super) fn pass(
+        &mut self,
+        me: PersonId,
+        without_speaking: bool,
+    ) -> Result<Accepted, Refusal> {
         match self.floor.mode {
             FloorMode::TalkingPiece => {
                 if self.floor.holder != Some(me) {

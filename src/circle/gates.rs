@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::output::{GateChange, Output};
 use super::room::Room;
-use super::types::{FloorMode, MediaKind, Phase, PersonId, Role};
+use super::types::{FloorMode, MediaKind, PersonId, Phase, Role};
 
 impl Room {
     /// May `from`'s `kind` reach `to` now? Everything the media layer does

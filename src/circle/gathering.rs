@@ -4,7 +4,7 @@
 use super::command::ChatTo;
 use super::output::{AttendanceEvent, EndReason, Notice, Record, Refusal};
 use super::room::{Accepted, Room, Stage};
-use super::types::{CaucusId, Party, Phase, PersonId};
+use super::types::{CaucusId, Party, PersonId, Phase};
 
 pub const MAX_CHAT_CHARS: usize = 2000;
 
@@ -29,7 +29,12 @@ impl Room {
     /// All sessions end, media stops, the record is final.
     pub(super) fn close(&mut self) -> Result<Accepted, Refusal> {
         self.change_phase(
-            &[Phase::Scheduled, Phase::Open, Phase::InSession, Phase::Paused],
+            &[
+                Phase::Scheduled,
+                Phase::Open,
+                Phase::InSession,
+                Phase::Paused,
+            ],
             Phase::Closed,
         )?;
         let here: Vec<PersonId> = self
@@ -154,7 +159,12 @@ impl Room {
 
     /// Chat follows the speaking right; a private word to the keepers is always
     /// allowed. Never stored, never journaled.
-    pub(super) fn chat(&mut self, me: PersonId, to: ChatTo, text: String) -> Result<Accepted, Refusal> {
+    pub(super) fn chat(
+        &mut self,
+        me: PersonId,
+        to: ChatTo,
+        text: String,
+    ) -> Result<Accepted, Refusal> {
         let length = text.trim().chars().count();
         if length == 0 || text.chars().count() > MAX_CHAT_CHARS {
             return Err(Refusal::BadText);

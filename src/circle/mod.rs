@@ -1,4 +1,4 @@
-//! The pure room state machine (SPEC §3, §7). No tokio, sockets, clock or
+//! The pure room state machine (SPEC §3, §7). No async runtime, sockets, clock or
 //! media in here: time is an input, effects are outputs. Every rule of a
 //! circle or conference lives in this module and nowhere else.
 //!
@@ -32,4 +32,6 @@ pub use types::{
     CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, EntryOrder, FloorMode, Invitation,
     MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
 };
-pub use view::{AgreementView, CaucusView, CircleView, PersonView, Presence, RoundView, TurnView, View};
+pub use view::{
+    AgreementView, CaucusView, CircleView, PersonView, Presence, RoundView, TurnView, View,
+};

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::command::{AgreementItem, ChatTo};
-use super::types::{MediaKind, Party, Phase, PersonId, SessionId};
+use super::types::{MediaKind, Party, PersonId, Phase, SessionId};
 use super::view::View;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -11,7 +11,10 @@ pub enum Output {
     /// Deliver a message to one live session.
     Send { to: SessionId, notice: Notice },
     /// Close a session after telling it why.
-    End { session: SessionId, reason: EndReason },
+    End {
+        session: SessionId,
+        reason: EndReason,
+    },
     /// Media gate: may `from`'s `kind` be forwarded to `to` from now on.
     Gate(GateChange),
     /// A durable record (SPEC §4), written with the journal entry that caused it.

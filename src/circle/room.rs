@@ -9,7 +9,7 @@ use super::command::{Command, Input};
 use super::floor::Floor;
 use super::output::{AttendanceEvent, EndReason, Notice, Output, Record, Refusal};
 use super::types::{
-    CaucusId, Invitation, MediaKind, Phase, PersonId, Role, SessionId, Settings, Timestamp,
+    CaucusId, Invitation, MediaKind, PersonId, Phase, Role, SessionId, Settings, Timestamp,
 };
 
 /// Where a person is in their visit.
@@ -34,7 +34,9 @@ pub enum Stage {
 pub enum Link {
     Online(SessionId),
     /// Connection lost; the place is kept until `until`.
-    Grace { until: Timestamp },
+    Grace {
+        until: Timestamp,
+    },
     Offline,
 }
 
@@ -214,7 +216,9 @@ impl Room {
     }
 
     fn command(&mut self, session: SessionId, command: Command) -> Result<Accepted, Refusal> {
-        let me = self.person_of_session(session).ok_or(Refusal::UnknownSession)?;
+        let me = self
+            .person_of_session(session)
+            .ok_or(Refusal::UnknownSession)?;
         let person = self.people.get(&me).ok_or(Refusal::UnknownSession)?;
         if !person.in_circle() && !command.allowed_before_admission() {
             return Err(Refusal::NotAdmitted);
@@ -226,7 +230,12 @@ impl Room {
         match command {
             Consent { version, answers } => self.consent(me, &version, &answers),
             Leave => {
-                self.end_visit(me, Stage::Away, Some(EndReason::Left), AttendanceEvent::Left);
+                self.end_visit(
+                    me,
+                    Stage::Away,
+                    Some(EndReason::Left),
+                    AttendanceEvent::Left,
+                );
                 Ok(Accepted::changed())
             }
             WithdrawConsent => self.withdraw(me),
@@ -307,7 +316,10 @@ impl Room {
 
     pub(super) fn send(&mut self, to: PersonId, notice: Notice) {
         if let Some(session) = self.people.get(&to).and_then(Person::session) {
-            self.outputs.push_back(Output::Send { to: session, notice });
+            self.outputs.push_back(Output::Send {
+                to: session,
+                notice,
+            });
         }
     }
 

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch. The state machine never reads a clock:
 /// the driver passes the time in with every input.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 

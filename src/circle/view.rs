@@ -7,7 +7,7 @@ use super::command::AgreementItem;
 use super::output::RoundMark;
 use super::room::{Link, Person, Room, Stage};
 use super::types::{
-    CaucusId, ConsentTerms, EntryOrder, FloorMode, Party, Phase, PersonId, Role, RoomKind,
+    CaucusId, ConsentTerms, EntryOrder, FloorMode, Party, PersonId, Phase, Role, RoomKind,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -167,12 +167,11 @@ impl Room {
                 ready: p.ready,
             })
             .collect();
-        let caucus_view = |(id, members): (&CaucusId, &std::collections::BTreeSet<PersonId>)| {
-            CaucusView {
+        let caucus_view =
+            |(id, members): (&CaucusId, &std::collections::BTreeSet<PersonId>)| CaucusView {
                 id: *id,
                 members: members.iter().copied().collect(),
-            }
-        };
+            };
         CircleView {
             you: me.id,
             role: me.role(),

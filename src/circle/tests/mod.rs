@@ -1,1 +1,9 @@
+//! Scenario and property tests of the room, driven with simulated time.
 
+mod agreement;
+mod arrival;
+mod floor;
+mod gathering;
+mod harness;
+mod properties;
+mod purity;

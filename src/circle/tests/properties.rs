@@ -1,0 +1,313 @@
+//! Invariants over random sequences of arrivals, commands, lost connections
+//! and time: the promises of SPEC §3.6 hold whatever people do.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use super::harness::*;
+use crate::circle::*;
+
+/// The cast: (name, seat, role, party).
+const CAST: [(&str, u32, Role, Option<Party>); 6] = [
+    ("keeper", 1, Role::Keeper, None),
+    ("ana", 2, Role::Participant, Some(Party::Harmed)),
+    ("ben", 3, Role::Participant, Some(Party::Responsible)),
+    ("cy", 4, Role::Participant, Some(Party::Supporter)),
+    ("obs", 5, Role::Observer, Some(Party::Professional)),
+    ("co", 6, Role::Keeper, None),
+];
+
+#[derive(Clone, Debug)]
+enum Step {
+    Arrive(usize),
+    Consent(usize, bool),
+    Disconnect(usize),
+    Advance(u64),
+    Revoke(usize),
+    Restored,
+    Command(usize, Command),
+}
+
+fn person(i: usize) -> PersonId {
+    // Invitations are registered up front in cast order, so ids are 1-based cast indices.
+    PersonId(i as u32 + 1)
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let who = (0..CAST.len()).prop_map(person);
+    let mode = prop_oneof![
+        Just(FloorMode::TalkingPiece),
+        Just(FloorMode::Moderated),
+        Just(FloorMode::Open)
+    ];
+    prop_oneof![
+        Just(Command::Pass),
+        Just(Command::PassWithoutSpeaking),
+        Just(Command::RaiseHand),
+        Just(Command::LowerHand),
+        Just(Command::RequestPause),
+        Just(Command::Unmute),
+        Just(Command::Ready),
+        Just(Command::Leave),
+        Just(Command::WithdrawConsent),
+        Just(Command::Lock),
+        Just(Command::Unlock),
+        Just(Command::StartSession),
+        Just(Command::Pause),
+        Just(Command::Resume),
+        Just(Command::TakePiece),
+        Just(Command::EndRound),
+        Just(Command::FinalizeAgreement),
+        Just(Command::Chat {
+            to: ChatTo::Circle,
+            text: "hello".into()
+        }),
+        Just(Command::Chat {
+            to: ChatTo::Keepers,
+            text: "a word".into()
+        }),
+        who.clone().prop_map(|person| Command::Admit { person }),
+        who.clone().prop_map(|person| Command::Admit { person }),
+        who.clone().prop_map(|person| Command::Deny { person }),
+        who.clone().prop_map(|to| Command::GivePiece { to }),
+        who.clone().prop_map(|person| Command::Mute { person }),
+        who.clone().prop_map(|person| Command::Remove { person }),
+        who.clone()
+            .prop_map(|person| Command::RevokeFloor { person }),
+        proptest::option::of(who.clone()).prop_map(|to| Command::GrantFloor { to }),
+        proptest::option::of(who.clone()).prop_map(|first| Command::StartRound {
+            prompt: "A question".into(),
+            first
+        }),
+        proptest::collection::vec(who.clone(), 0..4)
+            .prop_map(|members| Command::OpenCaucus { members }),
+        (1u32..4).prop_map(|c| Command::CloseCaucus {
+            caucus: CaucusId(c)
+        }),
+        mode.prop_map(|mode| Command::SetMode { mode }),
+        any::<bool>().prop_map(|allowed| Command::SetKeeperSpeaksOutOfTurn { allowed }),
+        proptest::option::of(1u32..120).prop_map(|seconds| Command::SetTurnTimer { seconds }),
+        Just(Command::ReorderSeats {
+            order: (0..CAST.len()).rev().map(person).collect()
+        }),
+        Just(Command::EndSessionFor {
+            party: Party::Responsible
+        }),
+        Just(Command::DraftAgreement {
+            items: vec![AgreementItem {
+                what: "Repair".into(),
+                who: "ben".into(),
+                by: "soon".into()
+            }]
+        }),
+        Just(Command::CloseRoom),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let who = 0..CAST.len();
+    prop_oneof![
+        3 => who.clone().prop_map(Step::Arrive),
+        3 => (who.clone(), prop::bool::weighted(0.9)).prop_map(|(w, a)| Step::Consent(w, a)),
+        1 => who.clone().prop_map(Step::Disconnect),
+        1 => (0u64..45_000).prop_map(Step::Advance),
+        1 => who.clone().prop_map(Step::Revoke),
+        1 => Just(Step::Restored),
+        // Keepers act most in a real circle, and their commands reach the most states.
+        6 => command().prop_map(|c| Step::Command(0, c)),
+        6 => (who, command()).prop_map(|(w, c)| Step::Command(w, c)),
+    ]
+}
+
+fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
+    let (name, seat, role, party) = match step {
+        Step::Arrive(i)
+        | Step::Consent(i, _)
+        | Step::Disconnect(i)
+        | Step::Revoke(i)
+        | Step::Command(i, _) => CAST[*i],
+        _ => CAST[0],
+    };
+    let has_session = sim.sessions.contains_key(name);
+    match step {
+        Step::Arrive(i) => {
+            let result = sim.arrive(name, seat, role, party);
+            if dead.contains(i) {
+                assert!(
+                    result.is_err(),
+                    "{name} came back after removal or withdrawal"
+                );
+            }
+        }
+        Step::Consent(_, accept) if has_session => {
+            let terms = sim.room.settings().consent.clone();
+            let mut answers = accept_all(&terms);
+            answers[0].accept = *accept;
+            let _ = sim.cmd(
+                name,
+                Command::Consent {
+                    version: terms.version,
+                    answers,
+                },
+            );
+        }
+        Step::Disconnect(_) if has_session => {
+            let _ = sim.disconnect(name);
+        }
+        Step::Advance(ms) => sim.advance(*ms),
+        Step::Revoke(_) => {
+            let _ = sim.input(Input::Revoke {
+                invitation_id: format!("jti-{name}"),
+            });
+        }
+        Step::Restored => {
+            let _ = sim.input(Input::Restored);
+        }
+        Step::Command(_, command) if has_session => {
+            let _ = sim.cmd(name, command.clone());
+        }
+        _ => {}
+    }
+    for (i, (name, ..)) in CAST.iter().enumerate() {
+        let stage = sim.room.person(person(i)).map(|p| p.stage);
+        if matches!(stage, Some(Stage::Removed | Stage::Withdrawn)) {
+            dead.insert(i);
+        }
+        let _ = name;
+    }
+}
+
+fn check_invariants(sim: &Sim) {
+    let room = &sim.room;
+    // The talking piece: at most one holder (by type), and always someone in the circle.
+    if let Some(holder) = room.holder() {
+        let p = room.person(holder).expect("holder exists");
+        assert!(
+            p.in_circle() && p.role() != Role::Observer,
+            "bad holder {p:?}"
+        );
+    }
+    for &(from, to, kind) in room.open_gates() {
+        let sender = room.person(from).expect("sender");
+        let receiver = room.person(to).expect("receiver");
+        // Nobody outside the circle sends or receives; observers never send.
+        assert!(
+            sender.in_circle() && receiver.in_circle(),
+            "gate outside the circle"
+        );
+        assert_ne!(sender.role(), Role::Observer, "an observer was forwarded");
+        // A caucus and the rest never meet.
+        assert_eq!(
+            sender.caucus, receiver.caucus,
+            "gate across a caucus boundary"
+        );
+        if kind == MediaKind::Audio {
+            assert!(!sender.keeper_muted, "a muted person was heard");
+            let free = sender.caucus.is_some()
+                || (sender.is_keeper()
+                    && (room.settings().keeper_speaks_out_of_turn
+                        || room.phase() != Phase::InSession));
+            if !free {
+                assert_eq!(
+                    room.phase(),
+                    Phase::InSession,
+                    "a participant heard outside the session"
+                );
+                let view = room.view_for(to);
+                if let View::Circle(view) = view {
+                    match view.mode {
+                        FloorMode::TalkingPiece => {
+                            assert_eq!(room.holder(), Some(from), "non-holder heard")
+                        }
+                        FloorMode::Moderated => {
+                            assert!(view.granted.contains(&from), "ungranted heard")
+                        }
+                        FloorMode::Open => {}
+                    }
+                }
+            }
+        }
+    }
+    // One live session per person.
+    let live: Vec<PersonId> = room
+        .people()
+        .filter(|p| p.session().is_some())
+        .map(|p| p.id)
+        .collect();
+    let unique: BTreeSet<PersonId> = live.iter().copied().collect();
+    assert_eq!(live.len(), unique.len());
+    // The lobby and the consent stage are told nothing of the circle.
+    for output in &sim.outputs {
+        if let Output::Send { to, notice } = output
+            && let Some(p) = room.person_of_session(*to).and_then(|id| room.person(id))
+            && matches!(p.stage, Stage::Lobby | Stage::Consent)
+        {
+            let ok = match notice {
+                Notice::Welcome { .. } => true,
+                Notice::State { view } => {
+                    matches!(**view, View::Lobby { .. } | View::Consent { .. })
+                }
+                _ => false,
+            };
+            assert!(ok, "someone outside the circle was sent {notice:?}");
+        }
+    }
+}
+
+fn replay(sim: &Sim, kind: RoomKind) -> Room {
+    let mut room = Room::new(Settings::for_kind(kind, "Test circle"), Phase::Open);
+    for (at, input) in &sim.journal {
+        room.handle(*at, input.clone())
+            .expect("a journaled input is accepted again");
+    }
+    while room.poll_output().is_some() {}
+    room
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_rules_hold_for_any_sequence(
+        conference in any::<bool>(),
+        present in proptest::collection::vec(any::<bool>(), CAST.len()),
+        started in any::<bool>(),
+        steps in proptest::collection::vec(step(), 1..80),
+    ) {
+        let kind = if conference { RoomKind::Conference } else { RoomKind::Circle };
+        let mut sim = Sim::new(kind, Phase::Open);
+        for (name, seat, role, party) in CAST {
+            sim.input(Input::Invite { invitation: invitation(name, seat, role, party) }).unwrap();
+        }
+        // Start from a circle already gathered: the keeper and a random few,
+        // so that random steps reach the interesting states often.
+        sim.join(CAST[0].0, CAST[0].1, CAST[0].2, CAST[0].3);
+        for (i, (name, seat, role, party)) in CAST.iter().enumerate().skip(1) {
+            if present[i] {
+                sim.arrive(name, *seat, *role, *party).unwrap();
+                sim.consent(name).unwrap();
+                if *party == Some(Party::Harmed) {
+                    let _ = sim.keeper(Command::Admit { person: person(i) });
+                    let _ = sim.cmd(name, Command::Ready);
+                }
+                let _ = sim.keeper(Command::Admit { person: person(i) });
+            }
+        }
+        if started {
+            sim.keeper(Command::StartSession).unwrap();
+        }
+        let mut dead = BTreeSet::new();
+        for step in &steps {
+            sim.take();
+            run(&mut sim, step, &mut dead);
+            check_invariants(&sim);
+        }
+        // The journal rebuilds the room exactly (SPEC §7).
+        let mut live = sim.room.clone();
+        while live.poll_output().is_some() {}
+        let mut rebuilt = replay(&sim, kind);
+        rebuilt.now = live.now;
+        prop_assert!(rebuilt == live, "replay differs from the live room");
+    }
+}
