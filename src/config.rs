@@ -1,1 +1,1260 @@
 //! Configuration (SPEC §6.1).
+//!
+//! Sources, weakest first:
+//! 1. the built-in defaults ([`Config::default`]),
+//! 2. the TOML file (`--config FILE`, else [`DEFAULT_CONFIG_PATH`] when it exists),
+//! 3. `CIRCLEKEEPER_*` environment variables: `CIRCLEKEEPER_LISTEN` for a
+//!    top-level key, `CIRCLEKEEPER_LIMITS__MAX_MESSAGE_BYTES` for a key in a
+//!    section (double underscore separates the section; names are
+//!    case-insensitive). The value is read as a TOML value when it is one
+//!    (`20`, `true`, `["https://a.example"]`) and as a plain string otherwise
+//!    (or when the TOML reading does not fit the setting, so `CIRCLEKEEPER_AUTH__ISSUER=123`
+//!    is the string `"123"`),
+//! 4. command-line flags ([`CliOverrides`]).
+//!
+//! Unknown keys, in the file or in the environment, are errors that name the
+//! key and where it came from; so are values of the wrong type.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given (if it exists).
+pub const DEFAULT_CONFIG_PATH: &str = "config/circlekeeper.toml";
+
+/// Prefix of the environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "CIRCLEKEEPER_";
+
+/// `CIRCLEKEEPER_*` variables that are not configuration keys (they belong to
+/// the command line) and are skipped by the environment overrides.
+pub const RESERVED_ENV_VARS: &[&str] = &["CIRCLEKEEPER_CONFIG"];
+
+/// The largest `limits.max_message_bytes` accepted: 1 MiB.
+pub const MAX_MESSAGE_BYTES_CEILING: usize = 1 << 20;
+
+/// The whole configuration. Every field has a default, so an empty file (or
+/// none) gives a working server on `http://127.0.0.1:8080`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Where the embedded store and the token secret live.
+    pub data_dir: PathBuf,
+    /// Base URL of invitation links; `None` derives `http://{listen}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// Create a demo circle (and print its links) when the store has no rooms.
+    pub demo: bool,
+    /// Plain HTTP on a non-loopback address (TLS is not implemented yet).
+    pub allow_plain_http_non_loopback: bool,
+    pub auth: AuthConfig,
+    pub limits: Limits,
+    pub rooms: RoomsConfig,
+    pub websocket: WebSocketConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[auth]`: invitation tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The tokens' `iss`.
+    pub issuer: String,
+    /// The tokens' `aud`.
+    pub audience: String,
+    /// The HS256 secret (hex); `None` means `{data_dir}/token-secret`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// How long a newly minted invitation is valid.
+    pub invitation_days: u32,
+}
+
+/// `[limits]`: resource limits (SPEC §5.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest WebSocket message (and frame); larger closes with 1009.
+    pub max_message_bytes: usize,
+    /// Sustained messages per second per session.
+    pub messages_per_second: u32,
+    /// Messages a session may send in a burst above the sustained rate.
+    pub message_burst: u32,
+    /// Messages queued for one session before it is dropped as too slow.
+    pub outbound_queue: usize,
+    /// Concurrent WebSocket sessions from one IP address.
+    pub sessions_per_ip: usize,
+    /// Rooms in the store.
+    pub max_rooms: usize,
+    /// Seats/people in one room.
+    pub max_people_per_room: usize,
+    /// Concurrent WebSocket sessions in all.
+    pub max_sessions: usize,
+}
+
+/// `[rooms]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// How long a lost connection keeps its place (SPEC §3.7).
+    pub grace_seconds: u32,
+}
+
+/// `[websocket]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketConfig {
+    /// Origins allowed to open `/ws`; empty means the public URL's origin and
+    /// the loopback origins of the listen port (see [`Config::allowed_origins`]).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            log_format: LogFormat::Text,
+            demo: true,
+            allow_plain_http_non_loopback: false,
+            auth: AuthConfig::default(),
+            limits: Limits::default(),
+            rooms: RoomsConfig::default(),
+            websocket: WebSocketConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            issuer: "circlekeeper".into(),
+            audience: "circlekeeper-join".into(),
+            secret_file: None,
+            invitation_days: 30,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_bytes: 64 * 1024,
+            messages_per_second: 20,
+            message_burst: 40,
+            outbound_queue: 256,
+            sessions_per_ip: 64,
+            max_rooms: 1000,
+            max_people_per_room: 100,
+            max_sessions: 20_000,
+        }
+    }
+}
+
+impl Default for RoomsConfig {
+    fn default() -> RoomsConfig {
+        RoomsConfig { grace_seconds: 30 }
+    }
+}
+
+/// Command-line flags; they win over the file and the environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CliOverrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {} does not exist", .0.display())]
+    NotFound(PathBuf),
+    #[error("cannot read config file {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("unknown setting `{key}` ({origin}); known here: {known}")]
+    UnknownKey {
+        key: String,
+        origin: String,
+        /// The settings that exist where the unknown one was found.
+        known: String,
+    },
+    #[error("invalid value for `{key}` ({origin}): {message}")]
+    InvalidValue {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("environment variable {var} is not valid UTF-8")]
+    NotUnicode { var: String },
+    #[error("invalid configuration: `{key}` {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    /// The setting concerned, for errors about one setting (`limits.max_rooms`).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::UnknownKey { key, .. }
+            | ConfigError::InvalidValue { key, .. }
+            | ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// Where a value came from, for error messages.
+enum Origin<'a> {
+    File(&'a str),
+    Env(&'a str),
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(name) => write!(f, "in {name}"),
+            Origin::Env(var) => write!(f, "from environment variable {var}"),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `path` (which must exist) or else
+    /// [`DEFAULT_CONFIG_PATH`] when it exists, then the `CIRCLEKEEPER_*`
+    /// environment variables, then `overrides`; and [`validates`](Config::validate) it.
+    pub fn load(path: Option<&Path>, overrides: &CliOverrides) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if required {
+                    return Err(ConfigError::NotFound(path));
+                }
+                None
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+
+        let mut env = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            let Some(key) = key.to_str() else { continue };
+            if !key.starts_with(ENV_PREFIX) {
+                continue;
+            }
+            let value = value.into_string().map_err(|_| ConfigError::NotUnicode {
+                var: key.to_owned(),
+            })?;
+            env.push((key.to_owned(), value));
+        }
+
+        let name = path.display().to_string();
+        let file = text.as_deref().map(|t| (t, name.as_str()));
+        let config = Config::load_named(file, env, overrides)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The loading rules without touching the file system or the process
+    /// environment: `file_text` is the TOML file's content (if any), `env` the
+    /// environment variables (those without the `CIRCLEKEEPER_` prefix are
+    /// ignored). Does not [`validate`](Config::validate).
+    pub fn load_from(
+        file_text: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &CliOverrides,
+    ) -> Result<Config, ConfigError> {
+        Config::load_named(file_text.map(|t| (t, "the config file")), env, overrides)
+    }
+
+    fn load_named(
+        file: Option<(&str, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &CliOverrides,
+    ) -> Result<Config, ConfigError> {
+        let schema = schema();
+
+        let mut table = match file {
+            Some((text, name)) => {
+                let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+                    origin: name.to_owned(),
+                    message: e.to_string().trim().to_owned(),
+                })?;
+                check_file_table(&schema, &table, &Origin::File(name))?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+
+        let mut env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !RESERVED_ENV_VARS.contains(&k.as_str()))
+            .collect();
+        env.sort();
+        for (var, raw) in &env {
+            apply_env(&schema, &mut table, var, raw)?;
+        }
+
+        let mut config: Config =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::InvalidValue {
+                    key: "(configuration)".into(),
+                    origin: "after merging file and environment".into(),
+                    message: e.message().to_owned(),
+                })?;
+
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+
+    /// The base URL of links, without a trailing `/`: `public_url`, or
+    /// `http://{listen}` (with a loopback address when listening on all addresses).
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.link_addr()),
+        }
+    }
+
+    /// The token secret file: `auth.secret_file`, or `{data_dir}/token-secret`.
+    pub fn secret_path(&self) -> PathBuf {
+        self.auth
+            .secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("token-secret"))
+    }
+
+    /// How long a newly minted invitation is valid, in seconds.
+    pub fn invitation_valid_secs(&self) -> u64 {
+        u64::from(self.auth.invitation_days) * 86_400
+    }
+
+    /// The origins allowed to open the WebSocket, normalised
+    /// (`scheme://host[:port]`, lowercase, default ports omitted):
+    /// `websocket.allowed_origins` when set, else the origin of
+    /// [`public_url`](Config::public_url) and `http://127.0.0.1:{port}`,
+    /// `http://localhost:{port}` and `http://[::1]:{port}` for the listen port.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = if self.websocket.allowed_origins.is_empty() {
+            let port = self.listen.port();
+            let mut list: Vec<String> = normalize_origin(&self.public_url()).into_iter().collect();
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                list.extend(normalize_origin(&format!("http://{host}:{port}")));
+            }
+            list
+        } else {
+            self.websocket
+                .allowed_origins
+                .iter()
+                .filter_map(|o| normalize_origin(o))
+                .collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        origins.retain(|o| seen.insert(o.clone()));
+        origins
+    }
+
+    /// Whether a browser's `Origin` header value may open the WebSocket.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        match normalize_origin(origin) {
+            Some(origin) => self.allowed_origins().contains(&origin),
+            None => false,
+        }
+    }
+
+    /// Checks the settings make sense together. [`Config::load`] calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            message,
+        };
+
+        if !self.listen.ip().is_loopback() && !self.allow_plain_http_non_loopback {
+            return Err(invalid(
+                "listen",
+                format!(
+                    "is {}, not a loopback address; TLS is not implemented yet, so serving plain \
+                     HTTP there needs allow_plain_http_non_loopback = true (e.g. behind a \
+                     TLS-terminating proxy)",
+                    self.listen
+                ),
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty".into()));
+        }
+        if let Some(url) = &self.public_url {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            let ok = match rest {
+                Some(rest) => {
+                    let host = rest.split('/').next().unwrap_or("");
+                    !host.is_empty()
+                        && !url.contains(['?', '#'])
+                        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+                }
+                None => false,
+            };
+            if !ok {
+                return Err(invalid(
+                    "public_url",
+                    format!(
+                        "must be an http:// or https:// URL with a host and no query or \
+                         fragment, not {url:?}"
+                    ),
+                ));
+            }
+        }
+
+        if self.auth.issuer.is_empty() {
+            return Err(invalid("auth.issuer", "must not be empty".into()));
+        }
+        if self.auth.audience.is_empty() {
+            return Err(invalid("auth.audience", "must not be empty".into()));
+        }
+        if self
+            .auth
+            .secret_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("auth.secret_file", "must not be empty".into()));
+        }
+        if !(1..=3650).contains(&self.auth.invitation_days) {
+            return Err(invalid(
+                "auth.invitation_days",
+                "must be between 1 and 3650".into(),
+            ));
+        }
+
+        let l = &self.limits;
+        let positive: [(&str, u64); 8] = [
+            ("limits.max_message_bytes", l.max_message_bytes as u64),
+            (
+                "limits.messages_per_second",
+                u64::from(l.messages_per_second),
+            ),
+            ("limits.message_burst", u64::from(l.message_burst)),
+            ("limits.outbound_queue", l.outbound_queue as u64),
+            ("limits.sessions_per_ip", l.sessions_per_ip as u64),
+            ("limits.max_rooms", l.max_rooms as u64),
+            ("limits.max_people_per_room", l.max_people_per_room as u64),
+            ("limits.max_sessions", l.max_sessions as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0".into()));
+            }
+        }
+        if l.max_message_bytes > MAX_MESSAGE_BYTES_CEILING {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                format!("must be at most {MAX_MESSAGE_BYTES_CEILING} (1 MiB)"),
+            ));
+        }
+
+        if self.rooms.grace_seconds > 86_400 {
+            return Err(invalid(
+                "rooms.grace_seconds",
+                "must be at most 86400 (one day)".into(),
+            ));
+        }
+
+        for origin in &self.websocket.allowed_origins {
+            let path_free = origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| !rest.trim_end_matches('/').contains('/'));
+            if !path_free || normalize_origin(origin).is_none() {
+                return Err(invalid(
+                    "websocket.allowed_origins",
+                    format!(
+                        "entries must be origins like \"https://circles.example.org\" \
+                         (scheme, host and optional port; no path, no wildcard), not {origin:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `listen`, with a loopback address in place of an unspecified one.
+    fn link_addr(&self) -> SocketAddr {
+        match self.listen.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.listen.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), self.listen.port())
+            }
+            _ => self.listen,
+        }
+    }
+}
+
+/// `scheme://host[:port]` in lowercase without the default port, from a URL
+/// or origin (a path is dropped). `None` for anything that is not http(s)
+/// with a plain host.
+fn normalize_origin(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(rest) = lower.strip_prefix("https://") {
+        ("https", rest, ":443")
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        ("http", rest, ":80")
+    } else {
+        return None;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if authority.is_empty() || !authority.chars().all(plain) {
+        return None;
+    }
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Every key a config can have: the defaults with the optional settings
+/// filled in, as a TOML table (sections are sub-tables).
+fn schema() -> toml::Table {
+    let full = Config {
+        public_url: Some(String::new()),
+        auth: AuthConfig {
+            secret_file: Some(PathBuf::new()),
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    toml::Table::try_from(&full).expect("the config serialises to a table")
+}
+
+fn check_file_table(
+    schema: &toml::Table,
+    table: &toml::Table,
+    origin: &Origin,
+) -> Result<(), ConfigError> {
+    for (key, value) in table {
+        match schema.get(key) {
+            None => {
+                return Err(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    origin: origin.to_string(),
+                    known: known_keys(schema, None),
+                });
+            }
+            Some(toml::Value::Table(section)) => {
+                let Some(entries) = value.as_table() else {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.clone(),
+                        origin: origin.to_string(),
+                        message: format!("`{key}` is a section; write it as [{key}]"),
+                    });
+                };
+                for (inner, value) in entries {
+                    let path = format!("{key}.{inner}");
+                    if !section.contains_key(inner) {
+                        return Err(ConfigError::UnknownKey {
+                            key: path,
+                            origin: origin.to_string(),
+                            known: known_keys(schema, Some(key)),
+                        });
+                    }
+                    check_leaf(Some(key), inner, value).map_err(|message| {
+                        ConfigError::InvalidValue {
+                            key: path,
+                            origin: origin.to_string(),
+                            message,
+                        }
+                    })?;
+                }
+            }
+            Some(_) => {
+                check_leaf(None, key, value).map_err(|message| ConfigError::InvalidValue {
+                    key: key.clone(),
+                    origin: origin.to_string(),
+                    message,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The keys of `section` (or the top level, also when `section` is not one),
+/// for error messages: `listen, data_dir, ..., [auth], [limits]`.
+fn known_keys(schema: &toml::Table, section: Option<&str>) -> String {
+    let (table, prefix) = match section.and_then(|s| schema.get(s)) {
+        Some(toml::Value::Table(t)) => (t, format!("{}.", section.unwrap_or_default())),
+        _ => (schema, String::new()),
+    };
+    let mut keys: Vec<String> = table
+        .iter()
+        .filter(|(_, v)| !v.is_table())
+        .map(|(k, _)| format!("{prefix}{k}"))
+        .collect();
+    keys.extend(
+        table
+            .iter()
+            .filter(|(_, v)| v.is_table())
+            .map(|(k, _)| format!("[{k}]")),
+    );
+    keys.join(", ")
+}
+
+/// Applies one `CIRCLEKEEPER_*` variable to the table.
+fn apply_env(
+    schema: &toml::Table,
+    table: &mut toml::Table,
+    var: &str,
+    raw: &str,
+) -> Result<(), ConfigError> {
+    let origin = Origin::Env(var);
+    let rest = &var[ENV_PREFIX.len()..];
+    let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    let key = parts.join(".");
+    let unknown = || ConfigError::UnknownKey {
+        key: key.clone(),
+        origin: origin.to_string(),
+        known: known_keys(
+            schema,
+            parts
+                .first()
+                .filter(|_| parts.len() > 1)
+                .map(String::as_str),
+        ),
+    };
+    let (section, name) = match parts.as_slice() {
+        [name] => match schema.get(name) {
+            Some(toml::Value::Table(_)) => {
+                return Err(ConfigError::InvalidValue {
+                    key: key.clone(),
+                    origin: origin.to_string(),
+                    message: format!(
+                        "`{name}` is a section; set its keys with {ENV_PREFIX}{}__<KEY>",
+                        name.to_ascii_uppercase()
+                    ),
+                });
+            }
+            Some(_) => (None, name.as_str()),
+            None => return Err(unknown()),
+        },
+        [section, name] => match schema.get(section) {
+            Some(toml::Value::Table(s)) if s.contains_key(name) => {
+                (Some(section.as_str()), name.as_str())
+            }
+            _ => return Err(unknown()),
+        },
+        _ => return Err(unknown()),
+    };
+
+    let parsed = parse_env_value(raw);
+    let value = match check_leaf(section, name, &parsed) {
+        Ok(()) => parsed,
+        Err(message) => {
+            let as_string = toml::Value::String(raw.to_owned());
+            if !parsed.is_str() && check_leaf(section, name, &as_string).is_ok() {
+                as_string
+            } else {
+                return Err(ConfigError::InvalidValue {
+                    key,
+                    origin: origin.to_string(),
+                    message,
+                });
+            }
+        }
+    };
+
+    match section {
+        None => {
+            table.insert(name.to_owned(), value);
+        }
+        Some(section) => {
+            let entry = table
+                .entry(section.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            // The file was checked: a known section is a table.
+            if let toml::Value::Table(t) = entry {
+                t.insert(name.to_owned(), value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment value as TOML (`20`, `true`, `"x"`, `["a", "b"]`), or as a
+/// plain string when it is not exactly one TOML value.
+fn parse_env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) if t.len() == 1 => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+/// Whether one value deserialises for its key, alone (everything else
+/// default); the error is serde's message.
+fn check_leaf(section: Option<&str>, name: &str, value: &toml::Value) -> Result<(), String> {
+    let mut table = toml::Table::new();
+    table.insert(name.to_owned(), value.clone());
+    if let Some(section) = section {
+        let mut outer = toml::Table::new();
+        outer.insert(section.to_owned(), toml::Value::Table(table));
+        table = outer;
+    }
+    table
+        .try_into::<Config>()
+        .map(drop)
+        .map_err(|e| e.message().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../config/circlekeeper.toml");
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(file: Option<&str>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load_from(file, env(vars), &CliOverrides::default())
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.listen, addr("127.0.0.1:8080"));
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.public_url, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.demo);
+        assert!(!c.allow_plain_http_non_loopback);
+        assert_eq!(c.auth.issuer, "circlekeeper");
+        assert_eq!(c.auth.audience, "circlekeeper-join");
+        assert_eq!(c.auth.secret_file, None);
+        assert_eq!(c.auth.invitation_days, 30);
+        assert_eq!(c.limits.max_message_bytes, 65536);
+        assert_eq!(c.limits.messages_per_second, 20);
+        assert_eq!(c.limits.message_burst, 40);
+        assert_eq!(c.limits.outbound_queue, 256);
+        assert_eq!(c.limits.sessions_per_ip, 64);
+        assert_eq!(c.limits.max_rooms, 1000);
+        assert_eq!(c.limits.max_people_per_room, 100);
+        assert_eq!(c.limits.max_sessions, 20000);
+        assert_eq!(c.rooms.grace_seconds, 30);
+        assert!(c.websocket.allowed_origins.is_empty());
+        c.validate().unwrap();
+
+        assert_eq!(load(None, &[]).unwrap(), c);
+        assert_eq!(load(Some(""), &[]).unwrap(), c);
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.secret_path(), PathBuf::from("./data/token-secret"));
+        assert_eq!(c.invitation_valid_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn shipped_config_file_equals_defaults() {
+        let c = load(Some(SHIPPED), &[]).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn shipped_config_file_shows_every_setting() {
+        let lines: Vec<&str> = SHIPPED.lines().map(str::trim).collect();
+        for (key, value) in schema() {
+            let keys: Vec<(String, String)> = match value {
+                toml::Value::Table(section) => {
+                    assert!(
+                        lines.contains(&format!("[{key}]").as_str()),
+                        "[{key}] missing"
+                    );
+                    section
+                        .keys()
+                        .map(|k| (format!("{key}.{k}"), k.clone()))
+                        .collect()
+                }
+                _ => vec![(key.clone(), key.clone())],
+            };
+            for (full, name) in keys {
+                let shown = lines.iter().any(|l| {
+                    l.starts_with(&format!("{name} = ")) || l.starts_with(&format!("# {name} = "))
+                });
+                assert!(shown, "{full} is not shown in config/circlekeeper.toml");
+            }
+        }
+        // One comment line before each setting.
+        for (i, line) in lines.iter().enumerate() {
+            let is_setting = line.contains(" = ") && !line.starts_with('#');
+            if is_setting {
+                assert!(lines[i - 1].starts_with('#'), "no comment above {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn file_overrides() {
+        let c = load(
+            Some(
+                r#"
+                listen = "0.0.0.0:9000"
+                data_dir = "/var/lib/circlekeeper"
+                public_url = "https://circles.example.org/"
+                log_format = "json"
+                demo = false
+                allow_plain_http_non_loopback = true
+
+                [auth]
+                issuer = "me"
+                secret_file = "/etc/circlekeeper/secret"
+                invitation_days = 7
+
+                [limits]
+                max_message_bytes = 1024
+                max_rooms = 5
+
+                [rooms]
+                grace_seconds = 60
+
+                [websocket]
+                allowed_origins = ["https://circles.example.org", "https://other.example:8443"]
+                "#,
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.listen, addr("0.0.0.0:9000"));
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/circlekeeper"));
+        assert_eq!(c.public_url(), "https://circles.example.org");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(!c.demo);
+        assert_eq!(c.auth.issuer, "me");
+        assert_eq!(
+            c.auth.audience, "circlekeeper-join",
+            "untouched keys keep defaults"
+        );
+        assert_eq!(c.secret_path(), PathBuf::from("/etc/circlekeeper/secret"));
+        assert_eq!(c.invitation_valid_secs(), 7 * 86_400);
+        assert_eq!(c.limits.max_message_bytes, 1024);
+        assert_eq!(c.limits.max_rooms, 5);
+        assert_eq!(c.limits.max_sessions, 20_000);
+        assert_eq!(c.rooms.grace_seconds, 60);
+        assert_eq!(
+            c.allowed_origins(),
+            vec!["https://circles.example.org", "https://other.example:8443"]
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn env_overrides() {
+        let c = load(
+            None,
+            &[
+                ("CIRCLEKEEPER_LISTEN", "127.0.0.1:9999"),
+                ("CIRCLEKEEPER_DATA_DIR", "/tmp/ck"),
+                ("CIRCLEKEEPER_DEMO", "false"),
+                ("CIRCLEKEEPER_LOG_FORMAT", "json"),
+                ("CIRCLEKEEPER_PUBLIC_URL", "https://c.example"),
+                ("CIRCLEKEEPER_LIMITS__MAX_MESSAGE_BYTES", "4096"),
+                ("CIRCLEKEEPER_limits__max_rooms", "7"),
+                ("CIRCLEKEEPER_AUTH__ISSUER", "123"),
+                ("CIRCLEKEEPER_AUTH__AUDIENCE", "\"quoted\""),
+                ("CIRCLEKEEPER_AUTH__SECRET_FILE", "/run/secret"),
+                ("CIRCLEKEEPER_ROOMS__GRACE_SECONDS", "5"),
+                (
+                    "CIRCLEKEEPER_WEBSOCKET__ALLOWED_ORIGINS",
+                    r#"["https://a.example"]"#,
+                ),
+                // Not ours: ignored.
+                ("CIRCLEKEEPER_CONFIG", "/somewhere/else.toml"),
+                ("PATH", "/bin"),
+                ("CIRCLEKEEPERX", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen, addr("127.0.0.1:9999"));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/ck"));
+        assert!(!c.demo);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.public_url(), "https://c.example");
+        assert_eq!(c.limits.max_message_bytes, 4096);
+        assert_eq!(c.limits.max_rooms, 7);
+        assert_eq!(
+            c.auth.issuer, "123",
+            "a number is taken as a string for a string setting"
+        );
+        assert_eq!(c.auth.audience, "quoted");
+        assert_eq!(c.secret_path(), PathBuf::from("/run/secret"));
+        assert_eq!(c.rooms.grace_seconds, 5);
+        assert_eq!(c.websocket.allowed_origins, vec!["https://a.example"]);
+    }
+
+    #[test]
+    fn env_merges_into_file_sections() {
+        let c = load(
+            Some("[limits]\nmax_rooms = 3\nmax_sessions = 10\n"),
+            &[("CIRCLEKEEPER_LIMITS__MAX_SESSIONS", "11")],
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_rooms, 3);
+        assert_eq!(c.limits.max_sessions, 11);
+    }
+
+    #[test]
+    fn cli_wins_over_env_over_file() {
+        let file = "listen = \"127.0.0.1:1001\"\ndata_dir = \"/file\"\n";
+        let vars = [
+            ("CIRCLEKEEPER_LISTEN", "127.0.0.1:1002"),
+            ("CIRCLEKEEPER_DATA_DIR", "/env"),
+        ];
+
+        let c = load(Some(file), &[]).unwrap();
+        assert_eq!(
+            (c.listen, c.data_dir),
+            (addr("127.0.0.1:1001"), PathBuf::from("/file"))
+        );
+
+        let c = load(Some(file), &vars).unwrap();
+        assert_eq!(
+            (c.listen, c.data_dir),
+            (addr("127.0.0.1:1002"), PathBuf::from("/env"))
+        );
+
+        let cli = CliOverrides {
+            listen: Some(addr("127.0.0.1:1003")),
+            data_dir: Some(PathBuf::from("/cli")),
+        };
+        let c = Config::load_from(Some(file), env(&vars), &cli).unwrap();
+        assert_eq!(
+            (c.listen, c.data_dir),
+            (addr("127.0.0.1:1003"), PathBuf::from("/cli"))
+        );
+
+        let only_listen = CliOverrides {
+            listen: Some(addr("127.0.0.1:1003")),
+            data_dir: None,
+        };
+        let c = Config::load_from(Some(file), env(&vars), &only_listen).unwrap();
+        assert_eq!(
+            (c.listen, c.data_dir),
+            (addr("127.0.0.1:1003"), PathBuf::from("/env"))
+        );
+    }
+
+    fn unknown_key(result: Result<Config, ConfigError>) -> (String, String) {
+        match result {
+            Err(e @ ConfigError::UnknownKey { .. }) => {
+                let text = e.to_string();
+                (e.key().unwrap().to_owned(), text)
+            }
+            other => panic!("expected an unknown key error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_in_file_are_errors() {
+        let (key, text) = unknown_key(load(Some("lisen = \"127.0.0.1:1\""), &[]));
+        assert_eq!(key, "lisen");
+        assert!(
+            text.contains("`lisen`") && text.contains("config file"),
+            "{text}"
+        );
+
+        let (key, text) = unknown_key(load(Some("[limits]\nmax_room = 3"), &[]));
+        assert_eq!(key, "limits.max_room");
+        assert!(text.contains("limits.max_rooms"), "{text}");
+
+        let (key, _) = unknown_key(load(Some("[tls]\ncert = \"x\""), &[]));
+        assert_eq!(key, "tls");
+
+        let (key, _) = unknown_key(load(Some("[limits.deeper]\nx = 1"), &[]));
+        assert_eq!(key, "limits.deeper");
+    }
+
+    #[test]
+    fn unknown_keys_in_env_are_errors() {
+        let (key, text) = unknown_key(load(None, &[("CIRCLEKEEPER_LISTN", "1")]));
+        assert_eq!(key, "listn");
+        assert!(text.contains("CIRCLEKEEPER_LISTN"), "{text}");
+
+        let (key, _) = unknown_key(load(None, &[("CIRCLEKEEPER_LIMITS__MAX_ROOM", "1")]));
+        assert_eq!(key, "limits.max_room");
+
+        let (key, _) = unknown_key(load(None, &[("CIRCLEKEEPER_NOPE__MAX_ROOMS", "1")]));
+        assert_eq!(key, "nope.max_rooms");
+
+        let (key, _) = unknown_key(load(None, &[("CIRCLEKEEPER_LIMITS__MAX_ROOMS__X", "1")]));
+        assert_eq!(key, "limits.max_rooms.x");
+
+        let (key, _) = unknown_key(load(None, &[("CIRCLEKEEPER_LISTEN__PORT", "1")]));
+        assert_eq!(key, "listen.port");
+
+        // A section is not a value.
+        let err = load(None, &[("CIRCLEKEEPER_LIMITS", "1")]).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidValue { .. }), "{err:?}");
+    }
+
+    fn invalid_value(result: Result<Config, ConfigError>) -> String {
+        match result {
+            Err(e @ ConfigError::InvalidValue { .. }) => e.to_string(),
+            other => panic!("expected an invalid value error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let text = invalid_value(load(Some("listen = \"not an address\""), &[]));
+        assert!(text.contains("`listen`"), "{text}");
+        let text = invalid_value(load(Some("[limits]\nmax_rooms = \"many\""), &[]));
+        assert!(text.contains("`limits.max_rooms`"), "{text}");
+        let text = invalid_value(load(Some("[limits]\nmax_rooms = -1"), &[]));
+        assert!(text.contains("`limits.max_rooms`"), "{text}");
+        let text = invalid_value(load(Some("log_format = \"xml\""), &[]));
+        assert!(
+            text.contains("`log_format`") && text.contains("xml"),
+            "{text}"
+        );
+        let text = invalid_value(load(Some("demo = \"yes\""), &[]));
+        assert!(text.contains("`demo`"), "{text}");
+        let text = invalid_value(load(Some("limits = 5"), &[]));
+        assert!(text.contains("`limits`"), "{text}");
+        let text = invalid_value(load(
+            Some("[websocket]\nallowed_origins = \"https://a\""),
+            &[],
+        ));
+        assert!(text.contains("websocket.allowed_origins"), "{text}");
+
+        let text = invalid_value(load(None, &[("CIRCLEKEEPER_LIMITS__MAX_ROOMS", "abc")]));
+        assert!(
+            text.contains("`limits.max_rooms`") && text.contains("CIRCLEKEEPER_LIMITS__MAX_ROOMS"),
+            "{text}"
+        );
+        let text = invalid_value(load(None, &[("CIRCLEKEEPER_LISTEN", "localhost")]));
+        assert!(text.contains("`listen`"), "{text}");
+        let text = invalid_value(load(None, &[("CIRCLEKEEPER_DEMO", "maybe")]));
+        assert!(text.contains("`demo`"), "{text}");
+        let text = invalid_value(load(
+            None,
+            &[("CIRCLEKEEPER_ROOMS__GRACE_SECONDS", "99999999999")],
+        ));
+        assert!(text.contains("`rooms.grace_seconds`"), "{text}");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let err = load(Some("listen = "), &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn validation() {
+        let ok = Config::default();
+        ok.validate().unwrap();
+
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate()
+        };
+        let key_of = |r: Result<(), ConfigError>| r.unwrap_err().key().unwrap().to_owned();
+
+        assert_eq!(key_of(with(&|c| c.listen = addr("0.0.0.0:8080"))), "listen");
+        assert_eq!(
+            key_of(with(&|c| c.listen = addr("192.0.2.1:8080"))),
+            "listen"
+        );
+        with(&|c| {
+            c.listen = addr("0.0.0.0:8080");
+            c.allow_plain_http_non_loopback = true;
+        })
+        .unwrap();
+        with(&|c| c.listen = addr("[::1]:8080")).unwrap();
+
+        assert_eq!(
+            key_of(with(&|c| c.limits.max_rooms = 0)),
+            "limits.max_rooms"
+        );
+        assert_eq!(
+            key_of(with(&|c| c.limits.message_burst = 0)),
+            "limits.message_burst"
+        );
+        assert_eq!(
+            key_of(with(&|c| c.limits.outbound_queue = 0)),
+            "limits.outbound_queue"
+        );
+        assert_eq!(
+            key_of(with(
+                &|c| c.limits.max_message_bytes = MAX_MESSAGE_BYTES_CEILING + 1
+            )),
+            "limits.max_message_bytes"
+        );
+        with(&|c| c.limits.max_message_bytes = MAX_MESSAGE_BYTES_CEILING).unwrap();
+        assert_eq!(
+            key_of(with(&|c| c.auth.invitation_days = 0)),
+            "auth.invitation_days"
+        );
+        assert_eq!(key_of(with(&|c| c.auth.issuer.clear())), "auth.issuer");
+        assert_eq!(
+            key_of(with(&|c| c.auth.secret_file = Some(PathBuf::new()))),
+            "auth.secret_file"
+        );
+        assert_eq!(key_of(with(&|c| c.data_dir = PathBuf::new())), "data_dir");
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "https://h/#frag",
+            "circles.example.org",
+            "http://a b",
+        ] {
+            assert_eq!(
+                key_of(with(&|c| c.public_url = Some(bad.into()))),
+                "public_url",
+                "{bad}"
+            );
+        }
+        with(&|c| c.public_url = Some("https://circles.example.org/base/".into())).unwrap();
+        for bad in [
+            "*",
+            "https://*.example.org",
+            "circles.example.org",
+            "https://a.example/path",
+            "null",
+        ] {
+            assert_eq!(
+                key_of(with(&|c| c.websocket.allowed_origins = vec![bad.into()])),
+                "websocket.allowed_origins",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            key_of(with(&|c| c.rooms.grace_seconds = 90_000)),
+            "rooms.grace_seconds"
+        );
+    }
+
+    #[test]
+    fn public_url_and_paths() {
+        let mut c = Config {
+            listen: addr("0.0.0.0:9000"),
+            ..Config::default()
+        };
+        assert_eq!(c.public_url(), "http://127.0.0.1:9000");
+        c.listen = addr("[::]:9000");
+        assert_eq!(c.public_url(), "http://[::1]:9000");
+        c.listen = addr("[::1]:9000");
+        assert_eq!(c.public_url(), "http://[::1]:9000");
+        c.public_url = Some("https://circles.example.org///".into());
+        assert_eq!(c.public_url(), "https://circles.example.org");
+
+        c.data_dir = PathBuf::from("/srv/ck");
+        assert_eq!(c.secret_path(), PathBuf::from("/srv/ck/token-secret"));
+    }
+
+    #[test]
+    fn allowed_origins_default_to_public_url_and_loopback() {
+        let c = Config::default();
+        assert_eq!(
+            c.allowed_origins(),
+            vec![
+                "http://127.0.0.1:8080",
+                "http://localhost:8080",
+                "http://[::1]:8080"
+            ]
+        );
+        assert!(c.origin_allowed("http://localhost:8080"));
+        assert!(c.origin_allowed("HTTP://LOCALHOST:8080"));
+        assert!(!c.origin_allowed("http://localhost:8081"));
+        assert!(!c.origin_allowed("https://evil.example"));
+        assert!(!c.origin_allowed("null"));
+        assert!(!c.origin_allowed(""));
+
+        let mut c = Config {
+            public_url: Some("https://Circles.Example.org:443/some/path".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.allowed_origins()[0], "https://circles.example.org");
+        assert!(c.origin_allowed("https://circles.example.org"));
+        assert!(c.origin_allowed("http://127.0.0.1:8080"));
+        assert!(!c.origin_allowed("http://circles.example.org"));
+
+        c.websocket.allowed_origins = vec!["https://only.example/".into()];
+        assert_eq!(c.allowed_origins(), vec!["https://only.example"]);
+        assert!(!c.origin_allowed("http://127.0.0.1:8080"));
+        assert!(!c.origin_allowed("https://circles.example.org"));
+    }
+
+    #[test]
+    fn load_reads_the_given_file_and_requires_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.toml");
+        let err = Config::load(Some(&missing), &CliOverrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::NotFound(_)), "{err:?}");
+
+        let path = dir.path().join("ck.toml");
+        std::fs::write(&path, "[limits]\nmax_rooms = 9\nbogus = 1\n").unwrap();
+        let err = Config::load(Some(&path), &CliOverrides::default()).unwrap_err();
+        assert!(err.to_string().contains("ck.toml"), "{err}");
+        assert!(err.to_string().contains("limits.bogus"), "{err}");
+
+        std::fs::write(&path, "[limits]\nmax_rooms = 9\n").unwrap();
+        let cli = CliOverrides {
+            listen: None,
+            data_dir: Some(dir.path().join("data")),
+        };
+        let c = Config::load(Some(&path), &cli).unwrap();
+        assert_eq!(c.limits.max_rooms, 9);
+        assert_eq!(c.data_dir, dir.path().join("data"));
+
+        // Validation runs on load.
+        std::fs::write(&path, "listen = \"0.0.0.0:8080\"\n").unwrap();
+        let err = Config::load(Some(&path), &CliOverrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn env_values_parse_as_toml_or_string() {
+        assert_eq!(parse_env_value("20"), toml::Value::Integer(20));
+        assert_eq!(parse_env_value("true"), toml::Value::Boolean(true));
+        assert_eq!(
+            parse_env_value("./data"),
+            toml::Value::String("./data".into())
+        );
+        assert_eq!(
+            parse_env_value("127.0.0.1:80"),
+            toml::Value::String("127.0.0.1:80".into())
+        );
+        assert_eq!(
+            parse_env_value("1\nx = 2"),
+            toml::Value::String("1\nx = 2".into())
+        );
+        assert_eq!(parse_env_value(""), toml::Value::String(String::new()));
+    }
+}

@@ -1,1 +1,198 @@
-fn main() {}
+//! `circlekeeper`: parse the command line, set up logging, call the server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
+use circlekeeper::config::{CliOverrides, Config};
+use circlekeeper::invitations::{Seat, ensure_room, issue};
+use circlekeeper::{demo, server, telemetry};
+
+/// A secure real-time server for restorative-justice circles and
+/// victim-offender dialogues. With no command it serves.
+#[derive(Parser)]
+#[command(name = "circlekeeper", version)]
+struct Cli {
+    /// Configuration file [default: config/circlekeeper.toml when it exists].
+    #[arg(long, global = true, env = "CIRCLEKEEPER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true)]
+    listen: Option<SocketAddr>,
+    /// Directory of the embedded store and the token secret.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Commands>,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the server (the default).
+    Serve,
+    /// Mint an invitation link; creates the room when it does not exist.
+    Invite {
+        /// Room id (letters, digits, - and _).
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        seat: u32,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long, value_enum)]
+        party: Option<PartyArg>,
+        /// The name the others will see.
+        #[arg(long)]
+        name: String,
+        /// Kind of a room created by this command.
+        #[arg(long, value_enum, default_value = "circle")]
+        kind: KindArg,
+        /// Title of a room created by this command.
+        #[arg(long, default_value = "Circle")]
+        title: String,
+        /// Days the link stays valid [default: auth.invitation_days].
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Keeper,
+    Participant,
+    Observer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PartyArg {
+    Harmed,
+    Responsible,
+    Supporter,
+    Community,
+    Professional,
+    Interpreter,
+    Guardian,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Circle,
+    Conference,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = CliOverrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("circlekeeper: configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+    let result = match cli.command {
+        None | Some(Commands::Serve) => serve(config).await,
+        Some(Commands::Invite {
+            room,
+            seat,
+            role,
+            party,
+            name,
+            kind,
+            title,
+            days,
+        }) => {
+            let role = match role {
+                RoleArg::Keeper => Role::Keeper,
+                RoleArg::Participant => Role::Participant,
+                RoleArg::Observer => Role::Observer,
+            };
+            let kind = match kind {
+                KindArg::Circle => RoomKind::Circle,
+                KindArg::Conference => RoomKind::Conference,
+            };
+            let seat = Seat {
+                seat,
+                role,
+                party: party.map(party_of),
+                name: &name,
+            };
+            invite(config, &room, seat, kind, &title, days).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("circlekeeper: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn party_of(party: PartyArg) -> Party {
+    match party {
+        PartyArg::Harmed => Party::Harmed,
+        PartyArg::Responsible => Party::Responsible,
+        PartyArg::Supporter => Party::Supporter,
+        PartyArg::Community => Party::Community,
+        PartyArg::Professional => Party::Professional,
+        PartyArg::Interpreter => Party::Interpreter,
+        PartyArg::Guardian => Party::Guardian,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let demo_enabled = config.demo;
+    let (app, shutdown_tx) = server::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "listening");
+    if demo_enabled {
+        for line in demo::prepare(&app).await? {
+            println!("{line}");
+        }
+    }
+    println!("Circle Keeper is running on http://{address} — Ctrl-C stops it.");
+    server::serve(app, shutdown_tx, listener, server::shutdown_signal()).await
+}
+
+async fn invite(
+    config: Config,
+    room: &str,
+    seat: Seat<'_>,
+    kind: RoomKind,
+    title: &str,
+    days: Option<u32>,
+) -> anyhow::Result<()> {
+    let valid_room_id = !room.is_empty()
+        && room.len() <= 64
+        && room.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(valid_room_id, "a room id is 1 to 64 letters, digits, - or _");
+    let (app, _shutdown) = server::build(config).await?;
+    let mut settings = Settings::for_kind(kind, title);
+    settings.grace_ms = u64::from(app.config.rooms.grace_seconds) * 1000;
+    if ensure_room(&app.store, room, settings, Phase::Open).await? {
+        eprintln!("created {kind:?} room {room}");
+    }
+    let days = days.unwrap_or(app.config.auth.invitation_days);
+    let issued = issue(
+        &app.store,
+        &app.keys,
+        &app.config.public_url(),
+        room,
+        seat,
+        u64::from(days) * 86_400,
+    )
+    .await?;
+    println!("{}", issued.link);
+    Ok(())
+}

@@ -1,1 +1,31 @@
 //! Invitation tokens (SPEC §6.3, §5.3).
+//!
+//! An invitation link is `https://HOST/join#t=TOKEN`. The token is a JWT signed
+//! with HS256 (the only algorithm accepted), carrying the room, seat, role,
+//! party, display name, `exp`, `nbf` and `jti`. The `jti` is the identity of
+//! the invitation and the key of its revocation, which the store checks; this
+//! module only answers "is this token authentic, current and well-formed?".
+//!
+//! Tokens are credentials: nothing in this module logs one, and no error
+//! message or `Debug` output contains a token, the secret or a display name.
+
+mod claims;
+mod error;
+mod secret;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+pub use claims::Claims;
+pub use error::AuthError;
+pub use secret::MIN_SECRET_BYTES;
+pub use token::{MAX_TOKEN_BYTES, TokenKeys};
+
+/// The link a person opens to join: `{public_url}/join#t={token}`.
+///
+/// The token travels in the URL fragment, so browsers never send it to the
+/// server in a request line (SPEC §5.10).
+pub fn invitation_link(public_url: &str, token: &str) -> String {
+    format!("{}/join#t={}", public_url.trim_end_matches('/'), token)
+}

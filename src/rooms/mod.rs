@@ -1,0 +1,167 @@
+//! Running rooms: one tokio task per room owns its state machine (SPEC §7).
+//! Sessions and the API talk to it through a channel; it turns the room's
+//! outputs into socket frames, store writes and gate changes.
+
+mod task;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+
+use crate::circle::{Accepted, Command, Input, Invitation, Refusal, Room, SessionId};
+use crate::store::{Store, StoreError};
+
+pub use task::wall_clock;
+
+/// A frame on its way to one session's socket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutFrame {
+    Text(String),
+    Close { code: u16, reason: &'static str },
+}
+
+/// The room's way to reach one session: a bounded queue, and a switch to
+/// drop a client that does not keep up (SPEC §5.6: a slow client never
+/// grows memory).
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    pub frames: mpsc::Sender<OutFrame>,
+    pub drop_now: Arc<Notify>,
+}
+
+#[derive(Debug)]
+pub enum RoomMsg {
+    Arrive {
+        invitation: Invitation,
+        outbound: Outbound,
+        reply: oneshot::Sender<Result<SessionId, Refusal>>,
+    },
+    Command {
+        session: SessionId,
+        command: Command,
+        reference: Option<u64>,
+    },
+    Disconnect {
+        session: SessionId,
+    },
+    /// Inputs from the program API or the operator (invite, revoke).
+    Admin {
+        input: Input,
+        reply: oneshot::Sender<Result<Accepted, Refusal>>,
+    },
+}
+
+/// A cheap handle to a running room.
+#[derive(Clone, Debug)]
+pub struct RoomHandle {
+    pub id: Arc<str>,
+    tx: mpsc::Sender<RoomMsg>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomsError {
+    /// Shown to clients as `room_unknown`: the token named a room this server does not hold.
+    #[error("no such room")]
+    Unknown,
+    /// Shown as `room_gone`: the room's task has stopped (shutting down).
+    #[error("the room is not running")]
+    Stopped,
+    /// Logged, shown as `server_error`: details may name internal paths.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl RoomHandle {
+    pub async fn send(&self, msg: RoomMsg) -> Result<(), RoomsError> {
+        self.tx.send(msg).await.map_err(|_| RoomsError::Stopped)
+    }
+
+    /// Sends an operator input and waits for the room's answer.
+    pub async fn admin(&self, input: Input) -> Result<Result<Accepted, Refusal>, RoomsError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(RoomMsg::Admin { input, reply }).await?;
+        answer.await.map_err(|_| RoomsError::Stopped)
+    }
+}
+
+/// Every room this server runs, started on first use from the store.
+pub struct Rooms {
+    store: Store,
+    running: Mutex<HashMap<String, RoomHandle>>,
+    /// Flips to true when the server shuts down; room tasks stop.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// How many messages may wait for a room task before senders wait.
+const ROOM_QUEUE: usize = 1024;
+
+impl Rooms {
+    pub fn new(store: Store, shutdown: watch::Receiver<bool>) -> Rooms {
+        Rooms {
+            store,
+            running: Mutex::new(HashMap::new()),
+            shutdown,
+        }
+    }
+
+    /// The running room, started (journal replayed) if it is not running yet.
+    pub async fn get(&self, room_id: &str) -> Result<RoomHandle, RoomsError> {
+        let mut running = self.running.lock().await;
+        if let Some(handle) = running.get(room_id)
+            && !handle.tx.is_closed()
+        {
+            return Ok(handle.clone());
+        }
+        let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
+        let room = self.rebuild(room_id, Room::new(row.settings, row.phase)).await?;
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let id: Arc<str> = Arc::from(room_id);
+        let handle = RoomHandle { id: id.clone(), tx };
+        let task = task::RoomTask::new(id, room, self.store.clone(), rx, self.shutdown.clone());
+        tokio::spawn(task.run());
+        running.insert(room_id.to_owned(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Replays the journal, then tells the room about invitations issued
+    /// while it was not running, and that everyone's connection is gone.
+    async fn rebuild(&self, room_id: &str, mut room: Room) -> Result<Room, RoomsError> {
+        let journal = self.store.journal(room_id).await?;
+        let replayed = journal.len();
+        for (at, input) in journal {
+            if let Err(refusal) = room.handle(at, input) {
+                tracing::warn!(room = room_id, code = refusal.code(), "journal entry refused on replay");
+            }
+        }
+        while room.poll_output().is_some() {}
+        let now = wall_clock();
+        let mut catch_up = Vec::new();
+        for row in self.store.invitations(room_id).await? {
+            if !room.people().any(|p| p.invitation.id == row.invitation.id) {
+                catch_up.push(Input::Invite {
+                    invitation: row.invitation,
+                });
+            }
+        }
+        catch_up.push(Input::Restored);
+        for input in catch_up {
+            let journal = matches!(room.handle(now, input.clone()), Ok(Accepted { journal: true, .. }));
+            let records: Vec<_> = std::iter::from_fn(|| room.poll_output())
+                .filter_map(|o| match o {
+                    crate::circle::Output::Record(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
+            if journal {
+                self.store.append(room_id, now, &input, &records).await?;
+            }
+        }
+        tracing::info!(room = room_id, replayed, "room started");
+        Ok(room)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

@@ -1,0 +1,195 @@
+//! The driver of one room: feeds it inputs and time, persists what it
+//! accepted, and delivers what it says.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+use super::{OutFrame, Outbound, RoomMsg};
+use crate::circle::{Accepted, Input, Output, Refusal, Room, SessionId, Timestamp};
+use crate::signal::wire::{Control, control_json, error_json, notice_json};
+use crate::store::Store;
+
+/// The real clock, read only here at the edge; the room is given the time.
+pub fn wall_clock() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+pub(super) struct RoomTask {
+    id: Arc<str>,
+    room: Room,
+    store: Store,
+    /// Each live session's outbound queue.
+    sessions: HashMap<SessionId, Outbound>,
+    rx: mpsc::Receiver<RoomMsg>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl RoomTask {
+    pub(super) fn new(
+        id: Arc<str>,
+        room: Room,
+        store: Store,
+        rx: mpsc::Receiver<RoomMsg>,
+        shutdown: watch::Receiver<bool>,
+    ) -> RoomTask {
+        RoomTask {
+            id,
+            room,
+            store,
+            sessions: HashMap::new(),
+            rx,
+            shutdown,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        loop {
+            let wait = self
+                .room
+                .next_deadline()
+                .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.on_message(msg).await,
+                    None => break,
+                },
+                () = sleep_or_forever(wait) => {
+                    let outputs = self.apply(Input::Tick).await.1;
+                    self.deliver(outputs);
+                }
+                _ = self.shutdown.changed() => break,
+            }
+        }
+        // Tell every client to come back (1012: service restart); the grace
+        // period keeps their places across the restart.
+        for (_, outbound) in self.sessions.drain() {
+            let _ = outbound.frames.try_send(OutFrame::Close {
+                code: 1012,
+                reason: "server restarting",
+            });
+        }
+        tracing::info!(room = &*self.id, "room stopped");
+    }
+
+    async fn on_message(&mut self, msg: RoomMsg) {
+        match msg {
+            RoomMsg::Arrive {
+                invitation,
+                outbound,
+                reply,
+            } => {
+                let (result, outputs) = self.apply(Input::Arrive { invitation }).await;
+                let result = result.map(|accepted| accepted.session.unwrap_or(SessionId(0)));
+                if let Ok(session) = result {
+                    self.sessions.insert(session, outbound);
+                }
+                self.deliver(outputs);
+                let _ = reply.send(result);
+            }
+            RoomMsg::Command {
+                session,
+                command,
+                reference,
+            } => {
+                let (result, outputs) = self.apply(Input::Command { session, command }).await;
+                self.deliver(outputs);
+                if let Err(refusal) = result {
+                    metrics::counter!("circlekeeper_refusals_total", "code" => refusal.code()).increment(1);
+                }
+                let answer = match (result, reference) {
+                    (Ok(_), Some(reference)) => Some(control_json(&Control::Ok { reference })),
+                    (Ok(_), None) => None,
+                    (Err(refusal), reference) => {
+                        Some(error_json(refusal.code(), &refusal.to_string(), reference))
+                    }
+                };
+                if let Some(text) = answer {
+                    self.send_frame(session, OutFrame::Text(text));
+                }
+            }
+            RoomMsg::Disconnect { session } => {
+                self.sessions.remove(&session);
+                let (_, outputs) = self.apply(Input::Disconnect { session }).await;
+                self.deliver(outputs);
+            }
+            RoomMsg::Admin { input, reply } => {
+                let (result, outputs) = self.apply(input).await;
+                self.deliver(outputs);
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Feeds one input to the room and persists it, with the records it
+    /// caused, in one transaction, before anything is delivered.
+    async fn apply(&mut self, input: Input) -> (Result<Accepted, Refusal>, Vec<Output>) {
+        let now = wall_clock();
+        let result = self.room.handle(now, input.clone());
+        let outputs: Vec<Output> = std::iter::from_fn(|| self.room.poll_output()).collect();
+        if let Ok(Accepted { journal: true, .. }) = result {
+            let records: Vec<_> = outputs
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Record(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Err(error) = self.store.append(&self.id, now, &input, &records).await {
+                metrics::counter!("circlekeeper_store_errors_total").increment(1);
+                tracing::error!(room = &*self.id, %error, "journal write failed");
+            }
+        }
+        (result, outputs)
+    }
+
+    fn deliver(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send { to, notice } => self.send_frame(to, OutFrame::Text(notice_json(&notice))),
+                Output::End { session, reason } => {
+                    self.send_frame(session, OutFrame::Text(control_json(&Control::Ended { reason })));
+                    self.send_frame(
+                        session,
+                        OutFrame::Close {
+                            code: 1000,
+                            reason: "session ended",
+                        },
+                    );
+                    self.sessions.remove(&session);
+                }
+                Output::Gate(change) => {
+                    let state = if change.open { "open" } else { "closed" };
+                    metrics::counter!("circlekeeper_gate_changes_total", "to" => state).increment(1);
+                }
+                Output::Record(_) => {}
+            }
+        }
+    }
+
+    /// A full queue means the client does not keep up: it is dropped, and
+    /// its connection loss starts the grace period like any other.
+    fn send_frame(&mut self, session: SessionId, frame: OutFrame) {
+        let Some(outbound) = self.sessions.get(&session) else {
+            return;
+        };
+        if outbound.frames.try_send(frame).is_err() {
+            metrics::counter!("circlekeeper_slow_clients_dropped_total").increment(1);
+            outbound.drop_now.notify_one();
+            self.sessions.remove(&session);
+        }
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,151 @@
+//! The server: shared state, the HTTP router, and `serve` with graceful
+//! shutdown. `main.rs` only parses the command line and calls in here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::rooms::Rooms;
+use crate::signal::{self, Connections};
+use crate::store::Store;
+use crate::{telemetry, web};
+
+/// Everything a request or a session needs, passed explicitly.
+pub struct App {
+    pub config: Config,
+    /// The embedded store: rooms, invitations, journal and records.
+    pub store: Store,
+    /// Signs and verifies invitation tokens.
+    pub keys: TokenKeys,
+    /// The running rooms, one task each.
+    pub rooms: Rooms,
+    /// Live WebSocket connections, per address and in all.
+    pub connections: Arc<Connections>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Becomes true when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.config.origin_allowed(origin)
+    }
+}
+
+/// Opens the store and the token key and makes the shared state. The
+/// returned sender shuts everything down when it sends `true`.
+pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bool>)> {
+    let store = Store::open(&config.data_dir).await?;
+    let keys = TokenKeys::load_or_create(&config.secret_path(), &config.auth.issuer, &config.auth.audience)?;
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
+    let app = App {
+        rooms: Rooms::new(store.clone(), shutdown.clone()),
+        store,
+        keys,
+        connections,
+        metrics: telemetry::metrics_handle(),
+        shutdown,
+        config,
+    };
+    Ok((Arc::new(app), shutdown_tx))
+}
+
+/// The whole HTTP surface.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/ws", get(signal::upgrade))
+        .merge(web::routes())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(web::CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(app)
+}
+
+async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+/// Serves until `signal` resolves, then stops every room and session.
+pub async fn serve(
+    app: Arc<App>,
+    shutdown_tx: watch::Sender<bool>,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stopped = app.shutdown.clone();
+    let tx = shutdown_tx.clone();
+    tokio::spawn(async move {
+        signal.await;
+        let _ = tx.send(true);
+    });
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await?;
+    app.store.close().await;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,283 @@
+//! One signalling session: `hello` with the invitation token, arrival in the
+//! room, then commands in and room messages out. Generic over the frame
+//! stream and sink, so it runs on a real WebSocket or on test channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use governor::{Quota, RateLimiter};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use super::wire::{ClientMsg, PROTOCOL_VERSION, error_json, parse_client};
+use crate::circle::SessionId;
+use crate::rooms::{OutFrame, Outbound, RoomHandle, RoomMsg, RoomsError};
+use crate::server::App;
+
+/// A frame read from the client, as far as the session cares.
+#[derive(Debug)]
+pub enum InFrame {
+    Text(String),
+    /// Binary frames are not part of the protocol.
+    Binary,
+    /// Ping, pong: proof of life only.
+    Alive,
+    Close,
+    /// Over the size limit: closed with 1009.
+    TooLarge,
+}
+
+/// How long a new connection has to say `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection silent this long is gone (browsers answer our pings).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// Messages refused by the rate limit before the connection is closed.
+const RATE_STRIKES: u32 = 20;
+
+pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_TOO_BIG: u16 = 1009;
+pub const CLOSE_RESTART: u16 = 1012;
+
+/// Frames the session writes: room frames, plus pings of its own.
+#[derive(Debug)]
+pub enum WriteFrame {
+    Out(OutFrame),
+    Ping,
+}
+
+pub async fn run<S, R>(app: Arc<App>, sink: S, mut stream: R)
+where
+    S: Sink<WriteFrame> + Unpin + Send + 'static,
+    R: Stream<Item = InFrame> + Unpin,
+{
+    let limits = &app.config.limits;
+    let (frames, queue) = mpsc::channel(limits.outbound_queue);
+    let drop_now = Arc::new(Notify::new());
+    let outbound = Outbound {
+        frames: frames.clone(),
+        drop_now: drop_now.clone(),
+    };
+    let writer = tokio::spawn(write_loop(sink, queue, drop_now, app.shutdown.clone()));
+
+    if let Some((room, session)) = arrive(&app, &mut stream, outbound).await {
+        read_loop(&app, &mut stream, &frames, &room, session).await;
+        let _ = room.send(RoomMsg::Disconnect { session }).await;
+    }
+    drop(frames);
+    let _ = writer.await;
+}
+
+fn reject(frames: &mpsc::Sender<OutFrame>, code: &str, message: &str, close: u16) {
+    let _ = frames.try_send(OutFrame::Text(error_json(code, message, None)));
+    let _ = frames.try_send(OutFrame::Close {
+        code: close,
+        reason: "refused",
+    });
+}
+
+/// The first frame must be `hello` with a valid token for an existing room.
+async fn arrive<R>(app: &App, stream: &mut R, outbound: Outbound) -> Option<(RoomHandle, SessionId)>
+where
+    R: Stream<Item = InFrame> + Unpin,
+{
+    let frames = outbound.frames.clone();
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+        Ok(Some(InFrame::Text(text))) => text,
+        Ok(Some(InFrame::TooLarge)) => {
+            reject(&frames, "too_large", "message too large", CLOSE_TOO_BIG);
+            return None;
+        }
+        Ok(Some(_)) | Err(_) => {
+            reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
+            return None;
+        }
+        Ok(None) => return None,
+    };
+    let token = match parse_client(&first) {
+        Ok(ClientMsg::Hello { v, token }) if v == PROTOCOL_VERSION => token,
+        Ok(ClientMsg::Hello { .. }) => {
+            reject(&frames, "unsupported_version", "this server speaks protocol version 1", CLOSE_POLICY);
+            return None;
+        }
+        Ok(ClientMsg::Command { .. }) => {
+            reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
+            return None;
+        }
+        Err(error) => {
+            reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
+            return None;
+        }
+    };
+    let claims = match app.keys.verify(&token) {
+        Ok(claims) => claims,
+        Err(error) => {
+            metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code()).increment(1);
+            reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
+            return None;
+        }
+    };
+    match app.store.is_revoked(&claims.jti).await {
+        Ok(false) => {}
+        Ok(true) => {
+            reject(&frames, "invitation_revoked", "this invitation has been revoked", CLOSE_POLICY);
+            return None;
+        }
+        Err(error) => {
+            tracing::error!(%error, "revocation check failed");
+            reject(&frames, "server_error", "please try again", CLOSE_POLICY);
+            return None;
+        }
+    }
+    let room = match app.rooms.get(&claims.room).await {
+        Ok(room) => room,
+        Err(RoomsError::Unknown) => {
+            reject(&frames, "room_unknown", "this link is not for a room on this server", CLOSE_POLICY);
+            return None;
+        }
+        Err(error) => {
+            tracing::error!(%error, "room could not start");
+            reject(&frames, "server_error", "please try again", CLOSE_POLICY);
+            return None;
+        }
+    };
+    let (reply, answer) = oneshot::channel();
+    let arrival = RoomMsg::Arrive {
+        invitation: claims.invitation(),
+        outbound,
+        reply,
+    };
+    if room.send(arrival).await.is_err() {
+        reject(&frames, "room_gone", "the room is not available now", CLOSE_RESTART);
+        return None;
+    }
+    match answer.await {
+        Ok(Ok(session)) => Some((room, session)),
+        Ok(Err(refusal)) => {
+            reject(&frames, refusal.code(), &refusal.to_string(), CLOSE_POLICY);
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+async fn read_loop<R>(
+    app: &App,
+    stream: &mut R,
+    frames: &mpsc::Sender<OutFrame>,
+    room: &RoomHandle,
+    session: SessionId,
+) where
+    R: Stream<Item = InFrame> + Unpin,
+{
+    let limits = &app.config.limits;
+    let per_second = std::num::NonZeroU32::new(limits.messages_per_second).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = std::num::NonZeroU32::new(limits.message_burst).unwrap_or(per_second);
+    let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+    let mut strikes = 0u32;
+    loop {
+        // The writer gone (slow client dropped, shutdown) ends the session too.
+        let frame = tokio::select! {
+            frame = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => match frame {
+                Ok(Some(frame)) => frame,
+                Ok(None) | Err(_) => return,
+            },
+            () = frames.closed() => return,
+        };
+        let text = match frame {
+            InFrame::Text(text) => text,
+            InFrame::Alive => continue,
+            InFrame::Close => return,
+            InFrame::TooLarge => {
+                let _ = frames.try_send(OutFrame::Close {
+                    code: CLOSE_TOO_BIG,
+                    reason: "message too large",
+                });
+                return;
+            }
+            InFrame::Binary => {
+                let _ = frames.try_send(OutFrame::Text(error_json("not_text", "messages are JSON text", None)));
+                continue;
+            }
+        };
+        if limiter.check().is_err() {
+            strikes += 1;
+            metrics::counter!("circlekeeper_rate_limited_total").increment(1);
+            if strikes >= RATE_STRIKES {
+                let _ = frames.try_send(OutFrame::Close {
+                    code: CLOSE_POLICY,
+                    reason: "too many messages",
+                });
+                return;
+            }
+            let _ = frames.try_send(OutFrame::Text(error_json("rate_limited", "slow down", None)));
+            continue;
+        }
+        match parse_client(&text) {
+            Ok(ClientMsg::Command { command, reference }) => {
+                let msg = RoomMsg::Command {
+                    session,
+                    command,
+                    reference,
+                };
+                if room.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            Ok(ClientMsg::Hello { .. }) => {
+                let _ = frames.try_send(OutFrame::Text(error_json(
+                    "already_authenticated",
+                    "hello is only the first message",
+                    None,
+                )));
+            }
+            Err(error) => {
+                let reference = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("ref").and_then(serde_json::Value::as_u64));
+                let _ = frames.try_send(OutFrame::Text(error_json(error.code(), &error.to_string(), reference)));
+            }
+        }
+    }
+}
+
+/// Writes frames until the queue ends, the room drops a slow client, or the
+/// server shuts down; pings keep idle connections visible.
+async fn write_loop<S>(
+    mut sink: S,
+    mut queue: mpsc::Receiver<OutFrame>,
+    drop_now: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: Sink<WriteFrame> + Unpin,
+{
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = queue.recv() => {
+                let Some(frame) = frame else { break };
+                let closing = matches!(frame, OutFrame::Close { .. });
+                if sink.send(WriteFrame::Out(frame)).await.is_err() || closing {
+                    break;
+                }
+            }
+            () = drop_now.notified() => {
+                let close = OutFrame::Close { code: CLOSE_POLICY, reason: "too slow" };
+                let _ = sink.send(WriteFrame::Out(close)).await;
+                break;
+            }
+            _ = shutdown.changed() => {
+                let close = OutFrame::Close { code: CLOSE_RESTART, reason: "server restarting" };
+                let _ = sink.send(WriteFrame::Out(close)).await;
+                break;
+            }
+            _ = ping.tick() => {
+                if sink.send(WriteFrame::Ping).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,245 @@
+//! The wire format of `/ws` (docs/protocol.md): parsing client frames
+//! strictly, and the server's own control messages.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::circle::{Command, EndReason, Notice};
+
+/// The protocol version a client names in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Every `type` a client may send after `hello`.
+pub const COMMAND_TYPES: &[&str] = &[
+    "consent",
+    "leave",
+    "withdraw_consent",
+    "pass",
+    "pass_without_speaking",
+    "raise_hand",
+    "lower_hand",
+    "request_pause",
+    "unmute",
+    "ready",
+    "chat",
+    "acknowledge",
+    "admit",
+    "deny",
+    "lock",
+    "unlock",
+    "open_room",
+    "start_session",
+    "pause",
+    "resume",
+    "close_room",
+    "end_session_for",
+    "set_mode",
+    "start_round",
+    "end_round",
+    "give_piece",
+    "take_piece",
+    "reorder_seats",
+    "grant_floor",
+    "revoke_floor",
+    "set_turn_timer",
+    "set_keeper_speaks_out_of_turn",
+    "open_caucus",
+    "close_caucus",
+    "mute",
+    "remove",
+    "draft_agreement",
+    "finalize_agreement",
+];
+
+#[derive(Debug, PartialEq)]
+pub enum ClientMsg {
+    Hello { v: u32, token: String },
+    Command { command: Command, reference: Option<u64> },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hello {
+    #[serde(rename = "type")]
+    _type: String,
+    v: u32,
+    token: String,
+}
+
+/// Why a frame could not be read. Nothing is changed by a bad frame.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum WireError {
+    #[error("not valid JSON: {0}")]
+    Malformed(String),
+    #[error("duplicate key `{0}`")]
+    DuplicateKey(String),
+    #[error("a message is a JSON object with a string `type`")]
+    NotAnObject,
+    #[error("`ref` must be a non-negative integer")]
+    BadReference,
+    #[error("unknown message type `{0}`")]
+    UnknownType(String),
+    #[error("{0}")]
+    UnknownField(String),
+    #[error("{0}")]
+    BadFields(String),
+}
+
+impl WireError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WireError::Malformed(_) | WireError::NotAnObject | WireError::BadReference => "bad_message",
+            WireError::DuplicateKey(_) => "duplicate_key",
+            WireError::UnknownType(_) => "unknown_type",
+            WireError::UnknownField(_) => "unknown_field",
+            WireError::BadFields(_) => "bad_fields",
+        }
+    }
+}
+
+/// Reads one client frame. Duplicate keys, unknown types and unknown
+/// fields are errors (SPEC §5.5); the `ref` a client chose comes back in
+/// the answer.
+pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
+    serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| {
+        let message = e.to_string();
+        match message.strip_prefix("duplicate key `") {
+            Some(rest) => WireError::DuplicateKey(rest.split('`').next().unwrap_or("").to_owned()),
+            None => WireError::Malformed(message),
+        }
+    })?;
+    let mut value: Value = serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let object = value.as_object_mut().ok_or(WireError::NotAnObject)?;
+    let reference = match object.remove("ref") {
+        None => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or(WireError::BadReference)?),
+        Some(_) => return Err(WireError::BadReference),
+    };
+    let kind = match object.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        _ => return Err(WireError::NotAnObject),
+    };
+    if kind == "hello" {
+        let hello: Hello = serde_json::from_value(value).map_err(field_error)?;
+        return Ok(ClientMsg::Hello {
+            v: hello.v,
+            token: hello.token,
+        });
+    }
+    if !COMMAND_TYPES.contains(&kind.as_str()) {
+        return Err(WireError::UnknownType(kind));
+    }
+    let command = serde_json::from_value(value).map_err(field_error)?;
+    Ok(ClientMsg::Command { command, reference })
+}
+
+fn field_error(e: serde_json::Error) -> WireError {
+    let message = e.to_string();
+    if message.starts_with("unknown field") {
+        WireError::UnknownField(message)
+    } else {
+        WireError::BadFields(message)
+    }
+}
+
+/// Walks a JSON document and fails on the first object with a repeated key;
+/// `serde_json::Value` would silently keep the last one.
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> Visitor<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            map.next_value_seed(NoDuplicateKeys)?;
+            keys.insert(key);
+        }
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element_seed(NoDuplicateKeys)?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+}
+
+/// The server's messages that are not room notices.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control<'a> {
+    /// The command with this `ref` was accepted.
+    Ok {
+        #[serde(rename = "ref")]
+        reference: u64,
+    },
+    /// A frame or command was refused; nothing changed.
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<u64>,
+    },
+    /// The session is over; the socket closes next.
+    Ended { reason: EndReason },
+}
+
+pub fn control_json(control: &Control) -> String {
+    // Serializing these plain enums cannot fail; an empty object is a safe fallback.
+    serde_json::to_string(control).unwrap_or_else(|_| "{}".to_owned())
+}
+
+pub fn notice_json(notice: &Notice) -> String {
+    serde_json::to_string(notice).unwrap_or_else(|_| "{}".to_owned())
+}
+
+pub fn error_json(code: &str, message: &str, reference: Option<u64>) -> String {
+    control_json(&Control::Error {
+        code,
+        message,
+        reference,
+    })
+}

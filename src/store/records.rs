@@ -1,0 +1,381 @@
+//! The durable records of SPEC §4: written with the journal entry that
+//! caused them, read back whole for export. People appear by invitation id;
+//! names live only in the invitations table.
+
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::rooms::{InvitationRow, RoomRow, invitation_row, mark_revoked, room_in};
+use super::{
+    Store, StoreError, enum_from_name, enum_name, from_db, ts_from_db, ts_to_db, u32_from_db,
+    write_error,
+};
+use crate::circle::{AgreementItem, Phase, Record, Timestamp};
+
+/// Everything kept about one room, for export.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoomRecord {
+    pub room: RoomRow,
+    pub invitations: Vec<InvitationRow>,
+    pub revocations: Vec<RevocationRow>,
+    pub consents: Vec<ConsentRow>,
+    pub attendance: Vec<AttendanceRow>,
+    pub phase_changes: Vec<PhaseChangeRow>,
+    pub rounds: Vec<RoundRow>,
+    pub agreements: Vec<AgreementRow>,
+    pub acknowledgements: Vec<AcknowledgementRow>,
+}
+
+// `seq` in the rows below is the journal entry that caused the record.
+// Decision, event and mark are kept as their serde names: the state
+// machine's enums for them are serialize-only.
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RevocationRow {
+    pub invitation_id: String,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConsentRow {
+    pub seq: u64,
+    pub invitation_id: String,
+    pub item: String,
+    pub version: String,
+    /// `accepted`, `declined` or `withdrawn`.
+    pub decision: String,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttendanceRow {
+    pub seq: u64,
+    pub invitation_id: String,
+    /// An `AttendanceEvent` name: `arrived`, `admitted`, `left`, …
+    pub event: String,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PhaseChangeRow {
+    pub seq: u64,
+    pub phase: Phase,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoundRow {
+    pub round: u32,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub marks: Vec<RoundMarkRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoundMarkRow {
+    pub seq: u64,
+    pub invitation_id: String,
+    /// `spoke` or `passed`; never what was said.
+    pub mark: String,
+    pub at: Timestamp,
+}
+
+/// One draft or finalisation of the outcome agreement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgreementRow {
+    pub seq: u64,
+    pub version: u32,
+    pub items: Vec<AgreementItem>,
+    pub text: String,
+    pub hash: String,
+    pub is_final: bool,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AcknowledgementRow {
+    pub seq: u64,
+    pub invitation_id: String,
+    pub hash: String,
+    pub at: Timestamp,
+}
+
+/// Writes one record inside `append`'s transaction.
+pub(super) async fn write(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    seq: i64,
+    ord: i64,
+    at: Timestamp,
+    record: &Record,
+) -> Result<(), StoreError> {
+    let at_db = ts_to_db(at)?;
+    let query = match record {
+        // The invitation row is written when it is minted; the journal holds the claims.
+        Record::Invited { .. } => return Ok(()),
+        Record::Revoked { invitation_id } => return mark_revoked(conn, room_id, invitation_id, at).await,
+        Record::Consent {
+            invitation_id,
+            item,
+            version,
+            decision,
+        } => sqlx::query(
+            "INSERT INTO consent_events (room_id, seq, ord, invitation_id, item, version, decision, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(ord)
+        .bind(invitation_id)
+        .bind(item)
+        .bind(version)
+        .bind(enum_name(decision, "consent decision")?)
+        .bind(at_db),
+        Record::Attendance { invitation_id, event } => sqlx::query(
+            "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(ord)
+        .bind(invitation_id)
+        .bind(enum_name(event, "attendance event")?)
+        .bind(at_db),
+        Record::PhaseChanged { phase } => {
+            sqlx::query("INSERT INTO phase_changes (room_id, seq, ord, phase, at) VALUES (?, ?, ?, ?, ?)")
+                .bind(room_id)
+                .bind(seq)
+                .bind(ord)
+                .bind(enum_name(phase, "phase")?)
+                .bind(at_db)
+        }
+        Record::RoundStarted { round } => {
+            sqlx::query("INSERT INTO rounds (room_id, round, started_at, ended_at) VALUES (?, ?, ?, NULL)")
+                .bind(room_id)
+                .bind(i64::from(*round))
+                .bind(at_db)
+        }
+        Record::RoundMarked {
+            round,
+            invitation_id,
+            mark,
+        } => sqlx::query(
+            "INSERT INTO round_marks (room_id, seq, ord, round, invitation_id, mark, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(ord)
+        .bind(i64::from(*round))
+        .bind(invitation_id)
+        .bind(enum_name(mark, "round mark")?)
+        .bind(at_db),
+        // The first end stands; a round that never started has nothing to end.
+        Record::RoundEnded { round } => sqlx::query(
+            "UPDATE rounds SET ended_at = ? WHERE room_id = ? AND round = ? AND ended_at IS NULL",
+        )
+        .bind(at_db)
+        .bind(room_id)
+        .bind(i64::from(*round)),
+        Record::Agreement {
+            version,
+            items,
+            text,
+            hash,
+            is_final,
+        } => sqlx::query(
+            "INSERT INTO agreements (room_id, seq, ord, version, items, text, hash, is_final, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(ord)
+        .bind(i64::from(*version))
+        .bind(serde_json::to_string(items)?)
+        .bind(text)
+        .bind(hash)
+        .bind(*is_final)
+        .bind(at_db),
+        Record::Acknowledged { invitation_id, hash } => sqlx::query(
+            "INSERT INTO acknowledgements (room_id, seq, ord, invitation_id, hash, at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room_id)
+        .bind(seq)
+        .bind(ord)
+        .bind(invitation_id)
+        .bind(hash)
+        .bind(at_db),
+    };
+    query.execute(&mut *conn).await.map_err(write_error)?;
+    Ok(())
+}
+
+impl Store {
+    /// The room's whole record (SPEC §4), each list in the order it happened.
+    /// Read in one transaction so the parts agree with each other.
+    pub async fn record(&self, room_id: &str) -> Result<RoomRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let room = room_in(&mut tx, room_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let all = |sql: &'static str| sqlx::query(sql).bind(room_id);
+
+        let invitations = all(
+            "SELECT id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at \
+             FROM invitations WHERE room_id = ? ORDER BY seat, id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(invitation_row)
+        .collect::<Result<_, _>>()?;
+
+        let revocations = all("SELECT invitation_id, at FROM revocations WHERE room_id = ? ORDER BY at, invitation_id")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RevocationRow {
+                    invitation_id: r.try_get("invitation_id")?,
+                    at: ts_from_db(r.try_get("at")?)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+
+        let consents = all(
+            "SELECT seq, invitation_id, item, version, decision, at FROM consent_events \
+             WHERE room_id = ? ORDER BY seq, ord",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ConsentRow {
+                seq: seq_of(r)?,
+                invitation_id: r.try_get("invitation_id")?,
+                item: r.try_get("item")?,
+                version: r.try_get("version")?,
+                decision: r.try_get("decision")?,
+                at: ts_from_db(r.try_get("at")?)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+        let attendance = all("SELECT seq, invitation_id, event, at FROM attendance WHERE room_id = ? ORDER BY seq, ord")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AttendanceRow {
+                    seq: seq_of(r)?,
+                    invitation_id: r.try_get("invitation_id")?,
+                    event: r.try_get("event")?,
+                    at: ts_from_db(r.try_get("at")?)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+
+        let phase_changes =
+            all("SELECT seq, phase, at FROM phase_changes WHERE room_id = ? ORDER BY seq, ord")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(PhaseChangeRow {
+                        seq: seq_of(r)?,
+                        phase: enum_from_name(r.try_get("phase")?, "phase")?,
+                        at: ts_from_db(r.try_get("at")?)?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+
+        let mut rounds =
+            all("SELECT round, started_at, ended_at FROM rounds WHERE room_id = ? ORDER BY round")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    let ended_at: Option<i64> = r.try_get("ended_at")?;
+                    Ok(RoundRow {
+                        round: u32_from_db(r.try_get("round")?, "round")?,
+                        started_at: ts_from_db(r.try_get("started_at")?)?,
+                        ended_at: ended_at.map(ts_from_db).transpose()?,
+                        marks: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+        let marks = all(
+            "SELECT seq, round, invitation_id, mark, at FROM round_marks WHERE room_id = ? ORDER BY seq, ord",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in &marks {
+            let round = u32_from_db(r.try_get("round")?, "round")?;
+            // The foreign key guarantees the round exists.
+            let Some(row) = rounds.iter_mut().find(|x| x.round == round) else {
+                return Err(StoreError::Corrupt("round mark"));
+            };
+            row.marks.push(RoundMarkRow {
+                seq: seq_of(r)?,
+                invitation_id: r.try_get("invitation_id")?,
+                mark: r.try_get("mark")?,
+                at: ts_from_db(r.try_get("at")?)?,
+            });
+        }
+
+        let agreements = all(
+            "SELECT seq, version, items, text, hash, is_final, at FROM agreements \
+             WHERE room_id = ? ORDER BY seq, ord",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let items: String = r.try_get("items")?;
+            Ok(AgreementRow {
+                seq: seq_of(r)?,
+                version: u32_from_db(r.try_get("version")?, "agreement version")?,
+                items: serde_json::from_str(&items)
+                    .map_err(|_| StoreError::Corrupt("agreement items"))?,
+                text: r.try_get("text")?,
+                hash: r.try_get("hash")?,
+                is_final: r.try_get("is_final")?,
+                at: ts_from_db(r.try_get("at")?)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+        let acknowledgements = all(
+            "SELECT seq, invitation_id, hash, at FROM acknowledgements WHERE room_id = ? ORDER BY seq, ord",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AcknowledgementRow {
+                seq: seq_of(r)?,
+                invitation_id: r.try_get("invitation_id")?,
+                hash: r.try_get("hash")?,
+                at: ts_from_db(r.try_get("at")?)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+        tx.commit().await?;
+        Ok(RoomRecord {
+            room,
+            invitations,
+            revocations,
+            consents,
+            attendance,
+            phase_changes,
+            rounds,
+            agreements,
+            acknowledgements,
+        })
+    }
+}
+
+fn seq_of(r: &SqliteRow) -> Result<u64, StoreError> {
+    from_db(r.try_get("seq")?, "journal seq")
+}

@@ -1,0 +1,228 @@
+//! Rooms, invitations and revocations; deleting a room's whole record.
+
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::{
+    Store, StoreError, enum_from_name, enum_name, ts_from_db, ts_to_db, u32_from_db, write_error,
+};
+use crate::circle::{Invitation, Phase, Settings, Timestamp};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RoomRow {
+    pub id: String,
+    pub settings: Settings,
+    /// The phase the room was created in; later phases are in the records.
+    pub phase: Phase,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InvitationRow {
+    pub room_id: String,
+    pub invitation: Invitation,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Deletes of every table holding one room's data, children before `rooms` so
+/// foreign keys hold at each step.
+const ROOM_DELETES: &[&str] = &[
+    "DELETE FROM journal WHERE room_id = ?",
+    "DELETE FROM consent_events WHERE room_id = ?",
+    "DELETE FROM attendance WHERE room_id = ?",
+    "DELETE FROM phase_changes WHERE room_id = ?",
+    "DELETE FROM round_marks WHERE room_id = ?",
+    "DELETE FROM rounds WHERE room_id = ?",
+    "DELETE FROM agreements WHERE room_id = ?",
+    "DELETE FROM acknowledgements WHERE room_id = ?",
+    "DELETE FROM revocations WHERE room_id = ?",
+    "DELETE FROM invitations WHERE room_id = ?",
+];
+
+impl Store {
+    pub async fn create_room(&self, room: &RoomRow) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&room.id)
+            .bind(serde_json::to_string(&room.settings)?)
+            .bind(enum_name(&room.phase, "phase")?)
+            .bind(ts_to_db(room.created_at)?)
+            .execute(&self.pool)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<RoomRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        room_in(&mut conn, id).await
+    }
+
+    pub async fn rooms(&self) -> Result<Vec<RoomRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, settings, phase, created_at FROM rooms ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(room_row).collect()
+    }
+
+    /// Stores a minted invitation; `NotFound` if its room does not exist.
+    pub async fn add_invitation(&self, row: &InvitationRow) -> Result<(), StoreError> {
+        let inv = &row.invitation;
+        let party = inv
+            .party
+            .as_ref()
+            .map(|p| enum_name(p, "party"))
+            .transpose()?;
+        sqlx::query(
+            "INSERT INTO invitations (id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&inv.id)
+        .bind(&row.room_id)
+        .bind(i64::from(inv.seat))
+        .bind(enum_name(&inv.role, "role")?)
+        .bind(party)
+        .bind(&inv.name)
+        .bind(ts_to_db(row.issued_at)?)
+        .bind(ts_to_db(row.expires_at)?)
+        .bind(row.revoked_at.map(ts_to_db).transpose()?)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error)?;
+        Ok(())
+    }
+
+    pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at \
+             FROM invitations WHERE room_id = ? ORDER BY seat, id",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invitation_row).collect()
+    }
+
+    /// Revokes an invitation by jti; revoking again changes nothing (the
+    /// first time stands). `NotFound` if the jti is a stored invitation of
+    /// another room, so one room's caller cannot revoke another's people.
+    pub async fn revoke(
+        &self,
+        room_id: &str,
+        invitation_id: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Write first so SQLite takes the write lock up front (no stale-read
+        // upgrade failure); a foreign room's jti rolls the write back below.
+        mark_revoked(&mut tx, room_id, invitation_id, at).await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT room_id FROM invitations WHERE id = ?")
+                .bind(invitation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owner.is_some_and(|owner| owner != room_id) {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_revoked(&self, invitation_id: &str) -> Result<bool, StoreError> {
+        let hit: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM revocations WHERE invitation_id = ?")
+                .bind(invitation_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(hit.is_some())
+    }
+
+    /// Retention: deletes the room with its journal, invitations, revocations
+    /// and records, in one transaction. `false` if there was no such room.
+    pub async fn delete_room(&self, room_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for sql in ROOM_DELETES {
+            sqlx::query(*sql).bind(room_id).execute(&mut *tx).await?;
+        }
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = ?")
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+}
+
+/// Records a revocation (first one wins) and stamps the invitation row if
+/// it is there. Shared by `revoke` and by `Record::Revoked` in `append`.
+pub(super) async fn mark_revoked(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    invitation_id: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let at = ts_to_db(at)?;
+    sqlx::query(
+        "INSERT INTO revocations (invitation_id, room_id, at) VALUES (?, ?, ?) \
+         ON CONFLICT (invitation_id) DO NOTHING",
+    )
+    .bind(invitation_id)
+    .bind(room_id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE invitations SET revoked_at = ? WHERE id = ? AND room_id = ? AND revoked_at IS NULL",
+    )
+    .bind(at)
+    .bind(invitation_id)
+    .bind(room_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn room_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<RoomRow>, StoreError> {
+    let row = sqlx::query("SELECT id, settings, phase, created_at FROM rooms WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| room_row(&r)).transpose()
+}
+
+fn room_row(r: &SqliteRow) -> Result<RoomRow, StoreError> {
+    let settings: String = r.try_get("settings")?;
+    Ok(RoomRow {
+        id: r.try_get("id")?,
+        settings: serde_json::from_str(&settings)
+            .map_err(|_| StoreError::Corrupt("room settings"))?,
+        phase: enum_from_name(r.try_get("phase")?, "phase")?,
+        created_at: ts_from_db(r.try_get("created_at")?)?,
+    })
+}
+
+pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError> {
+    let party: Option<String> = r.try_get("party")?;
+    let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    Ok(InvitationRow {
+        room_id: r.try_get("room_id")?,
+        invitation: Invitation {
+            id: r.try_get("id")?,
+            seat: u32_from_db(r.try_get("seat")?, "seat")?,
+            role: enum_from_name(r.try_get("role")?, "role")?,
+            party: party.map(|p| enum_from_name(p, "party")).transpose()?,
+            name: r.try_get("name")?,
+        },
+        issued_at: ts_from_db(r.try_get("issued_at")?)?,
+        expires_at: ts_from_db(r.try_get("expires_at")?)?,
+        revoked_at: revoked_at.map(ts_from_db).transpose()?,
+    })
+}
