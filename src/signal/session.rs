@@ -60,13 +60,39 @@ where
     };
     let writer = tokio::spawn(write_loop(sink, queue, drop_now, app.shutdown.clone()));
 
-    if let Some((room, session)) = arrive(&app, &mut stream, outbound).await {
-        read_loop(&app, &mut stream, &frames, &room, session).await;
-        let _ = room.send(RoomMsg::Disconnect { session }).await;
-    }
+    let ending = match arrive(&app, &mut stream, outbound).await {
+        Ok((room, session)) => {
+            let ending = read_loop(&app, &mut stream, &frames, &room, session).await;
+            let _ = room.send(RoomMsg::Disconnect { session }).await;
+            ending
+        }
+        Err(ending) => ending,
+    };
     drop(frames);
     let _ = writer.await;
+    if ending == Ending::ByUs {
+        // Finish the closing handshake: read on until the client's close, so
+        // our close frame is not lost to a reset of a connection with unread data.
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(frame) = stream.next().await {
+                if matches!(frame, InFrame::Close) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 }
+
+/// Who ended the session: we (a close frame was queued) or the client.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    ByUs,
+    ByPeer,
+}
+
+/// How long a close we sent waits for the client's answering close.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 fn reject(frames: &mpsc::Sender<OutFrame>, code: &str, message: &str, close: u16) {
     let _ = frames.try_send(OutFrame::Text(error_json(code, message, None)));
@@ -77,7 +103,7 @@ fn reject(frames: &mpsc::Sender<OutFrame>, code: &str, message: &str, close: u16
 }
 
 /// The first frame must be `hello` with a valid token for an existing room.
-async fn arrive<R>(app: &App, stream: &mut R, outbound: Outbound) -> Option<(RoomHandle, SessionId)>
+async fn arrive<R>(app: &App, stream: &mut R, outbound: Outbound) -> Result<(RoomHandle, SessionId), Ending>
 where
     R: Stream<Item = InFrame> + Unpin,
 {
@@ -86,27 +112,27 @@ where
         Ok(Some(InFrame::Text(text))) => text,
         Ok(Some(InFrame::TooLarge)) => {
             reject(&frames, "too_large", "message too large", CLOSE_TOO_BIG);
-            return None;
+            return Err(Ending::ByUs);
         }
         Ok(Some(_)) | Err(_) => {
             reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
-        Ok(None) => return None,
+        Ok(None) => return Err(Ending::ByPeer),
     };
     let token = match parse_client(&first) {
         Ok(ClientMsg::Hello { v, token }) if v == PROTOCOL_VERSION => token,
         Ok(ClientMsg::Hello { .. }) => {
             reject(&frames, "unsupported_version", "this server speaks protocol version 1", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
         Ok(ClientMsg::Command { .. }) => {
             reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
         Err(error) => {
             reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
     };
     let claims = match app.keys.verify(&token) {
@@ -114,31 +140,31 @@ where
         Err(error) => {
             metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code()).increment(1);
             reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
     };
     match app.store.is_revoked(&claims.jti).await {
         Ok(false) => {}
         Ok(true) => {
             reject(&frames, "invitation_revoked", "this invitation has been revoked", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
         Err(error) => {
             tracing::error!(%error, "revocation check failed");
             reject(&frames, "server_error", "please try again", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
     }
     let room = match app.rooms.get(&claims.room).await {
         Ok(room) => room,
         Err(RoomsError::Unknown) => {
             reject(&frames, "room_unknown", "this link is not for a room on this server", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
         Err(error) => {
             tracing::error!(%error, "room could not start");
             reject(&frames, "server_error", "please try again", CLOSE_POLICY);
-            return None;
+            return Err(Ending::ByUs);
         }
     };
     let (reply, answer) = oneshot::channel();
@@ -149,15 +175,15 @@ where
     };
     if room.send(arrival).await.is_err() {
         reject(&frames, "room_gone", "the room is not available now", CLOSE_RESTART);
-        return None;
+        return Err(Ending::ByUs);
     }
     match answer.await {
-        Ok(Ok(session)) => Some((room, session)),
+        Ok(Ok(session)) => Ok((room, session)),
         Ok(Err(refusal)) => {
             reject(&frames, refusal.code(), &refusal.to_string(), CLOSE_POLICY);
-            None
+            Err(Ending::ByUs)
         }
-        Err(_) => None,
+        Err(_) => Err(Ending::ByUs),
     }
 }
 
@@ -167,7 +193,8 @@ async fn read_loop<R>(
     frames: &mpsc::Sender<OutFrame>,
     room: &RoomHandle,
     session: SessionId,
-) where
+) -> Ending
+where
     R: Stream<Item = InFrame> + Unpin,
 {
     let limits = &app.config.limits;
@@ -180,20 +207,20 @@ async fn read_loop<R>(
         let frame = tokio::select! {
             frame = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => match frame {
                 Ok(Some(frame)) => frame,
-                Ok(None) | Err(_) => return,
+                Ok(None) | Err(_) => return Ending::ByPeer,
             },
-            () = frames.closed() => return,
+            () = frames.closed() => return Ending::ByUs,
         };
         let text = match frame {
             InFrame::Text(text) => text,
             InFrame::Alive => continue,
-            InFrame::Close => return,
+            InFrame::Close => return Ending::ByPeer,
             InFrame::TooLarge => {
                 let _ = frames.try_send(OutFrame::Close {
                     code: CLOSE_TOO_BIG,
                     reason: "message too large",
                 });
-                return;
+                return Ending::ByUs;
             }
             InFrame::Binary => {
                 let _ = frames.try_send(OutFrame::Text(error_json("not_text", "messages are JSON text", None)));
@@ -208,7 +235,7 @@ async fn read_loop<R>(
                     code: CLOSE_POLICY,
                     reason: "too many messages",
                 });
-                return;
+                return Ending::ByUs;
             }
             let _ = frames.try_send(OutFrame::Text(error_json("rate_limited", "slow down", None)));
             continue;
@@ -221,7 +248,7 @@ async fn read_loop<R>(
                     reference,
                 };
                 if room.send(msg).await.is_err() {
-                    return;
+                    return Ending::ByUs;
                 }
             }
             Ok(ClientMsg::Hello { .. }) => {

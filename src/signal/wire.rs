@@ -133,8 +133,23 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
     if !COMMAND_TYPES.contains(&kind.as_str()) {
         return Err(WireError::UnknownType(kind));
     }
-    let command = serde_json::from_value(value).map_err(field_error)?;
+    let command: Command = serde_json::from_value(value.clone()).map_err(field_error)?;
+    reject_unknown_fields(&value, &command)?;
     Ok(ClientMsg::Command { command, reference })
+}
+
+/// serde ignores extra fields on unit variants of a tagged enum
+/// (`{"type": "pass", "from": 3}` would pass), so compare with the fields the
+/// command really has.
+fn reject_unknown_fields(value: &Value, command: &Command) -> Result<(), WireError> {
+    let known = serde_json::to_value(command).map_err(|e| WireError::BadFields(e.to_string()))?;
+    let (Some(given), Some(known)) = (value.as_object(), known.as_object()) else {
+        return Err(WireError::NotAnObject);
+    };
+    match given.keys().find(|key| !known.contains_key(*key)) {
+        Some(key) => Err(WireError::UnknownField(format!("unknown field `{key}`"))),
+        None => Ok(()),
+    }
 }
 
 fn field_error(e: serde_json::Error) -> WireError {

@@ -1,0 +1,121 @@
+//! Forwarding gates and publish refusals: the only state the room layer writes and
+//! the forwarding tasks read per packet.
+//!
+//! Each gate is an `Arc<AtomicBool>` shared with the one writer that needs it, so
+//! the per-packet check is a single relaxed load and no lock. The maps below are
+//! touched only on control paths (a gate change, a new subscription).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{MediaKind, PeerKey};
+
+type GateKey = (PeerKey, PeerKey, MediaKind);
+
+#[derive(Default)]
+pub(crate) struct Gates {
+    /// (from, to, kind) → open. Created closed on first use by either side.
+    gates: Mutex<HashMap<GateKey, Arc<AtomicBool>>>,
+    /// publisher → refused.
+    refused: Mutex<HashMap<PeerKey, Arc<AtomicBool>>>,
+    /// Counters, shared with every forwarding task.
+    pub(crate) stats: MediaStats,
+}
+
+/// A poisoned lock only means another thread panicked mid-insert; the map is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Gates {
+    pub(crate) fn gate(&self, from: PeerKey, to: PeerKey, kind: MediaKind) -> Arc<AtomicBool> {
+        Arc::clone(lock(&self.gates).entry((from, to, kind)).or_default())
+    }
+
+    pub(crate) fn set(&self, from: PeerKey, to: PeerKey, kind: MediaKind, open: bool) {
+        // Release pairs with the Acquire load in the forwarding loop: a packet read after
+        // the change sees it.
+        self.gate(from, to, kind).store(open, Ordering::Release);
+    }
+
+    pub(crate) fn refused_flag(&self, peer: PeerKey) -> Arc<AtomicBool> {
+        Arc::clone(lock(&self.refused).entry(peer).or_default())
+    }
+
+    pub(crate) fn refuse(&self, peer: PeerKey, refused: bool) {
+        self.refused_flag(peer).store(refused, Ordering::Release);
+    }
+
+    /// Drops every flag that mentions `peer`, so a removed peer leaves nothing behind.
+    pub(crate) fn forget_peer(&self, peer: PeerKey) {
+        lock(&self.gates).retain(|(from, to, _), _| *from != peer && *to != peer);
+        lock(&self.refused).remove(&peer);
+    }
+
+    /// Number of gate entries held (for leak tests).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.gates).len() + lock(&self.refused).len()
+    }
+}
+
+/// Packet counters. The same numbers go to the `metrics` crate as
+/// `circlekeeper_media_packets_forwarded_total{kind}` and
+/// `circlekeeper_media_packets_dropped_total{reason}`; these are for tests and the load tool.
+#[derive(Default, Debug)]
+pub struct MediaStats {
+    pub forwarded_audio: AtomicU64,
+    pub forwarded_video: AtomicU64,
+    /// A subscriber's gate was closed.
+    pub dropped_gate_closed: AtomicU64,
+    /// The publisher is refused (observer); counted once per packet, at ingress.
+    pub dropped_publish_refused: AtomicU64,
+    /// A subscriber's queue was full (slow subscriber).
+    pub dropped_queue_full: AtomicU64,
+    /// The subscriber's connection refused the packet (not negotiated yet, closing).
+    pub dropped_write_failed: AtomicU64,
+    /// Keyframe requests (PLI) sent to publishers.
+    pub keyframe_requests: AtomicU64,
+}
+
+impl MediaStats {
+    pub fn forwarded(&self, kind: MediaKind) -> u64 {
+        match kind {
+            MediaKind::Audio => self.forwarded_audio.load(Ordering::Relaxed),
+            MediaKind::Video => self.forwarded_video.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_are_closed_by_default_and_shared() {
+        let g = Gates::default();
+        let (a, b) = (PeerKey(1), PeerKey(2));
+        let flag = g.gate(a, b, MediaKind::Audio);
+        assert!(!flag.load(Ordering::Acquire));
+        g.set(a, b, MediaKind::Audio, true);
+        assert!(flag.load(Ordering::Acquire), "the holder sees the change");
+        assert!(!g.gate(a, b, MediaKind::Video).load(Ordering::Acquire));
+        assert!(!g.gate(b, a, MediaKind::Audio).load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn forget_peer_removes_both_directions() {
+        let g = Gates::default();
+        let (a, b, c) = (PeerKey(1), PeerKey(2), PeerKey(3));
+        g.set(a, b, MediaKind::Audio, true);
+        g.set(b, a, MediaKind::Video, true);
+        g.set(b, c, MediaKind::Video, true);
+        g.refuse(a, true);
+        g.forget_peer(a);
+        assert_eq!(g.len(), 1);
+    }
+}

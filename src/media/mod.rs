@@ -1,0 +1,292 @@
+//! The media layer: a selective forwarding unit (SFU) over the `webrtc` crate.
+//!
+//! It knows nothing about circles. It obeys one kind of order — "forward media
+//! kind K from peer P to peer Q: yes/no" ([`Sfu::set_gate`]) — and reports what it
+//! sees as [`MediaEvent`]s. Gates are closed by default.
+//!
+//! Tasks (no shared participant objects, see STYLE "A seam between rooms and media"):
+//! - one SFU task owns the table of peers and publications ([`sfu`]);
+//! - one task per peer owns its `PeerConnection` and its negotiation ([`peer`]);
+//! - one task per published track fans packets out ([`forward::publisher_loop`]);
+//! - one task per (subscriber, track) writes to that subscriber ([`forward::writer_loop`]),
+//!   behind a bounded queue, so a slow subscriber drops its own packets and stalls no one.
+//!
+//! Negotiation: the client makes the first offer when it publishes ([`Sfu::offer`]); the
+//! server makes an offer ([`MediaEvent::Offer`]) whenever it has new tracks for a subscriber
+//! (or removed some), and the client answers ([`Sfu::answer`]). On glare the server is the
+//! polite side: it rolls back its own offer, answers the client's and offers again afterwards.
+//! A session task should send the answer returned by [`Sfu::offer`] to the client before it
+//! forwards the next event, so a follow-up server offer never overtakes that answer.
+//!
+//! Each forwarded track reaches the subscriber in a stream whose id is
+//! [`stream_id_for`]`(publisher)`, so the signalling layer can tell who is who.
+
+mod audio_level;
+mod engine;
+mod forward;
+mod gates;
+mod peer;
+mod rtcp;
+mod sfu;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+pub use gates::MediaStats;
+
+/// An opaque peer identifier chosen by the caller; unique within one [`Sfu`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct PeerKey(pub u64);
+
+impl fmt::Display for PeerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The media stream id under which `publisher`'s tracks reach subscribers.
+pub fn stream_id_for(publisher: PeerKey) -> String {
+    format!("peer-{}", publisher.0)
+}
+
+/// Audio or video: the unit a gate opens or closes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    /// Stable label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+/// A STUN/TURN server that clients are told about. The server itself needs none: it
+/// is reachable on its own (public) address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// A trickle-ICE candidate in the browser's JSON shape (`RTCIceCandidateInit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidateInit {
+    pub candidate: String,
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_mline_index: Option<u16>,
+    #[serde(default)]
+    pub username_fragment: Option<String>,
+}
+
+/// Configuration of the media layer.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// Lowest UDP port for peer connections; 0 (with `udp_port_max` 0) means "any free port".
+    pub udp_port_min: u16,
+    /// Highest UDP port, inclusive. Every peer connection uses one port of the range
+    /// (webrtc-rs 0.21 has no shared-port mux), so the range bounds concurrent peers.
+    pub udp_port_max: u16,
+    /// Address to bind. `0.0.0.0` binds every non-loopback interface; tests use 127.0.0.1.
+    pub bind_ip: IpAddr,
+    /// Public address for 1:1 NAT: advertised in host candidates instead of the bound one.
+    pub public_ip: Option<IpAddr>,
+    /// Handed to clients (see [`Sfu::ice_servers`]); none by default.
+    pub ice_servers: Vec<IceServer>,
+    /// Per-subscriber queue of packets waiting to be written; past it, packets drop.
+    pub subscriber_queue: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            udp_port_min: 50_000,
+            udp_port_max: 59_999,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            public_ip: None,
+            ice_servers: Vec::new(),
+            subscriber_queue: 256,
+        }
+    }
+}
+
+/// What the media layer tells its owner about one peer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MediaEvent {
+    /// A local ICE candidate to trickle to the client.
+    LocalCandidate(IceCandidateInit),
+    /// The server needs (re)negotiation: send this SDP offer to the client, and pass its
+    /// answer to [`Sfu::answer`].
+    Offer(String),
+    /// The peer started publishing a track of this kind.
+    TrackPublished { kind: MediaKind },
+    /// Audio level of the peer's published audio, rate-limited. `level_dbov` is 0 (loudest)
+    /// to 127 (silence), as carried by RFC 6464; `voice` is the sender's voice-activity flag.
+    AudioLevel { level_dbov: u8, voice: bool },
+    /// The peer's connection is up.
+    Connected,
+    /// The peer's connection failed; the owner should remove the peer.
+    Failed,
+}
+
+/// Errors of the media layer. Details are safe to log: they hold no personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("invalid media configuration: {0}")]
+    Config(String),
+    #[error("unknown peer")]
+    UnknownPeer,
+    #[error("peer already exists")]
+    DuplicatePeer,
+    #[error("no free UDP port in the configured range")]
+    NoPort,
+    /// The client sent something the negotiation cannot use (bad SDP, wrong state).
+    #[error("negotiation failed: {0}")]
+    Negotiation(String),
+    /// The WebRTC stack failed for a reason not caused by the client.
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+    /// The media layer is shutting down or the peer is being removed.
+    #[error("media layer closed")]
+    Closed,
+}
+
+/// The SFU handle. Cheap to clone; all clones drive the same SFU.
+#[derive(Clone)]
+pub struct Sfu {
+    /// Commands to the SFU task, which owns the peer table.
+    cmd: mpsc::UnboundedSender<sfu::Command>,
+    /// Gate and publish-refusal flags, read per packet by the forwarding tasks.
+    gates: Arc<gates::Gates>,
+    /// Handed to clients.
+    ice_servers: Arc<Vec<IceServer>>,
+}
+
+impl Sfu {
+    /// Starts the SFU task. Must be called inside a tokio runtime.
+    pub async fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
+        let factory = engine::Factory::new(&config)?;
+        let gates = Arc::new(gates::Gates::default());
+        let ice_servers = Arc::new(config.ice_servers.clone());
+        let (cmd, rx) = mpsc::unbounded_channel();
+        tokio::spawn(sfu::run(factory, Arc::clone(&gates), rx));
+        Ok(Sfu {
+            cmd,
+            gates,
+            ice_servers,
+        })
+    }
+
+    /// The ICE servers clients should use.
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
+    }
+
+    /// Creates the peer's connection. `events` should be drained promptly: if it is full,
+    /// audio levels are dropped and other events are delivered late.
+    pub async fn add_peer(
+        &self,
+        peer: PeerKey,
+        events: mpsc::Sender<MediaEvent>,
+    ) -> Result<(), MediaError> {
+        self.call(|reply| sfu::Command::AddPeer {
+            peer,
+            events,
+            reply,
+        })
+        .await?
+    }
+
+    /// Closes the peer's connection and frees its port, tasks and tracks, here and in
+    /// every subscriber. Returns once the connection is closed. Its gates are forgotten.
+    pub async fn remove_peer(&self, peer: PeerKey) {
+        let _ = self
+            .call(|reply| sfu::Command::RemovePeer { peer, reply })
+            .await;
+        self.gates.forget_peer(peer);
+    }
+
+    /// Applies a client's offer and returns the server's answer.
+    pub async fn offer(&self, peer: PeerKey, sdp: String) -> Result<String, MediaError> {
+        self.peer_call(peer, |reply| peer::Command::Offer { sdp, reply })
+            .await
+    }
+
+    /// Applies a client's answer to the last [`MediaEvent::Offer`].
+    pub async fn answer(&self, peer: PeerKey, sdp: String) -> Result<(), MediaError> {
+        self.peer_call(peer, |reply| peer::Command::Answer { sdp, reply })
+            .await
+    }
+
+    /// Adds a remote (client) ICE candidate.
+    pub async fn candidate(
+        &self,
+        peer: PeerKey,
+        candidate: IceCandidateInit,
+    ) -> Result<(), MediaError> {
+        self.peer_call(peer, |reply| peer::Command::Candidate { candidate, reply })
+            .await
+    }
+
+    /// Opens or closes the forwarding of `kind` from `from` to `to`. Takes effect on the
+    /// next packet. Closed unless opened.
+    pub fn set_gate(&self, from: PeerKey, to: PeerKey, kind: MediaKind, open: bool) {
+        self.gates.set(from, to, kind, open);
+    }
+
+    /// When refused, everything `peer` publishes is dropped as it arrives (observers).
+    pub fn refuse_publish(&self, peer: PeerKey, refused: bool) {
+        self.gates.refuse(peer, refused);
+    }
+
+    /// Packet counters since start (also exported through the `metrics` crate).
+    pub fn stats(&self) -> &MediaStats {
+        &self.gates.stats
+    }
+
+    /// Number of peer connections not yet freed, the SFU's and any other built by this
+    /// process with [`engine::Factory`]. Used to prove that removal frees them.
+    pub fn live_peer_connections() -> usize {
+        engine::live_connections()
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> sfu::Command,
+    ) -> Result<T, MediaError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(make(tx)).map_err(|_| MediaError::Closed)?;
+        rx.await.map_err(|_| MediaError::Closed)
+    }
+
+    /// Finds the peer's task through the SFU task, then talks to it directly.
+    async fn peer_call<T>(
+        &self,
+        peer: PeerKey,
+        make: impl FnOnce(oneshot::Sender<Result<T, MediaError>>) -> peer::Command,
+    ) -> Result<T, MediaError> {
+        let handle = self
+            .call(|reply| sfu::Command::Lookup { peer, reply })
+            .await?
+            .ok_or(MediaError::UnknownPeer)?;
+        let (tx, rx) = oneshot::channel();
+        handle.send(make(tx)).map_err(|_| MediaError::Closed)?;
+        rx.await.map_err(|_| MediaError::Closed)?
+    }
+}

@@ -1,0 +1,380 @@
+//! One task per peer: owns its `PeerConnection`, negotiates, and turns the connection's
+//! callbacks into [`MediaEvent`]s and publications.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::{mpsc, oneshot};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription};
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::engine::{AUDIO_LEVEL_URI, Pc, PcEvent, PortLease};
+use super::forward::{self, DownTrack, PubCtrl, Publication, Subscriber};
+use super::gates::Gates;
+use super::{IceCandidateInit, MediaError, MediaEvent, MediaKind, PeerKey, sfu, stream_id_for};
+
+type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
+
+pub(crate) enum Command {
+    Offer { sdp: String, reply: Reply<String> },
+    Answer { sdp: String, reply: Reply<()> },
+    Candidate { candidate: IceCandidateInit, reply: Reply<()> },
+    /// Forward `from`'s track of `kind` to this peer.
+    Subscribe(Subscription),
+    /// `from` left: drop its tracks here.
+    Unsubscribe { from: PeerKey },
+    Close { reply: oneshot::Sender<()> },
+}
+
+pub(crate) struct Subscription {
+    pub(crate) from: PeerKey,
+    pub(crate) kind: MediaKind,
+    pub(crate) codec: RTCRtpCodec,
+    pub(crate) publisher: mpsc::UnboundedSender<PubCtrl>,
+    pub(crate) gate: Arc<AtomicBool>,
+}
+
+pub(crate) struct PeerTask {
+    key: PeerKey,
+    pc: Pc,
+    /// Returned to the pool when this task ends.
+    _port: PortLease,
+    events: mpsc::Sender<MediaEvent>,
+    sfu: mpsc::UnboundedSender<sfu::Command>,
+    gates: Arc<Gates>,
+    queue_len: usize,
+    /// Senders of forwarded tracks, to remove them when their publisher leaves.
+    down: HashMap<(PeerKey, MediaKind), (Arc<dyn RtpSender>, mpsc::UnboundedSender<PubCtrl>)>,
+    /// The server has changes the client has not been offered yet.
+    needs_offer: bool,
+    /// Remote candidates that arrived before the remote description.
+    early_candidates: Vec<RTCIceCandidateInit>,
+}
+
+fn neg(e: impl std::fmt::Display) -> MediaError {
+    MediaError::Negotiation(e.to_string())
+}
+
+fn kind_of(kind: RtpCodecKind) -> Option<MediaKind> {
+    match kind {
+        RtpCodecKind::Audio => Some(MediaKind::Audio),
+        RtpCodecKind::Video => Some(MediaKind::Video),
+        _ => None,
+    }
+}
+
+impl PeerTask {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        key: PeerKey,
+        pc: Pc,
+        port: PortLease,
+        events: mpsc::Sender<MediaEvent>,
+        sfu: mpsc::UnboundedSender<sfu::Command>,
+        gates: Arc<Gates>,
+        queue_len: usize,
+    ) -> Self {
+        PeerTask {
+            key,
+            pc,
+            _port: port,
+            events,
+            sfu,
+            gates,
+            queue_len,
+            down: HashMap::new(),
+            needs_offer: false,
+            early_candidates: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<Command>,
+        mut pc_events: mpsc::UnboundedReceiver<PcEvent>,
+    ) {
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    Some(Command::Close { reply }) => {
+                        self.close().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(cmd) => self.command(cmd).await,
+                    None => break,
+                },
+                Some(ev) = pc_events.recv() => self.pc_event(ev).await,
+            }
+        }
+        self.close().await;
+    }
+
+    async fn close(&mut self) {
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!(error = %e, "closing peer connection");
+        }
+        self.down.clear();
+    }
+
+    /// Events that must arrive (offers, state) are never dropped, but the task never
+    /// waits on a full channel either: it could deadlock with a caller awaiting us.
+    fn emit(&self, event: MediaEvent) {
+        if let Err(mpsc::error::TrySendError::Full(event)) = self.events.try_send(event) {
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let _ = events.send(event).await;
+            });
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Offer { sdp, reply } => {
+                let r = self.on_offer(sdp).await;
+                let _ = reply.send(r);
+                self.maybe_offer().await;
+            }
+            Command::Answer { sdp, reply } => {
+                let r = self.on_answer(sdp).await;
+                let _ = reply.send(r);
+                self.maybe_offer().await;
+            }
+            Command::Candidate { candidate, reply } => {
+                let _ = reply.send(self.on_candidate(candidate).await);
+            }
+            Command::Subscribe(s) => {
+                if let Err(e) = self.subscribe(s).await {
+                    tracing::warn!(error = %e, "could not add forwarded track");
+                }
+                self.maybe_offer().await;
+            }
+            Command::Unsubscribe { from } => {
+                self.unsubscribe(from).await;
+                self.maybe_offer().await;
+            }
+            Command::Close { .. } => unreachable!("handled in run"),
+        }
+    }
+
+    async fn on_offer(&mut self, sdp: String) -> Result<String, MediaError> {
+        let offer = RTCSessionDescription::offer(sdp).map_err(neg)?;
+        // Glare: we are the polite side. Drop our offer, answer theirs, offer again later.
+        if self.pc.pending_local_description().await.is_some() {
+            let rollback = RTCSessionDescription::rollback(None).map_err(neg)?;
+            self.pc.set_local_description(rollback).await.map_err(neg)?;
+            self.needs_offer = true;
+        }
+        self.pc.set_remote_description(offer).await.map_err(neg)?;
+        self.add_early_candidates().await;
+        let answer = self.pc.create_answer(None).await.map_err(neg)?;
+        self.pc.set_local_description(answer.clone()).await?;
+        Ok(answer.sdp)
+    }
+
+    async fn on_answer(&mut self, sdp: String) -> Result<(), MediaError> {
+        if self.pc.pending_local_description().await.is_none() {
+            return Err(MediaError::Negotiation("no offer outstanding".into()));
+        }
+        let answer = RTCSessionDescription::answer(sdp).map_err(neg)?;
+        self.pc.set_remote_description(answer).await.map_err(neg)?;
+        self.add_early_candidates().await;
+        Ok(())
+    }
+
+    async fn on_candidate(&mut self, c: IceCandidateInit) -> Result<(), MediaError> {
+        if c.candidate.is_empty() {
+            return Ok(()); // end of candidates
+        }
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            username_fragment: c.username_fragment,
+            url: None,
+        };
+        if self.pc.remote_description().await.is_none() {
+            const MAX_EARLY: usize = 64;
+            if self.early_candidates.len() < MAX_EARLY {
+                self.early_candidates.push(init);
+            }
+            return Ok(());
+        }
+        self.pc.add_ice_candidate(init).await.map_err(neg)
+    }
+
+    async fn add_early_candidates(&mut self) {
+        for c in std::mem::take(&mut self.early_candidates) {
+            if let Err(e) = self.pc.add_ice_candidate(c).await {
+                tracing::debug!(error = %e, "early candidate rejected");
+            }
+        }
+    }
+
+    /// Offers when there is something new and no exchange is in progress.
+    async fn maybe_offer(&mut self) {
+        if !self.needs_offer
+            || self.pc.pending_local_description().await.is_some()
+            || self.pc.pending_remote_description().await.is_some()
+        {
+            return;
+        }
+        let offer = match self.pc.create_offer(None).await {
+            Ok(o) => o,
+            Err(e) => return tracing::warn!(error = %e, "create_offer"),
+        };
+        if let Err(e) = self.pc.set_local_description(offer.clone()).await {
+            return tracing::warn!(error = %e, "set_local_description(offer)");
+        }
+        self.needs_offer = false;
+        self.emit(MediaEvent::Offer(offer.sdp));
+    }
+
+    async fn subscribe(&mut self, s: Subscription) -> Result<(), MediaError> {
+        let ssrc = rand::random::<u32>();
+        let kind = match s.kind {
+            MediaKind::Audio => RtpCodecKind::Audio,
+            MediaKind::Video => RtpCodecKind::Video,
+        };
+        let track_id = format!("{}-{}", s.kind.as_str(), s.from.0);
+        let track = Arc::new(webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP::new(
+            MediaStreamTrack::new(
+                stream_id_for(s.from),
+                track_id.clone(),
+                track_id,
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: s.codec.clone(),
+                    ..Default::default()
+                }],
+            ),
+        ));
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Sendonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        let transceiver = self
+            .pc
+            .add_transceiver_from_track(track.clone(), Some(init))
+            .await?;
+        let sender = transceiver
+            .sender()
+            .await?
+            .ok_or_else(|| MediaError::Negotiation("transceiver without sender".into()))?;
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        let down = DownTrack {
+            kind: s.kind,
+            track,
+            sender: Arc::clone(&sender),
+            ssrc,
+            mime_type: s.codec.mime_type.clone(),
+            publisher: s.publisher.clone(),
+            stats: Arc::clone(&self.gates),
+        };
+        tokio::spawn(forward::writer_loop(down, rx));
+        let _ = s.publisher.send(PubCtrl::Subscribe(Subscriber {
+            to: self.key,
+            gate: s.gate,
+            queue: tx,
+            was_open: false,
+        }));
+        self.down.insert((s.from, s.kind), (sender, s.publisher));
+        self.needs_offer = true;
+        Ok(())
+    }
+
+    async fn unsubscribe(&mut self, from: PeerKey) {
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            if let Some((sender, publisher)) = self.down.remove(&(from, kind)) {
+                let _ = publisher.send(PubCtrl::Unsubscribe(self.key));
+                if let Err(e) = self.pc.remove_track(&sender).await {
+                    tracing::debug!(error = %e, "remove_track");
+                }
+                self.needs_offer = true;
+            }
+        }
+    }
+
+    async fn pc_event(&mut self, ev: PcEvent) {
+        match ev {
+            PcEvent::Candidate(ev) => match ev.candidate.to_json() {
+                Ok(c) => self.emit(MediaEvent::LocalCandidate(IceCandidateInit {
+                    candidate: c.candidate,
+                    sdp_mid: c.sdp_mid,
+                    sdp_mline_index: c.sdp_mline_index,
+                    username_fragment: c.username_fragment,
+                })),
+                Err(e) => tracing::debug!(error = %e, "local candidate"),
+            },
+            PcEvent::State(RTCPeerConnectionState::Connected) => self.emit(MediaEvent::Connected),
+            PcEvent::State(RTCPeerConnectionState::Failed) => self.emit(MediaEvent::Failed),
+            PcEvent::State(_) => {}
+            PcEvent::Track(track) => self.publish(track).await,
+        }
+    }
+
+    /// The client started sending a track: start its publisher task and tell the SFU.
+    async fn publish(&mut self, track: Arc<dyn TrackRemote>) {
+        let Some(kind) = kind_of(track.kind().await) else {
+            return;
+        };
+        let Some(media_ssrc) = track.ssrcs().await.first().copied() else {
+            return;
+        };
+        let Some(codec) = track.codec(media_ssrc).await else {
+            return;
+        };
+        let audio_level_id = match kind {
+            MediaKind::Audio => self.audio_level_id(&track).await,
+            MediaKind::Video => None,
+        };
+        let (ctrl_tx, ctrl_rx) = mpsc::unbounded_channel();
+        let publication = Publication {
+            kind,
+            track,
+            media_ssrc,
+            refused: self.gates.refused_flag(self.key),
+            stats: Arc::clone(&self.gates),
+            events: self.events.clone(),
+            audio_level_id,
+        };
+        tokio::spawn(forward::publisher_loop(publication, ctrl_rx));
+        let _ = self.sfu.send(sfu::Command::Published {
+            from: self.key,
+            kind,
+            codec,
+            ctrl: ctrl_tx,
+        });
+        self.emit(MediaEvent::TrackPublished { kind });
+    }
+
+    /// The id the client negotiated for the audio-level extension on this track.
+    async fn audio_level_id(&self, track: &Arc<dyn TrackRemote>) -> Option<u8> {
+        let this = Arc::as_ptr(track) as *const ();
+        for receiver in self.pc.get_receivers().await {
+            if Arc::as_ptr(receiver.track()) as *const () != this {
+                continue;
+            }
+            let params = receiver.get_parameters().await.ok()?;
+            return params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == AUDIO_LEVEL_URI)
+                .and_then(|e| u8::try_from(e.id).ok());
+        }
+        None
+    }
+}

@@ -1,0 +1,295 @@
+//! A real server on port 0 and a Rust client of the documented protocol.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
+use circlekeeper::config::Config;
+use circlekeeper::invitations::{Seat, ensure_room, issue};
+use circlekeeper::server::{self, App};
+
+/// Waiting longer than this for a message is a failure, not a synchronisation.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub data_dir: tempfile::TempDir,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = data_dir.to_path_buf();
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.demo = false;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(data_dir, tweak).await
+    }
+
+    pub async fn start_in(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = test_config(data_dir.path());
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (app, shutdown) = server::build(config).await.expect("build");
+        let serving = app.clone();
+        let tx = shutdown.clone();
+        let task = tokio::spawn(async move {
+            server::serve(serving, tx, listener, std::future::pending()).await.expect("serve");
+        });
+        TestServer { addr, app, data_dir, shutdown, task }
+    }
+
+    /// Stops the server and waits until it has let go of the store.
+    pub async fn stop(self) -> tempfile::TempDir {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(PATIENCE, self.task).await;
+        self.data_dir
+    }
+
+    pub async fn room(&self, id: &str, kind: RoomKind) {
+        ensure_room(&self.app.store, id, Settings::for_kind(kind, "A circle"), Phase::Open)
+            .await
+            .expect("room");
+    }
+
+    /// Mints a token for a seat (and records the invitation).
+    pub async fn token(&self, room: &str, seat: u32, role: Role, party: Option<Party>, name: &str) -> String {
+        let issued = issue(
+            &self.app.store,
+            &self.app.keys,
+            "http://x",
+            room,
+            Seat { seat, role, party, name },
+            3600,
+        )
+        .await
+        .expect("issue");
+        issued.link.split("#t=").nth(1).expect("token in link").to_owned()
+    }
+
+    pub async fn connect(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    /// Connect, hello, consent; the keeper lands in the circle, others in the lobby.
+    pub async fn arrive(&self, room: &str, seat: u32, role: Role, party: Option<Party>, name: &str) -> Client {
+        let token = self.token(room, seat, role, party, name).await;
+        let mut client = self.connect().await;
+        client.hello(&token).await;
+        client.consent_all().await;
+        client
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.app.metrics.render()
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_ref: u64,
+    /// The latest `state` view.
+    pub view: Value,
+    /// Every message received, in order.
+    pub log: Vec<Value>,
+    pub you: u64,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Closed {
+    Code(u16),
+    NoFrame,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = connect_async(format!("ws://{addr}/ws")).await.expect("connect");
+        Client { ws, next_ref: 1, view: Value::Null, log: Vec::new(), you: 0 }
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws.send(Message::text(text.into())).await.expect("send");
+    }
+
+    /// Sends unless the server already closed the connection.
+    pub async fn try_send(&mut self, value: Value) -> bool {
+        self.ws.send(Message::text(value.to_string())).await.is_ok()
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    /// The next text message (pings are answered by tungstenite itself).
+    pub async fn recv(&mut self) -> Option<Value> {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("a message in time");
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("server sends JSON");
+                    if value["type"] == "state" {
+                        self.view = value["view"].clone();
+                    }
+                    if value["type"] == "welcome" {
+                        self.you = value["you"].as_u64().expect("you");
+                    }
+                    self.log.push(value.clone());
+                    return Some(value);
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads until a message of `kind` arrives; returns it.
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let msg = self.recv().await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
+            if msg["type"] == kind {
+                return msg;
+            }
+        }
+    }
+
+    /// Reads to the end and returns the close code.
+    pub async fn closed(&mut self) -> Closed {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("close in time");
+            match next {
+                Some(Ok(Message::Close(Some(CloseFrame { code, .. })))) => return Closed::Code(code.into()),
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return Closed::NoFrame,
+                Some(Ok(Message::Text(text))) => {
+                    self.log.push(serde_json::from_str(text.as_str()).unwrap_or(Value::Null));
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    pub async fn hello(&mut self, token: &str) -> Value {
+        self.send(json!({"type": "hello", "v": 1, "token": token})).await;
+        let first = self.recv().await.expect("an answer to hello");
+        if first["type"] == "welcome" {
+            self.until("state").await;
+        }
+        first
+    }
+
+    /// Sends a command with a fresh `ref`; Ok after `ok`, Err(code) after `error`.
+    /// Every message that came before the answer is in `log`.
+    pub async fn cmd(&mut self, mut command: Value) -> Result<(), String> {
+        let reference = self.next_ref;
+        self.next_ref += 1;
+        command["ref"] = json!(reference);
+        self.send(command).await;
+        loop {
+            let Some(msg) = self.recv().await else {
+                return Err("closed".to_owned());
+            };
+            if msg["ref"] == json!(reference) {
+                return match msg["type"].as_str() {
+                    Some("ok") => Ok(()),
+                    _ => Err(msg["code"].as_str().unwrap_or("?").to_owned()),
+                };
+            }
+        }
+    }
+
+    /// Like `cmd`, and asserts that no `state` reached this client before the
+    /// answer: the command changed nothing this client can see.
+    pub async fn refused(&mut self, command: Value) -> String {
+        self.sync().await;
+        let before = self.log.len();
+        let code = self.cmd(command).await.expect_err("expected a refusal");
+        let states = self.log[before..].iter().filter(|m| m["type"] == "state").count();
+        assert_eq!(states, 0, "a refused command changed the room");
+        code
+    }
+
+    /// Reads everything the room sent this client so far: the room answers
+    /// in order, so once a probe is answered, nothing older is in flight.
+    /// The probe (acknowledging an empty hash) is refused in every state.
+    pub async fn sync(&mut self) {
+        let _ = self.cmd(json!({"type": "acknowledge", "hash": ""})).await;
+    }
+
+    /// Marks a point; `nothing_changed_since` then proves no `state` came after it.
+    pub async fn mark(&mut self) -> usize {
+        self.sync().await;
+        self.log.len()
+    }
+
+    pub async fn nothing_changed_since(&mut self, mark: usize) {
+        self.sync().await;
+        let states = self.log[mark..].iter().filter(|m| m["type"] == "state").count();
+        assert_eq!(states, 0, "the room changed for this client");
+    }
+
+    pub async fn consent_all(&mut self) {
+        let terms = self.view["terms"].clone();
+        let answers: Vec<Value> = terms["items"]
+            .as_array()
+            .expect("consent items")
+            .iter()
+            .map(|item| json!({"item": item["id"], "accept": true}))
+            .collect();
+        self.cmd(json!({"type": "consent", "version": terms["version"], "answers": answers}))
+            .await
+            .expect("consent accepted");
+    }
+
+    /// Reads until this client's view satisfies `ready` (it may already).
+    pub async fn wait_view(&mut self, ready: impl Fn(&Value) -> bool) {
+        while !ready(&self.view) {
+            self.until("state").await;
+        }
+    }
+
+    pub async fn wait_stage(&mut self, stage: &str) {
+        self.wait_view(|v| v["stage"] == stage).await;
+    }
+
+    pub fn stage(&self) -> &str {
+        self.view["stage"].as_str().unwrap_or("")
+    }
+
+    /// The id of the person called `name` in this client's view.
+    pub fn person(&self, name: &str) -> u64 {
+        self.view["people"]
+            .as_array()
+            .and_then(|people| people.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["id"].as_u64())
+            .unwrap_or_else(|| panic!("{name} not in view"))
+    }
+
+    pub fn holder(&self) -> Option<u64> {
+        self.view["holder"].as_u64()
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
