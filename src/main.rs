@@ -149,12 +149,13 @@ fn party_of(party: PartyArg) -> Party {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let listen = config.listen;
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    // With port 0 the links must name the port actually bound.
+    config.listen = address;
     let demo_enabled = config.demo;
     let (app, shutdown_tx) = server::build(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
     if demo_enabled {
         for line in demo::prepare(&app).await? {
