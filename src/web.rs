@@ -18,20 +18,57 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
     connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
-/// (file name, content type, content)
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// (file name, content type, content). Flat names: `/client/{file}` is one path segment.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../web-client/index.html")),
-    ("join.html", "text/html; charset=utf-8", include_str!("../web-client/join.html")),
-    ("protocol.js", "text/javascript; charset=utf-8", include_str!("../web-client/protocol.js")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../web-client/app.js")),
-    ("style.css", "text/css; charset=utf-8", include_str!("../web-client/style.css")),
+    ("index.html", HTML, include_str!("../web-client/index.html")),
+    ("join.html", HTML, include_str!("../web-client/join.html")),
+    ("style.css", CSS, include_str!("../web-client/style.css")),
+    ("icon.svg", SVG, include_str!("../web-client/icon.svg")),
+    ("protocol.js", JS, include_str!("../web-client/protocol.js")),
+    ("strings.js", JS, include_str!("../web-client/strings.js")),
+    ("dom.js", JS, include_str!("../web-client/dom.js")),
+    ("media.js", JS, include_str!("../web-client/media.js")),
+    ("app.js", JS, include_str!("../web-client/app.js")),
+    (
+        "circle-parts.js",
+        JS,
+        include_str!("../web-client/circle-parts.js"),
+    ),
+    (
+        "view-join.js",
+        JS,
+        include_str!("../web-client/view-join.js"),
+    ),
+    (
+        "view-device.js",
+        JS,
+        include_str!("../web-client/view-device.js"),
+    ),
+    (
+        "view-circle.js",
+        JS,
+        include_str!("../web-client/view-circle.js"),
+    ),
+    (
+        "view-keeper.js",
+        JS,
+        include_str!("../web-client/view-keeper.js"),
+    ),
 ];
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(|| async { asset("index.html") }))
         .route("/join", get(|| async { asset("join.html") }))
-        .route("/client/{file}", get(|Path(file): Path<String>| async move { asset(&file) }))
+        .route(
+            "/client/{file}",
+            get(|Path(file): Path<String>| async move { asset(&file) }),
+        )
 }
 
 fn asset(name: &str) -> Response {

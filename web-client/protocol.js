@@ -1,1 +1,323 @@
-// placeholder
+// The Circle Keeper wire protocol (version 1) over `/ws`, and nothing else:
+// no DOM, no strings for people. The UI listens to the events of a
+// `CircleConnection` and calls `send`. The code of the server is the truth:
+// src/signal/wire.rs, src/circle/command.rs, output.rs and view.rs.
+//
+// The invitation token is sent only inside the `hello` frame, never in a URL,
+// and never logged.
+
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * @typedef {number} PersonId
+ * @typedef {'circle'|'conference'} RoomKind
+ * @typedef {'keeper'|'participant'|'observer'} Role
+ * @typedef {'harmed'|'responsible'|'supporter'|'community'|'professional'|'interpreter'|'guardian'} Party
+ * @typedef {'scheduled'|'open'|'in_session'|'paused'|'closed'} Phase
+ * @typedef {'talking_piece'|'moderated'|'open'} FloorMode
+ * @typedef {'consent'|'lobby'|'in_circle'|'reconnecting'|'away'|'withdrawn'|'removed'} Presence
+ * @typedef {'left'|'consent_declined'|'consent_withdrawn'|'denied'|'removed'|'revoked'|'room_closed'|'session_ended'|'replaced'} EndReason
+ *
+ * @typedef {{id: string, text: string, required: boolean}} ConsentItem
+ * @typedef {{version: string, items: ConsentItem[]}} ConsentTerms
+ * @typedef {{first: Party, then: Party}} EntryOrder
+ *
+ * @typedef {object} PersonView
+ * @property {PersonId} id
+ * @property {string} name
+ * @property {number} seat
+ * @property {Role} role
+ * @property {Party|null} party
+ * @property {Presence} presence
+ * @property {boolean} may_speak
+ * @property {boolean} muted        A keeper muted this person's audio.
+ * @property {boolean} in_caucus
+ * @property {boolean} hand_raised
+ * @property {boolean} ready
+ *
+ * @typedef {{number: number, prompt: string, marks: Array<[PersonId, 'spoke'|'passed']>}} RoundView
+ * @typedef {{person: PersonId, remaining_ms: number}} TurnView
+ * @typedef {{id: number, members: PersonId[]}} CaucusView
+ * @typedef {{what: string, who: string, by: string}} AgreementItem
+ *
+ * @typedef {object} AgreementView
+ * @property {number} version
+ * @property {AgreementItem[]} items
+ * @property {string} text
+ * @property {string} hash
+ * @property {boolean} is_final
+ * @property {PersonId[]} acknowledged_by
+ *
+ * @typedef {object} CircleView
+ * @property {'circle'} stage
+ * @property {PersonId} you
+ * @property {Role} role
+ * @property {string} title
+ * @property {RoomKind} kind
+ * @property {Phase} phase
+ * @property {boolean} locked
+ * @property {FloorMode} mode
+ * @property {boolean} keeper_speaks_out_of_turn
+ * @property {number|null} turn_seconds
+ * @property {EntryOrder|null} entry_order
+ * @property {PersonView[]} people   In seat order.
+ * @property {PersonId|null} holder
+ * @property {PersonId|null} next
+ * @property {RoundView|null} round
+ * @property {PersonId[]} hands
+ * @property {PersonId[]} granted
+ * @property {TurnView|null} turn
+ * @property {CaucusView|null} caucus   Your own caucus, if you are in one.
+ * @property {CaucusView[]} caucuses    Every open caucus (keepers only).
+ * @property {AgreementView|null} agreement
+ *
+ * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms}} ConsentView
+ * @typedef {{stage: 'lobby', title: string, kind: RoomKind}} LobbyView
+ * @typedef {ConsentView|LobbyView|CircleView|{stage: 'gone'}} View
+ *
+ * Server → client messages:
+ * @typedef {{type: 'welcome', session: number, you: PersonId}} WelcomeMsg
+ * @typedef {{type: 'state', view: View}} StateMsg
+ * @typedef {{type: 'pause_requested', by: PersonId}} PauseRequestedMsg
+ * @typedef {{type: 'chat', from: PersonId, to: 'circle'|'keepers', text: string}} ChatMsg
+ * @typedef {{type: 'time_up', person: PersonId}} TimeUpMsg
+ * @typedef {{type: 'ok', ref: number}} OkMsg
+ * @typedef {{type: 'error', code: string, message: string, ref?: number}} ErrorMsg
+ * @typedef {{type: 'ended', reason: EndReason}} EndedMsg
+ *
+ * @typedef {'connecting'|'open'|'reconnecting'|'closed'} ConnectionStatus
+ */
+
+/** A command the server refused (or that could not be delivered). */
+export class CommandError extends Error {
+  /** @param {string} code  @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = 'CommandError';
+    /** A stable machine-readable code, e.g. `not_holder`, or `connection_lost`. */
+    this.code = code;
+  }
+}
+
+/**
+ * Refusals on arrival that will not change by trying again: the link is
+ * bad, dead, or the room will not take this person now.
+ */
+const RETRYABLE_ARRIVAL = new Set(['server_error', 'room_gone', 'already_connected', 'rate_limited']);
+
+/** Close codes after which we do not reconnect by ourselves. */
+const FINAL_CLOSE = new Set([1008, 1009]);
+
+/**
+ * One person's connection to a room, with automatic reconnection.
+ *
+ * Events (each a `CustomEvent`, its `detail` the message or an object):
+ * - `welcome` {@link WelcomeMsg}
+ * - `state` {@link StateMsg}
+ * - `pause_requested`, `chat`, `time_up`: the notices of the same name
+ * - `ended` {@link EndedMsg}: the session is over; no reconnection follows
+ * - `refused` {@link ErrorMsg}: arrival refused for good (bad link, closed room…)
+ * - `error` {@link ErrorMsg}: an error that answers no command of ours
+ * - `status` {status: ConnectionStatus, attempt: number, retryInMs?: number}
+ */
+export class CircleConnection extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {string} options.token  The invitation token (from the link's fragment).
+   * @param {string} [options.url]  Defaults to `/ws` on this page's host.
+   * @param {typeof WebSocket} [options.WebSocketImpl]
+   * @param {number} [options.baseDelayMs]  First reconnection delay.
+   * @param {number} [options.maxDelayMs]   Longest reconnection delay.
+   */
+  constructor({ token, url, WebSocketImpl, baseDelayMs = 500, maxDelayMs = 15000 }) {
+    super();
+    /** @type {string} kept private: never put into a URL or a log. */
+    this._token = token;
+    this._url = url || defaultUrl();
+    this._WebSocket = WebSocketImpl || WebSocket;
+    this._baseDelayMs = baseDelayMs;
+    this._maxDelayMs = maxDelayMs;
+    /** @type {WebSocket|null} */
+    this._socket = null;
+    this._nextRef = 1;
+    /** @type {Map<number, {resolve: (v: OkMsg) => void, reject: (e: CommandError) => void}>} */
+    this._pending = new Map();
+    this._attempt = 0;
+    this._timer = 0;
+    /** True once we stop for good (ended, refused, or `close()`). */
+    this._finished = false;
+    /** Welcome seen on the current socket: errors without `ref` are no longer arrival refusals. */
+    this._welcomed = false;
+    /** The last arrival refusal on this socket was one worth retrying. */
+    this._retryableRefusal = false;
+    /** @type {ConnectionStatus} */
+    this.status = 'closed';
+    /** @type {PersonId|null} */
+    this.you = null;
+  }
+
+  /** Opens the socket and says hello. */
+  connect() {
+    if (this._finished) return;
+    clearTimeout(this._timer);
+    this._welcomed = false;
+    this._retryableRefusal = false;
+    this._setStatus(this._attempt === 0 ? 'connecting' : 'reconnecting');
+    let socket;
+    try {
+      socket = new this._WebSocket(this._url);
+    } catch {
+      this._scheduleReconnect();
+      return;
+    }
+    this._socket = socket;
+    socket.addEventListener('open', () => {
+      socket.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, token: this._token }));
+    });
+    socket.addEventListener('message', (event) => {
+      if (socket === this._socket) this._onFrame(event.data);
+    });
+    socket.addEventListener('close', (event) => {
+      if (socket === this._socket) this._onClose(event.code);
+    });
+  }
+
+  /** Reconnect now instead of waiting for the next attempt. */
+  retryNow() {
+    if (this._finished || this.status === 'open') return;
+    this.connect();
+  }
+
+  /**
+   * Sends a command; resolves on its `ok`, rejects with a {@link CommandError}
+   * on its `error` (or if the connection goes before the answer).
+   * @param {string} type  The command, e.g. `pass` or `start_round`.
+   * @param {Record<string, unknown>} [fields]
+   * @returns {Promise<OkMsg>}
+   */
+  send(type, fields = {}) {
+    const socket = this._socket;
+    if (!socket || socket.readyState !== 1 || !this._welcomed) {
+      return Promise.reject(new CommandError('not_connected', 'not connected'));
+    }
+    const ref = this._nextRef++;
+    return new Promise((resolve, reject) => {
+      this._pending.set(ref, { resolve, reject });
+      socket.send(JSON.stringify({ ...fields, type, ref }));
+    });
+  }
+
+  /** Closes for good (the page goes away); the server starts the grace period. */
+  close() {
+    this._finished = true;
+    clearTimeout(this._timer);
+    if (this._socket) this._socket.close(1000);
+    this._socket = null;
+    this._failPending('connection_closed');
+    this._setStatus('closed');
+  }
+
+  /** @param {string} data */
+  _onFrame(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    switch (msg.type) {
+      case 'ok': {
+        const waiting = this._pending.get(msg.ref);
+        if (waiting) {
+          this._pending.delete(msg.ref);
+          waiting.resolve(msg);
+        }
+        return;
+      }
+      case 'error': {
+        if (typeof msg.ref === 'number' && this._pending.has(msg.ref)) {
+          const waiting = this._pending.get(msg.ref);
+          this._pending.delete(msg.ref);
+          waiting.reject(new CommandError(msg.code, msg.message));
+          return;
+        }
+        if (!this._welcomed && !RETRYABLE_ARRIVAL.has(msg.code)) {
+          this._finished = true;
+          this._emit('refused', msg);
+          return;
+        }
+        if (!this._welcomed) this._retryableRefusal = true;
+        this._emit('error', msg);
+        return;
+      }
+      case 'welcome':
+        this._welcomed = true;
+        this._attempt = 0;
+        this.you = msg.you;
+        this._setStatus('open');
+        this._emit('welcome', msg);
+        return;
+      case 'ended':
+        this._finished = true;
+        this._failPending('session_ended');
+        this._emit('ended', msg);
+        return;
+      default:
+        // state, pause_requested, chat, time_up, and anything newer.
+        this._emit(msg.type, msg);
+    }
+  }
+
+  /** @param {number} code */
+  _onClose(code) {
+    this._socket = null;
+    this._failPending('connection_lost');
+    if (this._finished) {
+      this._setStatus('closed');
+      return;
+    }
+    if (FINAL_CLOSE.has(code) && !this._welcomed && !this._retryableRefusal) {
+      // Refused without a reason we understood; do not hammer the server.
+      this._finished = true;
+      this._emit('refused', { type: 'error', code: 'connection_refused', message: 'connection refused' });
+      this._setStatus('closed');
+      return;
+    }
+    this._scheduleReconnect();
+  }
+
+  _scheduleReconnect() {
+    this._attempt += 1;
+    // Exponential backoff with full jitter, so many clients do not return at once.
+    const ceiling = Math.min(this._maxDelayMs, this._baseDelayMs * 2 ** (this._attempt - 1));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this._setStatus('reconnecting', delay);
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** @param {string} code */
+  _failPending(code) {
+    for (const { reject } of this._pending.values()) {
+      reject(new CommandError(code, code.replaceAll('_', ' ')));
+    }
+    this._pending.clear();
+  }
+
+  /** @param {ConnectionStatus} status @param {number} [retryInMs] */
+  _setStatus(status, retryInMs) {
+    this.status = status;
+    this._emit('status', { status, attempt: this._attempt, retryInMs });
+  }
+
+  /** @param {string} type @param {unknown} detail */
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+function defaultUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}

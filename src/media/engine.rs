@@ -17,9 +17,8 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
-use rtc::rtcp::RTCPFeedback;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -51,7 +50,6 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
                 rtcp_feedback: vec![],
             },
             payload_type: 111,
-            ..Default::default()
         },
         RtpCodecKind::Audio,
     )?;
@@ -69,7 +67,6 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
                 ],
             },
             payload_type: 96,
-            ..Default::default()
         },
         RtpCodecKind::Video,
     )?;
@@ -87,10 +84,7 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
 /// Default interceptors plus [`super::rtcp::KeyframeRequests`], placed after them.
 pub fn interceptors(engine: &mut MediaEngine) -> Result<Registry, webrtc::error::Error> {
     let registry = register_default_interceptors(Registry::new(), engine)?;
-    Ok(registry.with(
-        Slot::from(14_000),
-        super::rtcp::KeyframeRequests::default(),
-    ))
+    Ok(registry.with(Slot::from(14_000), super::rtcp::KeyframeRequests::default()))
 }
 
 /// What the connection's callbacks report. They run on the connection's driver task,
@@ -205,7 +199,9 @@ impl Factory {
     pub(crate) fn new(config: &MediaConfig) -> Result<Self, MediaError> {
         let (min, max) = (config.udp_port_min, config.udp_port_max);
         if (min == 0) != (max == 0) || min > max {
-            return Err(MediaError::Config(format!("bad UDP port range {min}-{max}")));
+            return Err(MediaError::Config(format!(
+                "bad UDP port range {min}-{max}"
+            )));
         }
         let runtime = default_runtime()
             .ok_or_else(|| MediaError::Config("no async runtime compiled in".into()))?;

@@ -104,7 +104,9 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
         };
         if p.refused.load(Ordering::Acquire) {
             drops.refused.increment(1);
-            stats.dropped_publish_refused.fetch_add(1, Ordering::Relaxed);
+            stats
+                .dropped_publish_refused
+                .fetch_add(1, Ordering::Relaxed);
             continue;
         }
         if let Some(id) = p.audio_level_id {

@@ -38,6 +38,13 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use gates::MediaStats;
 
+/// The codec table and interceptor chain the server uses, for test clients that should
+/// speak the same dialect (and see keyframe requests). Not part of the seam.
+#[doc(hidden)]
+pub mod testing {
+    pub use super::engine::{interceptors, media_engine};
+}
+
 /// An opaque peer identifier chosen by the caller; unique within one [`Sfu`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct PeerKey(pub u64);
@@ -260,8 +267,14 @@ impl Sfu {
         &self.gates.stats
     }
 
-    /// Number of peer connections not yet freed, the SFU's and any other built by this
-    /// process with [`engine::Factory`]. Used to prove that removal frees them.
+    /// Number of gate and refusal entries held; back to zero once every peer is removed.
+    pub fn gate_entries(&self) -> usize {
+        self.gates.len()
+    }
+
+    /// Server-side peer connections not yet freed, in this process. Each one's event
+    /// handler is owned by its connection, so this drops only when the connection's
+    /// internals are really freed. Used to prove that removal frees them.
     pub fn live_peer_connections() -> usize {
         engine::live_connections()
     }

@@ -23,14 +23,27 @@ use super::{IceCandidateInit, MediaError, MediaEvent, MediaKind, PeerKey, sfu, s
 type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
 
 pub(crate) enum Command {
-    Offer { sdp: String, reply: Reply<String> },
-    Answer { sdp: String, reply: Reply<()> },
-    Candidate { candidate: IceCandidateInit, reply: Reply<()> },
+    Offer {
+        sdp: String,
+        reply: Reply<String>,
+    },
+    Answer {
+        sdp: String,
+        reply: Reply<()>,
+    },
+    Candidate {
+        candidate: IceCandidateInit,
+        reply: Reply<()>,
+    },
     /// Forward `from`'s track of `kind` to this peer.
     Subscribe(Subscription),
     /// `from` left: drop its tracks here.
-    Unsubscribe { from: PeerKey },
-    Close { reply: oneshot::Sender<()> },
+    Unsubscribe {
+        from: PeerKey,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 pub(crate) struct Subscription {
@@ -40,6 +53,9 @@ pub(crate) struct Subscription {
     pub(crate) publisher: mpsc::UnboundedSender<PubCtrl>,
     pub(crate) gate: Arc<AtomicBool>,
 }
+
+/// A forwarded track's sender here, and its publisher's task.
+type Forwarding = (Arc<dyn RtpSender>, mpsc::UnboundedSender<PubCtrl>);
 
 pub(crate) struct PeerTask {
     key: PeerKey,
@@ -51,7 +67,7 @@ pub(crate) struct PeerTask {
     gates: Arc<Gates>,
     queue_len: usize,
     /// Senders of forwarded tracks, to remove them when their publisher leaves.
-    down: HashMap<(PeerKey, MediaKind), (Arc<dyn RtpSender>, mpsc::UnboundedSender<PubCtrl>)>,
+    down: HashMap<(PeerKey, MediaKind), Forwarding>,
     /// The server has changes the client has not been offered yet.
     needs_offer: bool,
     /// Remote candidates that arrived before the remote description.
@@ -238,28 +254,34 @@ impl PeerTask {
     }
 
     async fn subscribe(&mut self, s: Subscription) -> Result<(), MediaError> {
+        // A publisher that replaced its track: the old copy goes first.
+        if let Some((old, _)) = self.down.remove(&(s.from, s.kind)) {
+            let _ = self.pc.remove_track(&old).await;
+        }
         let ssrc = rand::random::<u32>();
         let kind = match s.kind {
             MediaKind::Audio => RtpCodecKind::Audio,
             MediaKind::Video => RtpCodecKind::Video,
         };
         let track_id = format!("{}-{}", s.kind.as_str(), s.from.0);
-        let track = Arc::new(webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP::new(
-            MediaStreamTrack::new(
-                stream_id_for(s.from),
-                track_id.clone(),
-                track_id,
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
+        let track = Arc::new(
+            webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP::new(
+                MediaStreamTrack::new(
+                    stream_id_for(s.from),
+                    track_id.clone(),
+                    track_id,
+                    kind,
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters {
+                            ssrc: Some(ssrc),
+                            ..Default::default()
+                        },
+                        codec: s.codec.clone(),
                         ..Default::default()
-                    },
-                    codec: s.codec.clone(),
-                    ..Default::default()
-                }],
+                    }],
+                ),
             ),
-        ));
+        );
         let init = RTCRtpTransceiverInit {
             direction: RTCRtpTransceiverDirection::Sendonly,
             streams: vec![],
@@ -362,9 +384,9 @@ impl PeerTask {
 
     /// The id the client negotiated for the audio-level extension on this track.
     async fn audio_level_id(&self, track: &Arc<dyn TrackRemote>) -> Option<u8> {
-        let this = Arc::as_ptr(track) as *const ();
+        let this = Arc::as_ptr(track) as *const () as usize;
         for receiver in self.pc.get_receivers().await {
-            if Arc::as_ptr(receiver.track()) as *const () != this {
+            if Arc::as_ptr(receiver.track()) as *const () as usize != this {
                 continue;
             }
             let params = receiver.get_parameters().await.ok()?;

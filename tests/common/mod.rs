@@ -47,18 +47,33 @@ impl TestServer {
         Self::start_in(data_dir, tweak).await
     }
 
-    pub async fn start_in(data_dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = test_config(data_dir.path());
-        tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    pub async fn start_in(
+        data_dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let mut config = test_config(data_dir.path());
+        // Links and the default Origin allow-list name the port really bound.
+        config.listen = addr;
+        tweak(&mut config);
         let (app, shutdown) = server::build(config).await.expect("build");
         let serving = app.clone();
         let tx = shutdown.clone();
         let task = tokio::spawn(async move {
-            server::serve(serving, tx, listener, std::future::pending()).await.expect("serve");
+            server::serve(serving, tx, listener, std::future::pending())
+                .await
+                .expect("serve");
         });
-        TestServer { addr, app, data_dir, shutdown, task }
+        TestServer {
+            addr,
+            app,
+            data_dir,
+            shutdown,
+            task,
+        }
     }
 
     /// Stops the server and waits until it has let go of the store.
@@ -69,24 +84,46 @@ impl TestServer {
     }
 
     pub async fn room(&self, id: &str, kind: RoomKind) {
-        ensure_room(&self.app.store, id, Settings::for_kind(kind, "A circle"), Phase::Open)
+        self.room_with(id, Settings::for_kind(kind, "A circle"))
+            .await;
+    }
+
+    pub async fn room_with(&self, id: &str, settings: Settings) {
+        ensure_room(&self.app.store, id, settings, Phase::Open)
             .await
             .expect("room");
     }
 
     /// Mints a token for a seat (and records the invitation).
-    pub async fn token(&self, room: &str, seat: u32, role: Role, party: Option<Party>, name: &str) -> String {
+    pub async fn token(
+        &self,
+        room: &str,
+        seat: u32,
+        role: Role,
+        party: Option<Party>,
+        name: &str,
+    ) -> String {
         let issued = issue(
             &self.app.store,
             &self.app.keys,
             "http://x",
             room,
-            Seat { seat, role, party, name },
+            Seat {
+                seat,
+                role,
+                party,
+                name,
+            },
             3600,
         )
         .await
         .expect("issue");
-        issued.link.split("#t=").nth(1).expect("token in link").to_owned()
+        issued
+            .link
+            .split("#t=")
+            .nth(1)
+            .expect("token in link")
+            .to_owned()
     }
 
     pub async fn connect(&self) -> Client {
@@ -94,7 +131,14 @@ impl TestServer {
     }
 
     /// Connect, hello, consent; the keeper lands in the circle, others in the lobby.
-    pub async fn arrive(&self, room: &str, seat: u32, role: Role, party: Option<Party>, name: &str) -> Client {
+    pub async fn arrive(
+        &self,
+        room: &str,
+        seat: u32,
+        role: Role,
+        party: Option<Party>,
+        name: &str,
+    ) -> Client {
         let token = self.token(room, seat, role, party, name).await;
         let mut client = self.connect().await;
         client.hello(&token).await;
@@ -125,12 +169,35 @@ pub enum Closed {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = connect_async(format!("ws://{addr}/ws")).await.expect("connect");
+        let (ws, _) = connect_async(format!("ws://{addr}/ws"))
+            .await
+            .expect("connect");
+        Client {
+            ws,
+            next_ref: 1,
+            view: Value::Null,
+            log: Vec::new(),
+            you: 0,
+        }
+    }
+
+    /// A client whose socket receives into a tiny kernel buffer: when it stops
+    /// reading, the server feels it at once.
+    pub async fn connect_small_buffer(addr: SocketAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("buffer size");
+        let stream = socket.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrade");
         Client { ws, next_ref: 1, view: Value::Null, log: Vec::new(), you: 0 }
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.ws.send(Message::text(text.into())).await.expect("send");
+        self.ws
+            .send(Message::text(text.into()))
+            .await
+            .expect("send");
     }
 
     /// Sends unless the server already closed the connection.
@@ -145,10 +212,13 @@ impl Client {
     /// The next text message (pings are answered by tungstenite itself).
     pub async fn recv(&mut self) -> Option<Value> {
         loop {
-            let next = tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("a message in time");
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("a message in time");
             match next {
                 Some(Ok(Message::Text(text))) => {
-                    let value: Value = serde_json::from_str(text.as_str()).expect("server sends JSON");
+                    let value: Value =
+                        serde_json::from_str(text.as_str()).expect("server sends JSON");
                     if value["type"] == "state" {
                         self.view = value["view"].clone();
                     }
@@ -167,7 +237,10 @@ impl Client {
     /// Reads until a message of `kind` arrives; returns it.
     pub async fn until(&mut self, kind: &str) -> Value {
         loop {
-            let msg = self.recv().await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
+            let msg = self
+                .recv()
+                .await
+                .unwrap_or_else(|| panic!("closed while waiting for {kind}"));
             if msg["type"] == kind {
                 return msg;
             }
@@ -177,12 +250,17 @@ impl Client {
     /// Reads to the end and returns the close code.
     pub async fn closed(&mut self) -> Closed {
         loop {
-            let next = tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("close in time");
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("close in time");
             match next {
-                Some(Ok(Message::Close(Some(CloseFrame { code, .. })))) => return Closed::Code(code.into()),
+                Some(Ok(Message::Close(Some(CloseFrame { code, .. })))) => {
+                    return Closed::Code(code.into());
+                }
                 Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return Closed::NoFrame,
                 Some(Ok(Message::Text(text))) => {
-                    self.log.push(serde_json::from_str(text.as_str()).unwrap_or(Value::Null));
+                    self.log
+                        .push(serde_json::from_str(text.as_str()).unwrap_or(Value::Null));
                 }
                 Some(Ok(_)) => {}
             }
@@ -190,7 +268,8 @@ impl Client {
     }
 
     pub async fn hello(&mut self, token: &str) -> Value {
-        self.send(json!({"type": "hello", "v": 1, "token": token})).await;
+        self.send(json!({"type": "hello", "v": 1, "token": token}))
+            .await;
         let first = self.recv().await.expect("an answer to hello");
         if first["type"] == "welcome" {
             self.until("state").await;
@@ -224,7 +303,10 @@ impl Client {
         self.sync().await;
         let before = self.log.len();
         let code = self.cmd(command).await.expect_err("expected a refusal");
-        let states = self.log[before..].iter().filter(|m| m["type"] == "state").count();
+        let states = self.log[before..]
+            .iter()
+            .filter(|m| m["type"] == "state")
+            .count();
         assert_eq!(states, 0, "a refused command changed the room");
         code
     }
@@ -244,7 +326,10 @@ impl Client {
 
     pub async fn nothing_changed_since(&mut self, mark: usize) {
         self.sync().await;
-        let states = self.log[mark..].iter().filter(|m| m["type"] == "state").count();
+        let states = self.log[mark..]
+            .iter()
+            .filter(|m| m["type"] == "state")
+            .count();
         assert_eq!(states, 0, "the room changed for this client");
     }
 

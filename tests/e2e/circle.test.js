@@ -1,0 +1,245 @@
+// A whole circle in the browser: a keeper and three participants, each in
+// their own browser context, through consent, the waiting room, admission,
+// a round with a pass and a pass without speaking, a pause, a side room
+// (caucus), the agreement acknowledged by every party, a removal, a leave
+// and the closing of the room.
+//
+// TODO(SFU): once the server forwards media, check with RTCPeerConnection
+// getStats() that the holder's audio arrives and stops as the talking piece
+// moves, that a caucus and a pause cut the others off, and that a removed or
+// withdrawn person receives nothing (SPEC §8, browser tests).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  BASE, acceptAll, announced, confirm, heading, launch, linkOf, noProblems, person, press, sees, shoot,
+} from './helpers.js';
+
+describe('a circle from arrival to closing', () => {
+  let browser;
+  let keeper;
+  let alex;
+  let sam;
+  let jordan;
+
+  before(async () => {
+    browser = await launch();
+    keeper = await person(browser, 'keeper');
+    alex = await person(browser, 'alex');
+    sam = await person(browser, 'sam');
+    jordan = await person(browser, 'jordan');
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('shows the consent terms first, and takes the token out of the address bar', async () => {
+    const page = alex.page;
+    await page.goto(linkOf('Alex'));
+    await heading(page, 'Before you join');
+    assert.equal(page.url(), `${BASE}/join`, 'the token is no longer in the address bar');
+    const stored = await page.evaluate(() => sessionStorage.getItem('ck.token'));
+    assert.ok(stored && stored.length > 20, 'the token is kept for a reload in this tab');
+    await sees(page, 'It is completely fine to say no.');
+    assert.equal(await page.getByRole('radio', { name: 'I agree' }).count(), 4, 'every item has its own choice');
+    // Continuing without answering says what is missing.
+    await press(page, 'Continue');
+    await sees(page, 'Please answer every point (4 left).');
+    await shoot(page, '01-consent');
+  });
+
+  it('lets the keeper in directly, and participants wait in the waiting room', async () => {
+    await keeper.page.goto(linkOf('Keeper Kim'));
+    await acceptAll(keeper.page);
+    await heading(keeper.page, 'Demo circle');
+    await sees(keeper.page, 'Nobody is waiting.');
+
+    await acceptAll(alex.page);
+    await heading(alex.page, 'You are in the waiting room');
+    for (const p of [sam, jordan]) {
+      await p.page.goto(linkOf(p === sam ? 'Sam' : 'Jordan'));
+      await acceptAll(p.page);
+      await heading(p.page, 'You are in the waiting room');
+    }
+    // Nothing of the room leaks into the waiting room.
+    const text = await alex.page.locator('main').innerText();
+    for (const name of ['Keeper Kim', 'Sam', 'Jordan']) assert.ok(!text.includes(name), `no ${name} in the lobby`);
+    await shoot(alex.page, '02-lobby');
+
+    // The device check: a preview from the fake camera, and the audio-only choice.
+    await press(alex.page, 'Turn on camera and microphone');
+    await alex.page.waitForFunction(() => {
+      const video = document.querySelector('.preview-video');
+      return video && !video.hidden && video.readyState >= 2 && video.videoWidth > 0;
+    });
+    await shoot(alex.page, '03-lobby-device-check');
+  });
+
+  it('shows the keeper who is waiting, and admits them', async () => {
+    const page = keeper.page;
+    for (const name of ['Alex', 'Sam', 'Jordan']) {
+      await page.getByRole('button', { name: `Admit ${name}` }).waitFor();
+    }
+    await announced(page, 'is waiting to be let in');
+    await shoot(page, '04-keeper-lobby');
+    for (const name of ['Alex', 'Sam', 'Jordan']) await press(page, `Admit ${name}`);
+    await sees(page, 'Nobody is waiting.');
+    for (const p of [alex, sam, jordan]) {
+      await heading(p.page, 'The circle has not started yet');
+      await announced(p.page, 'You are now in the circle.');
+    }
+    // Alex's own camera is in Alex's seat.
+    await alex.page.locator('.seat.you video').waitFor();
+  });
+
+  it('runs a round: a pass, a pass without speaking, and the piece comes back', async () => {
+    const page = keeper.page;
+    await press(page, 'Start the session');
+    await heading(alex.page, 'Nobody holds the talking piece');
+    await page.getByLabel('Question for the round').fill('What brought you here today?');
+    await page.getByLabel('Start with').selectOption({ label: 'Alex' });
+    await press(page, 'Start round');
+
+    await heading(alex.page, 'You hold the talking piece');
+    await announced(alex.page, 'You hold the talking piece.');
+    await sees(alex.page, 'What brought you here today?');
+    await heading(sam.page, 'Alex holds the talking piece');
+    await sees(sam.page, 'You are next.');
+    await announced(sam.page, 'Alex holds the talking piece.');
+    await heading(jordan.page, 'Alex holds the talking piece');
+    await sees(jordan.page, 'Next: Sam.');
+    // Only the holder has the pass buttons.
+    assert.equal(await sam.page.getByRole('button', { name: 'Pass the talking piece' }).count(), 0);
+    await shoot(alex.page, '05-circle-you-hold-the-piece');
+    await shoot(sam.page, '06-circle-listening');
+    await shoot(page, '07-keeper-round');
+
+    await press(alex.page, 'Pass the talking piece');
+    await heading(sam.page, 'You hold the talking piece');
+    await heading(alex.page, 'Sam holds the talking piece');
+
+    await press(sam.page, 'Pass without speaking');
+    await heading(jordan.page, 'You hold the talking piece');
+    await announced(alex.page, 'Jordan holds the talking piece.');
+    const samSeat = jordan.page.locator('.seat', { hasText: 'Sam' });
+    assert.match(await samSeat.innerText(), /passed/);
+    assert.match(await jordan.page.locator('.seat', { hasText: 'Alex' }).innerText(), /spoke/);
+
+    await press(jordan.page, 'Pass the talking piece');
+    await heading(page, 'You hold the talking piece');
+    await press(page, 'Pass the talking piece');
+    // Back at Alex, who already spoke: the round is over.
+    await heading(alex.page, 'Nobody holds the talking piece');
+    await announced(alex.page, 'The round has ended.');
+  });
+
+  it('a reload in the middle of the circle comes straight back to it', async () => {
+    await alex.page.reload();
+    await heading(alex.page, 'Nobody holds the talking piece');
+  });
+
+  it('tells the keeper at once when someone needs a moment, and pauses', async () => {
+    await press(sam.page, 'I need a moment');
+    await sees(sam.page, 'The keepers have been told you need a moment.');
+    await sees(keeper.page, 'Sam needs a moment');
+    await shoot(keeper.page, '08-keeper-pause-request');
+    await press(keeper.page, 'Pause the circle');
+    for (const p of [alex, sam, jordan]) await heading(p.page, 'The circle is paused');
+    await announced(sam.page, 'The circle is paused.');
+    await shoot(sam.page, '09-circle-paused');
+    await press(keeper.page, 'Resume');
+    await heading(sam.page, 'Nobody holds the talking piece');
+    await announced(sam.page, 'The circle continues.');
+  });
+
+  it('opens a side room for the keeper and Alex, and brings them back', async () => {
+    const page = keeper.page;
+    await page.getByLabel('Keeper Kim (you)').check();
+    await page.getByLabel('Alex', { exact: true }).check();
+    await press(page, 'Open a side room');
+    await heading(alex.page, 'You are in a private side room');
+    await sees(alex.page, 'Only Keeper Kim can see and hear you now.');
+    await announced(alex.page, 'You are now in a private side room.');
+    await heading(sam.page, 'Nobody holds the talking piece');
+    await shoot(alex.page, '10-circle-side-room');
+    await shoot(page, '11-keeper-side-room');
+    await press(page, 'Bring them back');
+    await heading(alex.page, 'Nobody holds the talking piece');
+    await announced(alex.page, 'You are back in the whole circle.');
+  });
+
+  it('records an agreement that every party acknowledges', async () => {
+    const page = keeper.page;
+    const panel = page.locator('[data-section="agreement"]');
+    await panel.getByLabel('What').first().fill('Sam repairs the garden fence.');
+    await panel.getByLabel('Who is responsible').first().fill('Sam');
+    await panel.getByLabel('By when').first().fill('End of May');
+    await press(page, 'Add an item');
+    await panel.getByLabel('What').nth(1).fill('Alex and Sam meet again with the keeper to see how it went.');
+    await panel.getByLabel('Who is responsible').nth(1).fill('Alex, Sam and Keeper Kim');
+    await panel.getByLabel('By when').nth(1).fill('June');
+    await press(page, 'Save draft');
+    await sees(alex.page, 'This is a draft.');
+    assert.equal(await alex.page.getByRole('button', { name: 'I acknowledge this agreement' }).count(), 0, 'a draft cannot be acknowledged');
+
+    await press(page, 'Make final');
+    await confirm(page, 'Make final');
+    for (const p of [alex, sam, jordan]) {
+      await sees(p.page, 'Sam repairs the garden fence.');
+      await p.page.getByRole('button', { name: 'I acknowledge this agreement' }).waitFor();
+    }
+    await announced(jordan.page, 'The agreement is ready to read.');
+    await shoot(sam.page, '12-agreement-to-acknowledge');
+    for (const p of [alex, sam, jordan]) {
+      await press(p.page, 'I acknowledge this agreement');
+      await sees(p.page, 'You acknowledged this agreement.');
+    }
+    await page.waitForFunction(() => document.querySelectorAll('.ack.done').length === 3);
+    await shoot(page, '13-keeper-agreement-acknowledged');
+    await shoot(alex.page, '14-agreement-acknowledged');
+  });
+
+  it('asks before withdrawing consent, and going back changes nothing', async () => {
+    await press(alex.page, 'Withdraw my consent');
+    await heading(alex.page, 'Withdraw your consent?');
+    await shoot(alex.page, '15-withdraw-confirmation');
+    await confirm(alex.page, 'No, go back');
+    await heading(alex.page, 'Nobody holds the talking piece');
+  });
+
+  it('a removed participant is told so, and the link no longer works', async () => {
+    const page = keeper.page;
+    await press(page, 'Remove Jordan');
+    await heading(page, 'Remove Jordan?');
+    await confirm(page, 'Remove');
+    await heading(jordan.page, 'A keeper has removed you from this meeting');
+    await sees(jordan.page, 'this link no longer works');
+    assert.equal(await jordan.page.getByRole('button').count(), 0, 'nothing more to do on that page');
+    await shoot(jordan.page, '16-ended-removed');
+    // Even the original link fails now.
+    await jordan.page.goto(linkOf('Jordan'));
+    await heading(jordan.page, 'This link can’t be used');
+    await sees(jordan.page, 'This invitation has been withdrawn');
+    await shoot(jordan.page, '17-refused-revoked');
+  });
+
+  it('leaving is one action, and the same link brings a person back', async () => {
+    await press(sam.page, 'Leave');
+    await confirm(sam.page, 'Leave now');
+    await heading(sam.page, 'You have left the circle');
+    await shoot(sam.page, '18-ended-left');
+    await press(sam.page, 'Go back to the circle');
+    await heading(sam.page, 'You are in the waiting room');
+    await press(keeper.page, 'Admit Sam');
+    await heading(sam.page, 'Nobody holds the talking piece');
+  });
+
+  it('closing the room ends everyone’s visit kindly', async () => {
+    await press(keeper.page, 'Close the room');
+    await confirm(keeper.page, 'Close the room');
+    for (const p of [alex, sam]) await heading(p.page, 'The meeting has ended');
+    await shoot(alex.page, '19-ended-room-closed');
+    noProblems(keeper, alex, sam, jordan);
+  });
+});

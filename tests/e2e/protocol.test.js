@@ -1,0 +1,137 @@
+// web-client/protocol.js on its own, against a scripted fake socket: refs,
+// errors, arrival refusals, and reconnection with backoff (no browser needed).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CircleConnection } from '../../web-client/protocol.js';
+
+class FakeSocket extends EventTarget {
+  static all = [];
+  constructor(url) {
+    super();
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.all.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.dispatchEvent(new Event('open'));
+    });
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close(code = 1000) { this.serverClose(code); }
+  serverSays(msg) {
+    const event = new Event('message');
+    event.data = JSON.stringify(msg);
+    this.dispatchEvent(event);
+  }
+  serverClose(code) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    const event = new Event('close');
+    event.code = code;
+    this.dispatchEvent(event);
+  }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function connection() {
+  FakeSocket.all = [];
+  return new CircleConnection({ token: 'TOKEN', url: 'ws://test/ws', WebSocketImpl: FakeSocket, baseDelayMs: 5, maxDelayMs: 20 });
+}
+
+describe('protocol.js', () => {
+  it('says hello with the token, and answers commands by ref', async () => {
+    const conn = connection();
+    conn.connect();
+    await tick();
+    const socket = FakeSocket.all[0];
+    assert.deepEqual(socket.sent[0], { type: 'hello', v: 1, token: 'TOKEN' });
+    assert.equal(socket.url, 'ws://test/ws', 'the token is never in the URL');
+    socket.serverSays({ type: 'welcome', session: 1, you: 7 });
+    assert.equal(conn.you, 7);
+
+    const passed = conn.send('pass');
+    const refused = conn.send('give_piece', { to: 3 });
+    assert.deepEqual(socket.sent[1], { type: 'pass', ref: 1 });
+    assert.deepEqual(socket.sent[2], { to: 3, type: 'give_piece', ref: 2 });
+    socket.serverSays({ type: 'error', code: 'wrong_mode', message: 'no', ref: 2 });
+    socket.serverSays({ type: 'ok', ref: 1 });
+    assert.deepEqual(await passed, { type: 'ok', ref: 1 });
+    await assert.rejects(refused, (e) => e.code === 'wrong_mode');
+  });
+
+  it('dispatches notices as events', async () => {
+    const conn = connection();
+    const seen = [];
+    for (const type of ['state', 'chat', 'pause_requested', 'time_up']) conn.addEventListener(type, (e) => seen.push(e.detail.type));
+    conn.connect();
+    await tick();
+    const socket = FakeSocket.all[0];
+    socket.serverSays({ type: 'welcome', session: 1, you: 1 });
+    socket.serverSays({ type: 'state', view: { stage: 'lobby', title: 'x', kind: 'circle' } });
+    socket.serverSays({ type: 'pause_requested', by: 2 });
+    socket.serverSays({ type: 'chat', from: 2, to: 'keepers', text: 'hi' });
+    socket.serverSays({ type: 'time_up', person: 2 });
+    assert.deepEqual(seen, ['state', 'pause_requested', 'chat', 'time_up']);
+  });
+
+  it('an arrival refusal is final: no reconnection', async () => {
+    const conn = connection();
+    let refused = null;
+    conn.addEventListener('refused', (e) => { refused = e.detail.code; });
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'error', code: 'token_expired', message: 'expired' });
+    FakeSocket.all[0].serverClose(1008);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(refused, 'token_expired');
+    assert.equal(FakeSocket.all.length, 1);
+  });
+
+  it('reconnects after an unexpected close, and fails the commands in flight', async () => {
+    const conn = connection();
+    const statuses = [];
+    conn.addEventListener('status', (e) => statuses.push(e.detail.status));
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'welcome', session: 1, you: 1 });
+    const waiting = conn.send('raise_hand');
+    FakeSocket.all[0].serverClose(1006);
+    await assert.rejects(waiting, (e) => e.code === 'connection_lost');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(FakeSocket.all.length, 2, 'a second socket was opened');
+    assert.deepEqual(FakeSocket.all[1].sent[0], { type: 'hello', v: 1, token: 'TOKEN' });
+    FakeSocket.all[1].serverSays({ type: 'welcome', session: 2, you: 1 });
+    assert.deepEqual(statuses, ['connecting', 'open', 'reconnecting', 'reconnecting', 'open']);
+    assert.equal(conn.status, 'open');
+    conn.close();
+  });
+
+  it('a retryable refusal (already connected) is tried again', async () => {
+    const conn = connection();
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'error', code: 'already_connected', message: 'busy' });
+    FakeSocket.all[0].serverClose(1008);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.ok(FakeSocket.all.length >= 2);
+    conn.close();
+  });
+
+  it('does not reconnect after ended', async () => {
+    const conn = connection();
+    let reason = null;
+    conn.addEventListener('ended', (e) => { reason = e.detail.reason; });
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'welcome', session: 1, you: 1 });
+    FakeSocket.all[0].serverSays({ type: 'ended', reason: 'removed' });
+    FakeSocket.all[0].serverClose(1000);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(reason, 'removed');
+    assert.equal(FakeSocket.all.length, 1);
+    assert.equal(conn.status, 'closed');
+  });
+});

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests of the web client: headless Debian Chromium with a
+# fake camera and microphone, driven by playwright-core (which never downloads
+# a browser), against a freshly built server on a free port with a fresh
+# data directory. Screenshots of every screen go to tests/e2e/screenshots/.
+#
+#   tests/e2e/run.sh                 # build the server, run every test
+#   CIRCLEKEEPER_BIN=path tests/e2e/run.sh   # use an already built binary
+#   tests/e2e/run.sh circle.test.js  # only some test files
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+if [[ ! -x "$CHROMIUM" ]]; then
+  echo "e2e: installing chromium" >&2
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
+if [[ ! -d "$here/node_modules" ]]; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+fi
+
+bin="${CIRCLEKEEPER_BIN:-}"
+if [[ -z "$bin" ]]; then
+  (cd "$root" && cargo build --release)
+  bin="$root/target/release/circlekeeper"
+fi
+# The server reads every CIRCLEKEEPER_* variable as a setting: keep ours away from it.
+unset CIRCLEKEEPER_BIN
+
+port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+data_dir="$(mktemp -d /tmp/ck-e2e-data.XXXXXX)"
+log="$data_dir/server.log"
+server_pid=""
+
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$data_dir"
+}
+trap cleanup EXIT
+
+# No config file: the shipped defaults, a demo circle, and our own port and store.
+(cd "$data_dir" && exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
+server_pid=$!
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 200); do
+  if curl -fsS "$base/healthz" >/dev/null 2>&1 && grep -q "/join#t=" "$log"; then
+    break
+  fi
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "e2e: the server did not start:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+curl -fsS "$base/healthz" >/dev/null
+
+# The demo prints one line per seat: "keeper      Keeper Kim   http://…/join#t=…".
+links_json="$(grep -E '^\s+(keeper|participant)\s' "$log" | node -e '
+  const lines = require("fs").readFileSync(0, "utf8").trim().split("\n");
+  const links = lines.map((line) => {
+    const m = line.match(/^\s*(keeper|participant)\s+(.+?)\s+(https?:\/\/\S+)$/);
+    return m && { role: m[1], name: m[2].trim(), link: m[3] };
+  }).filter(Boolean);
+  process.stdout.write(JSON.stringify(links));
+')"
+export CK_BASE_URL="$base"
+export CK_LINKS="$links_json"
+export CK_SCREENSHOTS="$here/screenshots"
+mkdir -p "$CK_SCREENSHOTS"
+
+cd "$here"
+if [[ $# -gt 0 ]]; then
+  files=("$@")
+else
+  files=(*.test.js)
+fi
+status=0
+node --test --test-concurrency=1 "${files[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "e2e: server log follows" >&2
+  tail -n 60 "$log" >&2
+fi
+exit $status

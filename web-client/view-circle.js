@@ -1,0 +1,173 @@
+// The circle as a participant (or observer) sees it: whose turn it is, the
+// round's question, the people around the circle, and what one can do.
+
+import { h, fill, keepFocus, confirmDialog, panelDialog } from './dom.js';
+import { t } from './strings.js';
+import { Ring, TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon, nameOf } from './circle-parts.js';
+import { deviceCheck } from './view-device.js';
+import { heading } from './view-join.js';
+
+/**
+ * @param {object} deps
+ * @param {(type: string, fields?: object) => Promise<boolean>} deps.act  sends a command (true when accepted; a refusal is shown)
+ * @returns {import('./view-join.js').Screen & {chat: (msg: any) => void, timeUp: (msg: any) => void}}
+ */
+export function circleScreen({ act }) {
+  const ring = new Ring();
+  const timer = new TurnTimer();
+  const messages = new Messages((to, text) => act('chat', { to, text }));
+  const eyebrow = h('p', { class: 'eyebrow' });
+  const title = heading('');
+  const statusCard = h('section', { class: 'status-card', 'aria-labelledby': 'turn-title' });
+  const timeUpNote = h('p', { class: 'notice warn', hidden: true, text: t('turn.time_up') });
+  const roundCard = h('section', { class: 'round-card', 'aria-labelledby': 'round-title', hidden: true });
+  const agreementSlot = h('div', { class: 'agreement-slot' });
+  const sentNote = h('p', { class: 'notice ok', role: 'status', hidden: true });
+  const mutedCard = h('div', { class: 'notice warn muted-card', hidden: true });
+  const readyCard = h('div', { class: 'notice calm', hidden: true });
+  const primary = h('div', { class: 'actions primary-actions' });
+  let sentTimer = 0;
+
+  const needMoment = h('button', {
+    type: 'button', class: 'button moment', 'data-key': 'moment', text: t('action.need_moment'),
+    onclick: async () => {
+      if (!(await act('request_pause'))) return;
+      sentNote.hidden = false;
+      sentNote.textContent = t('action.need_moment_sent');
+      clearTimeout(sentTimer);
+      sentTimer = setTimeout(() => { sentNote.hidden = true; }, 20_000);
+    },
+  });
+  const openDevices = () => {
+    const check = deviceCheck();
+    panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose });
+  };
+  const leave = async () => {
+    const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });
+    if (sure) act('leave');
+  };
+  const withdraw = async () => {
+    const sure = await confirmDialog({ title: t('withdraw.title'), body: t('withdraw.body'), yes: t('withdraw.yes'), no: t('withdraw.no'), danger: true });
+    if (sure) act('withdraw_consent');
+  };
+
+  const secondary = h('section', { class: 'panel', 'aria-label': t('action.more') },
+    h('div', { class: 'actions' },
+      needMoment,
+      h('button', { type: 'button', class: 'button secondary', text: t('action.message_keepers'), onclick: () => messages.focus() }),
+      h('button', { type: 'button', class: 'button secondary', text: t('device.open'), onclick: openDevices })),
+    sentNote,
+    h('div', { class: 'actions quiet-actions' },
+      h('button', { type: 'button', class: 'button quiet', text: t('action.leave'), onclick: leave }),
+      h('button', { type: 'button', class: 'button quiet danger-text', text: t('action.withdraw'), onclick: withdraw })));
+
+  const element = h('section', { class: 'circle-screen', 'data-screen': 'circle' },
+    h('header', { class: 'screen-head' }, eyebrow, title),
+    h('div', { class: 'console' },
+      h('div', { class: 'console-main' },
+        statusCard,
+        roundCard,
+        mutedCard,
+        readyCard,
+        h('section', { class: 'panel ring-panel', 'aria-label': t('circle.people') }, ring.element)),
+      h('div', { class: 'console-side' },
+        agreementSlot,
+        secondary,
+        messages.element)),
+  );
+
+  /** @type {import('./protocol.js').CircleView|null} */
+  let current = null;
+
+  /** @param {import('./protocol.js').CircleView} view */
+  function update(view) {
+    const before = current;
+    current = view;
+    eyebrow.textContent = `${t(`consent.kind.${view.kind}`)} · ${t(`phase.${view.phase}`)}`;
+    title.textContent = view.title;
+    if (before?.holder !== view.holder || before?.turn?.person !== view.turn?.person) timeUpNote.hidden = true;
+
+    const status = turnStatus(view);
+    keepFocus(statusCard, () => {
+      fill(statusCard,
+        h('div', { class: `status ${status.tone}` },
+          status.tone === 'you' && view.mode === 'talking_piece' ? pieceIcon('status-piece') : null,
+          h('div', {},
+            h('h2', { id: 'turn-title', class: 'status-title', text: status.title }),
+            h('p', { class: 'status-body', text: status.body }))),
+        timer.element, timeUpNote, primary);
+      fill(primary, primaryActions(view));
+    });
+    timer.update(view);
+
+    if (view.round && !view.caucus) {
+      roundCard.hidden = false;
+      fill(roundCard,
+        h('h2', { id: 'round-title', class: 'eyebrow', text: `${t('round.title', { n: view.round.number })} · ${t('round.prompt')}` }),
+        h('p', { class: 'prompt', text: view.round.prompt }));
+    } else {
+      roundCard.hidden = true;
+    }
+
+    const self = me(view);
+    mutedCard.hidden = !self?.muted;
+    if (self?.muted) {
+      keepFocus(mutedCard, () => fill(mutedCard, h('p', { text: t('action.muted_note') }),
+        h('button', { type: 'button', class: 'button secondary', 'data-key': 'unmute', text: t('action.unmute'), onclick: () => act('unmute') })));
+    }
+
+    const firstParty = view.entry_order && self?.party === view.entry_order.first;
+    readyCard.hidden = !firstParty;
+    if (firstParty) {
+      keepFocus(readyCard, () => fill(readyCard, self.ready
+        ? h('p', { text: t('action.ready_done') })
+        : h('button', { type: 'button', class: 'button secondary', 'data-key': 'ready', text: t('action.ready'), onclick: () => act('ready') })));
+    }
+
+    ring.update(view);
+    keepFocus(agreementSlot, () => fill(agreementSlot, agreementPanel(view, (hash) => act('acknowledge', { hash }))));
+    messages.update(view);
+    needMoment.hidden = view.role === 'observer';
+  }
+
+  /** @param {import('./protocol.js').CircleView} view */
+  function primaryActions(view) {
+    const buttons = [];
+    if (view.phase !== 'in_session' || view.caucus || view.role === 'observer') return buttons;
+    if (view.mode === 'talking_piece' && view.holder === view.you) {
+      buttons.push(
+        h('button', { type: 'button', class: 'button primary', 'data-key': 'pass', text: t('action.pass'), onclick: () => act('pass') }),
+        h('button', { type: 'button', class: 'button secondary', 'data-key': 'pass-silent', text: t('action.pass_without_speaking'), onclick: () => act('pass_without_speaking') }));
+    }
+    if (view.mode === 'moderated') {
+      if (view.granted.includes(view.you)) {
+        buttons.push(h('button', { type: 'button', class: 'button primary', 'data-key': 'done', text: t('action.done_speaking'), onclick: () => act('pass') }));
+      } else if (view.hands.includes(view.you)) {
+        buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-key': 'hand', text: t('action.lower_hand'), onclick: () => act('lower_hand') }));
+      } else {
+        buttons.push(h('button', { type: 'button', class: 'button primary', 'data-key': 'hand', text: t('action.raise_hand'), onclick: () => act('raise_hand') }));
+      }
+    }
+    return buttons;
+  }
+
+  return {
+    element,
+    update,
+    chat(msg) {
+      if (current) messages.add(msg, current);
+    },
+    timeUp(msg) {
+      if (!current) return;
+      if (msg.person === current.you) {
+        timeUpNote.hidden = false;
+        timeUpNote.textContent = t('turn.time_up');
+      }
+      void nameOf;
+    },
+    dispose() {
+      ring.dispose();
+      timer.dispose();
+    },
+  };
+}
