@@ -56,6 +56,8 @@ pub struct Config {
     pub limits: Limits,
     pub rooms: RoomsConfig,
     pub websocket: WebSocketConfig,
+    pub api: ApiConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -120,6 +122,90 @@ pub struct WebSocketConfig {
     pub allowed_origins: Vec<String>,
 }
 
+/// `[api]`: the program API under `/api/v1/` (SPEC §6.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The API keys; only their SHA-256 is configured. Empty: the API refuses every request.
+    pub keys: Vec<ApiKeyConfig>,
+    /// Days after a room's last activity when its whole record is deleted; 0 keeps records until deleted through the API.
+    pub retention_days: u32,
+    /// Largest request body; larger ones get 413 `body_too_large`.
+    pub max_body_bytes: usize,
+}
+
+/// One API key: `key_sha256` is the lowercase hex SHA-256 of the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for logs (never the key).
+    pub id: String,
+    pub key_sha256: String,
+    /// A read-only key may only read (GET).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// `[webhooks]`: signed events to the program's URL (SPEC §5.9, §6.2).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Where events are POSTed (`http://` only for now); unset: no webhooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The HMAC-SHA256 key of the signatures; required with `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Seconds one delivery may take before it counts as failed.
+    pub timeout_seconds: u32,
+    /// Delay before the first retry; doubled at each failure, with jitter.
+    pub retry_initial_ms: u64,
+    /// The longest delay between two retries.
+    pub retry_max_ms: u64,
+    /// Failed deliveries of one event before it is set aside (kept in the store); 0 never gives up.
+    pub max_attempts: u32,
+    /// How often the dispatcher looks for new events when it has none.
+    pub poll_ms: u64,
+}
+
+impl fmt::Debug for WebhooksConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhooksConfig")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("retry_initial_ms", &self.retry_initial_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("max_attempts", &self.max_attempts)
+            .field("poll_ms", &self.poll_ms)
+            .finish()
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            keys: Vec::new(),
+            retention_days: 0,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> WebhooksConfig {
+        WebhooksConfig {
+            url: None,
+            secret: None,
+            timeout_seconds: 10,
+            retry_initial_ms: 1000,
+            retry_max_ms: 900_000,
+            max_attempts: 0,
+            poll_ms: 1000,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -133,6 +219,8 @@ impl Default for Config {
             limits: Limits::default(),
             rooms: RoomsConfig::default(),
             websocket: WebSocketConfig::default(),
+            api: ApiConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -481,6 +569,9 @@ impl Config {
             ));
         }
 
+        self.validate_api()?;
+        self.validate_webhooks()?;
+
         for origin in &self.websocket.allowed_origins {
             let path_free = origin
                 .split_once("://")
@@ -494,6 +585,103 @@ impl Config {
                     ),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_api(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            message,
+        };
+        let mut ids = std::collections::HashSet::new();
+        for key in &self.api.keys {
+            if key.id.trim().is_empty() {
+                return Err(invalid("api.keys", "every key needs a non-empty id".into()));
+            }
+            if !ids.insert(key.id.as_str()) {
+                return Err(invalid(
+                    "api.keys",
+                    format!("the id {:?} is used twice", key.id),
+                ));
+            }
+            let hex_ok =
+                key.key_sha256.len() == 64 && key.key_sha256.chars().all(|c| c.is_ascii_hexdigit());
+            if !hex_ok {
+                return Err(invalid(
+                    "api.keys",
+                    format!(
+                        "key_sha256 of {:?} must be the 64 hex digits of the key's SHA-256 \
+                         (printf %s \"$KEY\" | sha256sum)",
+                        key.id
+                    ),
+                ));
+            }
+        }
+        if self.api.retention_days > 36_500 {
+            return Err(invalid(
+                "api.retention_days",
+                "must be at most 36500".into(),
+            ));
+        }
+        if !(1024..=16 << 20).contains(&self.api.max_body_bytes) {
+            return Err(invalid(
+                "api.max_body_bytes",
+                "must be between 1024 and 16777216".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            message,
+        };
+        let w = &self.webhooks;
+        if let Some(url) = &w.url {
+            let host = url
+                .strip_prefix("http://")
+                .map(|rest| rest.split('/').next().unwrap_or(""));
+            if url.starts_with("https://") {
+                return Err(invalid(
+                    "webhooks.url",
+                    "https:// is not supported yet; use http:// to a forwarder on the same host or network"
+                        .into(),
+                ));
+            }
+            if host.is_none_or(str::is_empty)
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(invalid(
+                    "webhooks.url",
+                    format!("must be an http:// URL with a host, not {url:?}"),
+                ));
+            }
+            if w.secret.as_ref().is_none_or(|s| s.len() < 16) {
+                return Err(invalid(
+                    "webhooks.secret",
+                    "must be set, at least 16 characters, when webhooks.url is".into(),
+                ));
+            }
+        }
+        if !(1..=300).contains(&w.timeout_seconds) {
+            return Err(invalid(
+                "webhooks.timeout_seconds",
+                "must be between 1 and 300".into(),
+            ));
+        }
+        if w.retry_initial_ms == 0 || w.retry_max_ms < w.retry_initial_ms {
+            return Err(invalid(
+                "webhooks.retry_initial_ms",
+                "must be greater than 0 and at most webhooks.retry_max_ms".into(),
+            ));
+        }
+        if !(10..=60_000).contains(&w.poll_ms) {
+            return Err(invalid(
+                "webhooks.poll_ms",
+                "must be between 10 and 60000".into(),
+            ));
         }
         Ok(())
     }
@@ -541,6 +729,11 @@ fn schema() -> toml::Table {
         auth: AuthConfig {
             secret_file: Some(PathBuf::new()),
             ..AuthConfig::default()
+        },
+        webhooks: WebhooksConfig {
+            url: Some(String::new()),
+            secret: Some(String::new()),
+            ..WebhooksConfig::default()
         },
         ..Config::default()
     };

@@ -32,7 +32,12 @@ pub async fn prepare(app: &App) -> Result<Vec<String>, IssueError> {
         "A demo circle is ready. Open each link in its own browser tab or window:".to_owned(),
     ];
     for &(seat, role, party, name) in DEMO_SEATS {
-        let seat = Seat { seat, role, party, name };
+        let seat = Seat {
+            seat,
+            role,
+            party,
+            name,
+        };
         let issued = issue(&app.store, &app.keys, &public_url, DEMO_ROOM, seat, 86_400).await?;
         let label = match role {
             Role::Keeper => format!("keeper      {name}"),

@@ -45,7 +45,9 @@ pub async fn issue(
     }
     let now = wall_clock();
     let now_secs = now.0 / 1000;
-    let (token, claims) = keys.mint(room_id, seat.seat, seat.role, seat.party, seat.name, now_secs, valid_secs)?;
+    let (token, claims) = keys.mint(
+        room_id, seat.seat, seat.role, seat.party, seat.name, now_secs, valid_secs,
+    )?;
     store
         .add_invitation(&InvitationRow {
             room_id: room_id.to_owned(),
@@ -62,7 +64,12 @@ pub async fn issue(
 }
 
 /// Creates the room unless it exists; true when it was created.
-pub async fn ensure_room(store: &Store, id: &str, settings: Settings, phase: Phase) -> Result<bool, StoreError> {
+pub async fn ensure_room(
+    store: &Store,
+    id: &str,
+    settings: Settings,
+    phase: Phase,
+) -> Result<bool, StoreError> {
     if store.room(id).await?.is_some() {
         return Ok(false);
     }

@@ -2,15 +2,17 @@
 //! and victim-offender dialogues. See SPEC §7 for the layout: `circle` holds
 //! every rule and is pure; everything else is a thin edge around it.
 
+pub mod api;
 pub mod auth;
 pub mod circle;
 pub mod config;
 pub mod demo;
 pub mod invitations;
+pub mod media;
 pub mod rooms;
 pub mod server;
 pub mod signal;
 pub mod store;
 pub mod telemetry;
 pub mod web;
-pub mod media;
+pub mod webhooks;

@@ -176,8 +176,13 @@ async fn invite(
 ) -> anyhow::Result<()> {
     let valid_room_id = !room.is_empty()
         && room.len() <= 64
-        && room.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    anyhow::ensure!(valid_room_id, "a room id is 1 to 64 letters, digits, - or _");
+        && room
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    anyhow::ensure!(
+        valid_room_id,
+        "a room id is 1 to 64 letters, digits, - or _"
+    );
     let (app, _shutdown) = server::build(config).await?;
     let mut settings = Settings::for_kind(kind, title);
     settings.grace_ms = u64::from(app.config.rooms.grace_seconds) * 1000;

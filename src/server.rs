@@ -18,10 +18,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::media::MediaConfig;
 use crate::rooms::Rooms;
 use crate::signal::{self, Connections};
 use crate::store::Store;
-use crate::{telemetry, web};
+use crate::{api, telemetry, web, webhooks};
 
 /// Everything a request or a session needs, passed explicitly.
 pub struct App {
@@ -50,11 +51,19 @@ impl App {
 /// returned sender shuts everything down when it sends `true`.
 pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bool>)> {
     let store = Store::open(&config.data_dir).await?;
-    let keys = TokenKeys::load_or_create(&config.secret_path(), &config.auth.issuer, &config.auth.audience)?;
+    // Appends write webhook events only when someone will receive them.
+    store
+        .set_webhooks_enabled(config.webhooks.url.is_some())
+        .await?;
+    let keys = TokenKeys::load_or_create(
+        &config.secret_path(),
+        &config.auth.issuer,
+        &config.auth.audience,
+    )?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let app = App {
-        rooms: Rooms::new(store.clone(), shutdown.clone()),
+        rooms: Rooms::new(store.clone(), shutdown.clone(), media_config(&config)),
         store,
         keys,
         connections,
@@ -65,6 +74,16 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
     Ok((Arc::new(app), shutdown_tx))
 }
 
+/// The SFU's settings. Media binds where the server listens when that is a
+/// loopback address, so a local server is not reachable from the network.
+fn media_config(config: &Config) -> MediaConfig {
+    let mut media = MediaConfig::default();
+    if config.listen.ip().is_loopback() {
+        media.bind_ip = config.listen.ip();
+    }
+    media
+}
+
 /// The whole HTTP surface.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -72,6 +91,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/ws", get(signal::upgrade))
         .merge(web::routes())
+        .merge(api::routes(&app))
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -111,6 +131,14 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // Background work that stops with the server: webhook delivery, retention.
+    let background: Vec<_> = [
+        webhooks::spawn_dispatcher(&app),
+        api::spawn_retention(app.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut stopped = app.shutdown.clone();
     let tx = shutdown_tx.clone();
     tokio::spawn(async move {
@@ -122,6 +150,9 @@ pub async fn serve(
             let _ = stopped.wait_for(|stop| *stop).await;
         })
         .await?;
+    for task in background {
+        let _ = task.await;
+    }
     app.store.close().await;
     tracing::info!("server stopped");
     Ok(())

@@ -26,27 +26,69 @@ async fn bad_expired_forged_revoked_and_other_room_tokens_get_nothing() {
     let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
     let mark = keeper.mark().await;
 
-    assert_eq!(refused_at_hello(&server, "not-a-token").await, "token_malformed");
+    assert_eq!(
+        refused_at_hello(&server, "not-a-token").await,
+        "token_malformed"
+    );
 
     let keys = &server.app.keys;
     let (expired, _) = keys
-        .mint("c1", 2, Role::Participant, None, "Old", now_secs() - 7200, 3600)
+        .mint(
+            "c1",
+            2,
+            Role::Participant,
+            None,
+            "Old",
+            now_secs() - 7200,
+            3600,
+        )
         .expect("mint");
     assert_eq!(refused_at_hello(&server, &expired).await, "token_expired");
 
-    let other = TokenKeys::from_secret(&[7u8; 32].iter().enumerate().map(|(i, b)| b ^ i as u8).collect::<Vec<_>>(), "circlekeeper", "circlekeeper-join")
-        .expect("keys");
-    let (forged, _) = other.mint("c1", 1, Role::Keeper, None, "Mallory", now_secs(), 3600).expect("mint");
-    assert_eq!(refused_at_hello(&server, &forged).await, "token_bad_signature");
+    let other = TokenKeys::from_secret(
+        &[7u8; 32]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ i as u8)
+            .collect::<Vec<_>>(),
+        "circlekeeper",
+        "circlekeeper-join",
+    )
+    .expect("keys");
+    let (forged, _) = other
+        .mint("c1", 1, Role::Keeper, None, "Mallory", now_secs(), 3600)
+        .expect("mint");
+    assert_eq!(
+        refused_at_hello(&server, &forged).await,
+        "token_bad_signature"
+    );
 
     let elsewhere = server.token("c1", 5, Role::Participant, None, "Eve").await;
-    let (wrong_room, _) = keys.mint("nowhere", 2, Role::Participant, None, "Eve", now_secs(), 3600).expect("mint");
+    let (wrong_room, _) = keys
+        .mint(
+            "nowhere",
+            2,
+            Role::Participant,
+            None,
+            "Eve",
+            now_secs(),
+            3600,
+        )
+        .expect("mint");
     assert_eq!(refused_at_hello(&server, &wrong_room).await, "room_unknown");
 
     let revoked = server.token("c1", 6, Role::Participant, None, "Rev").await;
     let jti = server.app.keys.verify(&revoked).expect("valid").jti;
-    server.app.store.revoke("c1", &jti, circlekeeper::rooms::wall_clock()).await.expect("revoke");
-    assert_eq!(refused_at_hello(&server, &revoked).await, "invitation_revoked");
+    server
+        .app
+        .store
+        .revoke("c1", &jti, circlekeeper::rooms::wall_clock())
+        .await
+        .expect("revoke");
+    assert_eq!(
+        refused_at_hello(&server, &revoked).await,
+        "invitation_revoked"
+    );
 
     // None of it reached the room.
     keeper.nothing_changed_since(mark).await;
@@ -63,9 +105,14 @@ async fn a_removed_person_cannot_come_back_even_racing() {
     let mut ana = server.connect().await;
     ana.hello(&token).await;
     ana.consent_all().await;
-    keeper.wait_view(|v| v.to_string().contains("\"lobby\"")).await;
+    keeper
+        .wait_view(|v| v.to_string().contains("\"lobby\""))
+        .await;
     let a = keeper.person("Ana");
-    keeper.cmd(json!({"type": "remove", "person": a})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "remove", "person": a}))
+        .await
+        .unwrap();
     assert_eq!(ana.until("ended").await["reason"], "removed");
     // Two connections at once with the removed token: both refused.
     let (mut one, mut two) = (server.connect().await, server.connect().await);
@@ -94,12 +141,21 @@ async fn the_lobby_and_participants_cannot_act_beyond_their_place() {
     server.room("c1", RoomKind::Circle).await;
     server.room("c2", RoomKind::Circle).await;
     let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
-    let mut ana = server.arrive("c1", 2, Role::Participant, Some(Party::Harmed), "Ana").await;
-    let mut ben = server.arrive("c1", 3, Role::Participant, Some(Party::Responsible), "Ben").await;
+    let mut ana = server
+        .arrive("c1", 2, Role::Participant, Some(Party::Harmed), "Ana")
+        .await;
+    let mut ben = server
+        .arrive("c1", 3, Role::Participant, Some(Party::Responsible), "Ben")
+        .await;
     ben.wait_stage("lobby").await;
-    keeper.wait_view(|v| v["people"].as_array().is_some_and(|p| p.len() == 3)).await;
+    keeper
+        .wait_view(|v| v["people"].as_array().is_some_and(|p| p.len() == 3))
+        .await;
     let (a, b) = (keeper.person("Ana"), keeper.person("Ben"));
-    keeper.cmd(json!({"type": "admit", "person": a})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "admit", "person": a}))
+        .await
+        .unwrap();
     ana.wait_stage("circle").await;
     let mark = keeper.mark().await;
 
@@ -123,14 +179,20 @@ async fn the_lobby_and_participants_cannot_act_beyond_their_place() {
         assert_eq!(ana.refused(command).await, "keeper_only");
     }
     // The sender is the session, never a field: naming someone else is an unknown field.
-    assert_eq!(ana.refused(json!({"type": "pass", "from": b})).await, "unknown_field");
+    assert_eq!(
+        ana.refused(json!({"type": "pass", "from": b})).await,
+        "unknown_field"
+    );
     keeper.nothing_changed_since(mark).await;
 
     // A keeper of room c1 cannot moderate room c2: person ids are the room's own.
     let mut other = server.arrive("c2", 2, Role::Participant, None, "Zoe").await;
     other.wait_stage("lobby").await;
     let other_mark = other.mark().await;
-    assert_eq!(keeper.refused(json!({"type": "admit", "person": 99})).await, "unknown_person");
+    assert_eq!(
+        keeper.refused(json!({"type": "admit", "person": 99})).await,
+        "unknown_person"
+    );
     other.nothing_changed_since(other_mark).await;
     assert_eq!(other.stage(), "lobby");
     server.stop().await;
@@ -151,8 +213,14 @@ async fn malformed_messages_get_their_error_codes() {
         (r#"{"type": "admit"}"#, "bad_fields"),
         (r#"{"type": "admit", "person": "one"}"#, "bad_fields"),
         (r#"{"type": "pass", "type": "lock"}"#, "duplicate_key"),
-        (r#"{"type": "chat", "to": "circle", "text": "a", "text": "b"}"#, "duplicate_key"),
-        (r#"{"type": "hello", "v": 1, "token": "x"}"#, "already_authenticated"),
+        (
+            r#"{"type": "chat", "to": "circle", "text": "a", "text": "b"}"#,
+            "duplicate_key",
+        ),
+        (
+            r#"{"type": "hello", "v": 1, "token": "x"}"#,
+            "already_authenticated",
+        ),
         (r#"{"type": "pass", "ref": "x"}"#, "bad_message"),
     ];
     for (text, code) in cases {
@@ -172,7 +240,9 @@ async fn the_first_message_must_be_a_hello_of_version_one() {
     assert_eq!(client.until("error").await["code"], "hello_required");
     assert_eq!(client.closed().await, Closed::Code(1008));
     let mut client = server.connect().await;
-    client.send(json!({"type": "hello", "v": 2, "token": "x"})).await;
+    client
+        .send(json!({"type": "hello", "v": 2, "token": "x"}))
+        .await;
     assert_eq!(client.until("error").await["code"], "unsupported_version");
     server.stop().await;
 }
@@ -183,7 +253,10 @@ async fn an_oversized_message_closes_with_1009_and_others_are_undisturbed() {
     server.room("c1", RoomKind::Circle).await;
     let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
     let mut ana = server.arrive("c1", 2, Role::Participant, None, "Ana").await;
-    let big = format!(r#"{{"type": "chat", "to": "keepers", "text": "{}"}}"#, "x".repeat(70 * 1024));
+    let big = format!(
+        r#"{{"type": "chat", "to": "keepers", "text": "{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
     ana.send_text(big).await;
     assert_eq!(ana.closed().await, Closed::Code(1009));
     keeper.sync().await;
@@ -203,12 +276,25 @@ async fn a_flood_is_throttled_then_closed_with_1008() {
         }
     }
     assert_eq!(ana.closed().await, Closed::Code(1008));
-    let throttled = ana.log.iter().filter(|m| m["code"] == "rate_limited").count();
+    let throttled = ana
+        .log
+        .iter()
+        .filter(|m| m["code"] == "rate_limited")
+        .count();
     assert!(throttled > 0, "throttled before being closed");
     // The keeper heard at most the burst of pause requests, and still works.
     keeper.sync().await;
-    let requests = keeper.log.iter().filter(|m| m["type"] == "pause_requested").count();
+    let requests = keeper
+        .log
+        .iter()
+        .filter(|m| m["type"] == "pause_requested")
+        .count();
     assert!(requests <= 40 + 5, "{requests} requests got through");
-    assert!(server.metrics().await.contains("circlekeeper_rate_limited_total"));
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains("circlekeeper_rate_limited_total")
+    );
     server.stop().await;
 }

@@ -13,7 +13,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_circlekeeper");
 
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     response
@@ -34,7 +38,10 @@ async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
     let mut lines = BufReader::new(stdout).lines();
     let mut links = Vec::new();
     let address = loop {
-        let line = lines.next().expect("the server prints its address").expect("line");
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .expect("line");
         if let Some(link) = line.split_whitespace().find(|w| w.contains("/join#t=")) {
             links.push(link.to_owned());
         }
@@ -43,7 +50,11 @@ async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
         }
     };
     assert_eq!(links.len(), 4, "a keeper and three participants");
-    assert!(links.iter().all(|l| l.starts_with(&format!("http://{address}/join#t="))));
+    assert!(
+        links
+            .iter()
+            .all(|l| l.starts_with(&format!("http://{address}/join#t=")))
+    );
 
     assert!(http_get(&address, "/healthz").starts_with("HTTP/1.1 200"));
     assert!(http_get(&address, "/join").contains("content-security-policy"));
@@ -57,11 +68,22 @@ async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
     assert!(http_get(&address, "/metrics").contains("circlekeeper_sessions"));
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let status = child.wait().expect("exit");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     let mut stderr = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
     assert!(stderr.contains("server stopped"), "{stderr}");
     assert!(!stderr.contains(token), "tokens never reach the log");
     assert!(!stderr.contains("Keeper Kim"), "names never reach the log");
@@ -71,18 +93,54 @@ async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
 async fn invite_mints_a_link_for_a_new_room() {
     let data = tempfile::tempdir().expect("temp dir");
     let output = Command::new(BIN)
-        .args(["invite", "--room", "case-17", "--seat", "2", "--role", "participant", "--party", "harmed"])
-        .args(["--name", "Alex", "--kind", "conference", "--title", "Dialogue", "--data-dir"])
+        .args([
+            "invite",
+            "--room",
+            "case-17",
+            "--seat",
+            "2",
+            "--role",
+            "participant",
+            "--party",
+            "harmed",
+        ])
+        .args([
+            "--name",
+            "Alex",
+            "--kind",
+            "conference",
+            "--title",
+            "Dialogue",
+            "--data-dir",
+        ])
         .arg(data.path())
         .env_remove("CIRCLEKEEPER_CONFIG")
         .output()
         .expect("run invite");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let link = String::from_utf8(output.stdout).expect("utf-8");
-    assert!(link.trim().starts_with("http://127.0.0.1:8080/join#t="), "{link}");
+    assert!(
+        link.trim().starts_with("http://127.0.0.1:8080/join#t="),
+        "{link}"
+    );
 
     let bad = Command::new(BIN)
-        .args(["invite", "--room", "no spaces", "--seat", "1", "--role", "keeper", "--name", "K", "--data-dir"])
+        .args([
+            "invite",
+            "--room",
+            "no spaces",
+            "--seat",
+            "1",
+            "--role",
+            "keeper",
+            "--name",
+            "K",
+            "--data-dir",
+        ])
         .arg(data.path())
         .output()
         .expect("run invite");
@@ -91,7 +149,10 @@ async fn invite_mints_a_link_for_a_new_room() {
 
 #[test]
 fn help_documents_every_command() {
-    let output = Command::new(BIN).arg("--help").output().expect("run --help");
+    let output = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run --help");
     let help = String::from_utf8(output.stdout).expect("utf-8");
     for word in ["serve", "invite", "--config", "--listen", "--data-dir"] {
         assert!(help.contains(word), "--help lacks {word}");

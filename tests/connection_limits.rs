@@ -11,8 +11,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, http::HeaderValue};
 
 async fn upgrade_with_origin(server: &TestServer, origin: &str) -> Result<u16, u16> {
-    let mut request = format!("ws://{}/ws", server.addr).into_client_request().expect("request");
-    request.headers_mut().insert("Origin", HeaderValue::from_str(origin).expect("header"));
+    let mut request = format!("ws://{}/ws", server.addr)
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("Origin", HeaderValue::from_str(origin).expect("header"));
     match connect_async(request).await {
         Ok((_, response)) => Ok(response.status().as_u16()),
         Err(WsError::Http(response)) => Err(response.status().as_u16()),
@@ -23,7 +27,10 @@ async fn upgrade_with_origin(server: &TestServer, origin: &str) -> Result<u16, u
 #[tokio::test]
 async fn an_origin_outside_the_allow_list_gets_403_never_101() {
     let server = TestServer::start().await;
-    assert_eq!(upgrade_with_origin(&server, "https://evil.example").await, Err(403));
+    assert_eq!(
+        upgrade_with_origin(&server, "https://evil.example").await,
+        Err(403)
+    );
     assert_eq!(upgrade_with_origin(&server, "null").await, Err(403));
     let own = format!("http://127.0.0.1:{}", server.addr.port());
     assert_eq!(upgrade_with_origin(&server, &own).await, Ok(101));
@@ -38,7 +45,10 @@ async fn connections_per_address_are_limited() {
         open.push(server.connect().await);
     }
     let refused = connect_async(format!("ws://{}/ws", server.addr)).await;
-    assert!(matches!(refused, Err(WsError::Http(ref r)) if r.status() == 429), "{refused:?}");
+    assert!(
+        matches!(refused, Err(WsError::Http(ref r)) if r.status() == 429),
+        "{refused:?}"
+    );
     // A connection that ends gives its place back.
     open.pop().expect("one").close().await;
     let mut again = None;
@@ -64,7 +74,9 @@ async fn a_client_that_does_not_read_is_dropped_and_others_go_on() {
     server.room("c1", RoomKind::Circle).await;
     // Many invited seats make every keeper's view large.
     for seat in 10..70 {
-        server.token("c1", seat, Role::Participant, None, "Someone invited").await;
+        server
+            .token("c1", seat, Role::Participant, None, "Someone invited")
+            .await;
     }
     let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
     let token = server.token("c1", 2, Role::Keeper, None, "Slow").await;
@@ -75,8 +87,16 @@ async fn a_client_that_does_not_read_is_dropped_and_others_go_on() {
     let mut dropped = false;
     for i in 0..5_000 {
         let command = if i % 2 == 0 { "lock" } else { "unlock" };
-        keeper.cmd(json!({"type": command})).await.expect("the keeper is never held up");
-        if i % 50 == 49 && server.metrics().await.contains("circlekeeper_slow_clients_dropped_total") {
+        keeper
+            .cmd(json!({"type": command}))
+            .await
+            .expect("the keeper is never held up");
+        if i % 50 == 49
+            && server
+                .metrics()
+                .await
+                .contains("circlekeeper_slow_clients_dropped_total")
+        {
             dropped = true;
             break;
         }

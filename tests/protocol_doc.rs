@@ -5,7 +5,8 @@ use circlekeeper::circle::*;
 use circlekeeper::signal::wire::{COMMAND_TYPES, ClientMsg, WireError, parse_client};
 
 fn doc() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md")).expect("docs/protocol.md")
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
+        .expect("docs/protocol.md")
 }
 
 /// One of each command; the match below stops compiling when a command is
@@ -13,7 +14,10 @@ fn doc() -> String {
 fn every_command() -> Vec<Command> {
     let p = PersonId(1);
     let all = vec![
-        Command::Consent { version: "v".into(), answers: vec![] },
+        Command::Consent {
+            version: "v".into(),
+            answers: vec![],
+        },
         Command::Leave,
         Command::WithdrawConsent,
         Command::Pass,
@@ -23,7 +27,10 @@ fn every_command() -> Vec<Command> {
         Command::RequestPause,
         Command::Unmute,
         Command::Ready,
-        Command::Chat { to: ChatTo::Circle, text: "t".into() },
+        Command::Chat {
+            to: ChatTo::Circle,
+            text: "t".into(),
+        },
         Command::Acknowledge { hash: "h".into() },
         Command::Admit { person: p },
         Command::Deny { person: p },
@@ -34,9 +41,16 @@ fn every_command() -> Vec<Command> {
         Command::Pause,
         Command::Resume,
         Command::CloseRoom,
-        Command::EndSessionFor { party: Party::Harmed },
-        Command::SetMode { mode: FloorMode::Open },
-        Command::StartRound { prompt: "p".into(), first: None },
+        Command::EndSessionFor {
+            party: Party::Harmed,
+        },
+        Command::SetMode {
+            mode: FloorMode::Open,
+        },
+        Command::StartRound {
+            prompt: "p".into(),
+            first: None,
+        },
         Command::EndRound,
         Command::GivePiece { to: p },
         Command::TakePiece,
@@ -46,7 +60,9 @@ fn every_command() -> Vec<Command> {
         Command::SetTurnTimer { seconds: Some(60) },
         Command::SetKeeperSpeaksOutOfTurn { allowed: true },
         Command::OpenCaucus { members: vec![p] },
-        Command::CloseCaucus { caucus: CaucusId(1) },
+        Command::CloseCaucus {
+            caucus: CaucusId(1),
+        },
         Command::Mute { person: p },
         Command::Remove { person: p },
         Command::DraftAgreement { items: vec![] },
@@ -55,13 +71,44 @@ fn every_command() -> Vec<Command> {
     for command in &all {
         use Command::*;
         match command {
-            Consent { .. } | Leave | WithdrawConsent | Pass | PassWithoutSpeaking | RaiseHand | LowerHand
-            | RequestPause | Unmute | Ready | Chat { .. } | Acknowledge { .. } | Admit { .. } | Deny { .. }
-            | Lock | Unlock | OpenRoom | StartSession | Pause | Resume | CloseRoom | EndSessionFor { .. }
-            | SetMode { .. } | StartRound { .. } | EndRound | GivePiece { .. } | TakePiece
-            | ReorderSeats { .. } | GrantFloor { .. } | RevokeFloor { .. } | SetTurnTimer { .. }
-            | SetKeeperSpeaksOutOfTurn { .. } | OpenCaucus { .. } | CloseCaucus { .. } | Mute { .. }
-            | Remove { .. } | DraftAgreement { .. } | FinalizeAgreement => {}
+            Consent { .. }
+            | Leave
+            | WithdrawConsent
+            | Pass
+            | PassWithoutSpeaking
+            | RaiseHand
+            | LowerHand
+            | RequestPause
+            | Unmute
+            | Ready
+            | Chat { .. }
+            | Acknowledge { .. }
+            | Admit { .. }
+            | Deny { .. }
+            | Lock
+            | Unlock
+            | OpenRoom
+            | StartSession
+            | Pause
+            | Resume
+            | CloseRoom
+            | EndSessionFor { .. }
+            | SetMode { .. }
+            | StartRound { .. }
+            | EndRound
+            | GivePiece { .. }
+            | TakePiece
+            | ReorderSeats { .. }
+            | GrantFloor { .. }
+            | RevokeFloor { .. }
+            | SetTurnTimer { .. }
+            | SetKeeperSpeaksOutOfTurn { .. }
+            | OpenCaucus { .. }
+            | CloseCaucus { .. }
+            | Mute { .. }
+            | Remove { .. }
+            | DraftAgreement { .. }
+            | FinalizeAgreement => {}
         }
     }
     all
@@ -78,10 +125,22 @@ fn every_command_round_trips_through_the_wire_and_is_documented() {
             .as_str()
             .expect("type")
             .to_owned();
-        assert!(COMMAND_TYPES.contains(&kind.as_str()), "{kind} missing from COMMAND_TYPES");
-        assert!(doc.contains(&format!("`{kind}`")), "docs/protocol.md does not document `{kind}`");
+        assert!(
+            COMMAND_TYPES.contains(&kind.as_str()),
+            "{kind} missing from COMMAND_TYPES"
+        );
+        assert!(
+            doc.contains(&format!("`{kind}`")),
+            "docs/protocol.md does not document `{kind}`"
+        );
         let parsed = parse_client(&json).expect("parses");
-        assert_eq!(parsed, ClientMsg::Command { command, reference: None });
+        assert_eq!(
+            parsed,
+            ClientMsg::Command {
+                command,
+                reference: None
+            }
+        );
     }
 }
 
@@ -120,7 +179,10 @@ fn every_error_code_and_end_reason_is_documented() {
         codes.push(code.to_owned());
     }
     for code in codes {
-        assert!(doc.contains(&format!("`{code}`")), "docs/protocol.md does not document `{code}`");
+        assert!(
+            doc.contains(&format!("`{code}`")),
+            "docs/protocol.md does not document `{code}`"
+        );
     }
     for reason in [
         EndReason::Left,
@@ -135,13 +197,19 @@ fn every_error_code_and_end_reason_is_documented() {
     ] {
         let name = serde_json::to_value(reason).expect("json");
         let name = name.as_str().expect("string");
-        assert!(doc.contains(&format!("`{name}`")), "docs/protocol.md does not document `{name}`");
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/protocol.md does not document `{name}`"
+        );
     }
 }
 
 #[test]
 fn the_circle_view_has_the_documented_shape() {
-    let mut room = Room::new(Settings::for_kind(RoomKind::Circle, "Snapshot circle"), Phase::Open);
+    let mut room = Room::new(
+        Settings::for_kind(RoomKind::Circle, "Snapshot circle"),
+        Phase::Open,
+    );
     let now = Timestamp(1_800_000_000_000);
     let invite = |id: &str, seat, role, party, name: &str| Invitation {
         id: id.into(),
@@ -151,22 +219,69 @@ fn the_circle_view_has_the_documented_shape() {
         name: name.into(),
     };
     let session = |room: &mut Room, inv: Invitation| {
-        let session = room.handle(now, Input::Arrive { invitation: inv }).expect("arrive").session.expect("session");
+        let session = room
+            .handle(now, Input::Arrive { invitation: inv })
+            .expect("arrive")
+            .session
+            .expect("session");
         let terms = room.settings().consent.clone();
-        let answers = terms.items.iter().map(|i| ConsentAnswer { item: i.id.clone(), accept: true }).collect();
-        room.handle(now, Input::Command { session, command: Command::Consent { version: terms.version, answers } })
-            .expect("consent");
+        let answers = terms
+            .items
+            .iter()
+            .map(|i| ConsentAnswer {
+                item: i.id.clone(),
+                accept: true,
+            })
+            .collect();
+        room.handle(
+            now,
+            Input::Command {
+                session,
+                command: Command::Consent {
+                    version: terms.version,
+                    answers,
+                },
+            },
+        )
+        .expect("consent");
         session
     };
     let keeper = session(&mut room, invite("k", 1, Role::Keeper, None, "Kim"));
-    let _ana = session(&mut room, invite("a", 2, Role::Participant, Some(Party::Harmed), "Ana"));
+    let _ana = session(
+        &mut room,
+        invite("a", 2, Role::Participant, Some(Party::Harmed), "Ana"),
+    );
     let cmd = |room: &mut Room, command| {
-        room.handle(now, Input::Command { session: keeper, command }).expect("keeper command");
+        room.handle(
+            now,
+            Input::Command {
+                session: keeper,
+                command,
+            },
+        )
+        .expect("keeper command");
     };
-    cmd(&mut room, Command::Admit { person: PersonId(2) });
+    cmd(
+        &mut room,
+        Command::Admit {
+            person: PersonId(2),
+        },
+    );
     cmd(&mut room, Command::StartSession);
     cmd(&mut room, Command::SetTurnTimer { seconds: Some(90) });
-    cmd(&mut room, Command::StartRound { prompt: "What brings you here?".into(), first: Some(PersonId(2)) });
+    cmd(
+        &mut room,
+        Command::StartRound {
+            prompt: "What brings you here?".into(),
+            first: Some(PersonId(2)),
+        },
+    );
     insta::assert_json_snapshot!("circle_view_of_a_participant", room.view_for(PersonId(2)));
-    insta::assert_json_snapshot!("lobby_view", View::Lobby { title: "Snapshot circle".into(), kind: RoomKind::Circle });
+    insta::assert_json_snapshot!(
+        "lobby_view",
+        View::Lobby {
+            title: "Snapshot circle".into(),
+            kind: RoomKind::Circle
+        }
+    );
 }

@@ -12,7 +12,9 @@ async fn rooms_invitations_revocations_and_records_survive_a_restart() {
     let server = TestServer::start().await;
     server.room("c1", RoomKind::Circle).await;
     let keeper_token = server.token("c1", 1, Role::Keeper, None, "Kim").await;
-    let ana_token = server.token("c1", 2, Role::Participant, Some(Party::Harmed), "Ana").await;
+    let ana_token = server
+        .token("c1", 2, Role::Participant, Some(Party::Harmed), "Ana")
+        .await;
     let eve_token = server.token("c1", 3, Role::Participant, None, "Eve").await;
     let mut keeper = server.connect().await;
     keeper.hello(&keeper_token).await;
@@ -23,16 +25,35 @@ async fn rooms_invitations_revocations_and_records_survive_a_restart() {
     let mut eve = server.connect().await;
     eve.hello(&eve_token).await;
     eve.consent_all().await;
-    keeper.wait_view(|v| v["people"].as_array().is_some_and(|p| p.iter().filter(|p| p["presence"] == "lobby").count() == 2)).await;
+    keeper
+        .wait_view(|v| {
+            v["people"]
+                .as_array()
+                .is_some_and(|p| p.iter().filter(|p| p["presence"] == "lobby").count() == 2)
+        })
+        .await;
     let (a, e) = (keeper.person("Ana"), keeper.person("Eve"));
-    keeper.cmd(json!({"type": "admit", "person": a})).await.unwrap();
-    keeper.cmd(json!({"type": "remove", "person": e})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "admit", "person": a}))
+        .await
+        .unwrap();
+    keeper
+        .cmd(json!({"type": "remove", "person": e}))
+        .await
+        .unwrap();
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
-    keeper.cmd(json!({"type": "start_round", "prompt": "Check-in", "first": a})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "start_round", "prompt": "Check-in", "first": a}))
+        .await
+        .unwrap();
     let before = server.app.store.record("c1").await.expect("record");
 
     let data_dir = server.stop().await;
-    assert_ne!(keeper.closed().await, Closed::Code(1000), "a restart is not an ended session");
+    assert_ne!(
+        keeper.closed().await,
+        Closed::Code(1000),
+        "a restart is not an ended session"
+    );
     let server = TestServer::start_in(data_dir, |_| {}).await;
 
     let after = server.app.store.record("c1").await.expect("record");

@@ -2,6 +2,8 @@
 //! Sessions and the API talk to it through a channel; it turns the room's
 //! outputs into socket frames, store writes and gate changes.
 
+mod admin;
+mod media;
 mod task;
 
 use std::collections::HashMap;
@@ -9,9 +11,12 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 
-use crate::circle::{Accepted, Command, Input, Invitation, Refusal, Room, SessionId};
+use crate::circle::{Accepted, Command, Input, Invitation, PersonId, Refusal, Room, SessionId};
+use crate::media::{MediaConfig, MediaError, Sfu};
+use crate::signal::wire::MediaMsg;
 use crate::store::{Store, StoreError};
 
+pub use admin::Inspect;
 pub use task::wall_clock;
 
 /// A frame on its way to one session's socket.
@@ -45,10 +50,33 @@ pub enum RoomMsg {
     Disconnect {
         session: SessionId,
     },
+    /// A person's WebRTC negotiation message.
+    Media {
+        session: SessionId,
+        msg: MediaMsg,
+        reference: Option<u64>,
+    },
+    /// A person's peer connection exists now: its gates can be applied.
+    MediaReady {
+        person: PersonId,
+    },
+    /// Someone's audio level (rate-limited by the media layer).
+    Speaking {
+        person: PersonId,
+        level_dbov: u8,
+        voice: bool,
+    },
     /// Inputs from the program API or the operator (invite, revoke).
     Admin {
         input: Input,
         reply: oneshot::Sender<Result<Accepted, Refusal>>,
+    },
+    /// Reads the room's state (program API: who is present); changes nothing.
+    Inspect(Inspect),
+    /// The room's record is being deleted: end every session (`room_closed`)
+    /// and stop the task without writing anything more.
+    Stop {
+        reply: oneshot::Sender<()>,
     },
 }
 
@@ -70,6 +98,9 @@ pub enum RoomsError {
     /// Logged, shown as `server_error`: details may name internal paths.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// Logged, shown as `server_error`: the room's SFU could not start.
+    #[error("media: {0}")]
+    Media(#[from] MediaError),
 }
 
 impl RoomHandle {
@@ -91,17 +122,20 @@ pub struct Rooms {
     running: Mutex<HashMap<String, RoomHandle>>,
     /// Flips to true when the server shuts down; room tasks stop.
     shutdown: watch::Receiver<bool>,
+    /// Each room gets its own SFU with these settings.
+    media: MediaConfig,
 }
 
 /// How many messages may wait for a room task before senders wait.
 const ROOM_QUEUE: usize = 1024;
 
 impl Rooms {
-    pub fn new(store: Store, shutdown: watch::Receiver<bool>) -> Rooms {
+    pub fn new(store: Store, shutdown: watch::Receiver<bool>, media: MediaConfig) -> Rooms {
         Rooms {
             store,
             running: Mutex::new(HashMap::new()),
             shutdown,
+            media,
         }
     }
 
@@ -114,11 +148,22 @@ impl Rooms {
             return Ok(handle.clone());
         }
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
-        let room = self.rebuild(room_id, Room::new(row.settings, row.phase)).await?;
+        let room = self
+            .rebuild(room_id, Room::new(row.settings, row.phase))
+            .await?;
+        let sfu = Sfu::new(self.media.clone()).await?;
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let id: Arc<str> = Arc::from(room_id);
+        let media = media::RoomMedia::new(sfu, tx.downgrade());
         let handle = RoomHandle { id: id.clone(), tx };
-        let task = task::RoomTask::new(id, room, self.store.clone(), rx, self.shutdown.clone());
+        let task = task::RoomTask::new(
+            id,
+            room,
+            self.store.clone(),
+            rx,
+            self.shutdown.clone(),
+            media,
+        );
         tokio::spawn(task.run());
         running.insert(room_id.to_owned(), handle.clone());
         Ok(handle)
@@ -131,7 +176,11 @@ impl Rooms {
         let replayed = journal.len();
         for (at, input) in journal {
             if let Err(refusal) = room.handle(at, input) {
-                tracing::warn!(room = room_id, code = refusal.code(), "journal entry refused on replay");
+                tracing::warn!(
+                    room = room_id,
+                    code = refusal.code(),
+                    "journal entry refused on replay"
+                );
             }
         }
         while room.poll_output().is_some() {}
@@ -146,7 +195,10 @@ impl Rooms {
         }
         catch_up.push(Input::Restored);
         for input in catch_up {
-            let journal = matches!(room.handle(now, input.clone()), Ok(Accepted { journal: true, .. }));
+            let journal = matches!(
+                room.handle(now, input.clone()),
+                Ok(Accepted { journal: true, .. })
+            );
             let records: Vec<_> = std::iter::from_fn(|| room.poll_output())
                 .filter_map(|o| match o {
                     crate::circle::Output::Record(r) => Some(r),

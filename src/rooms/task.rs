@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
+use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg};
 use crate::circle::{Accepted, Input, Output, Refusal, Room, SessionId, Timestamp};
 use crate::signal::wire::{Control, control_json, error_json, notice_json};
@@ -29,6 +30,8 @@ pub(super) struct RoomTask {
     sessions: HashMap<SessionId, Outbound>,
     rx: mpsc::Receiver<RoomMsg>,
     shutdown: watch::Receiver<bool>,
+    /// The room's SFU and the peer links of the people in the circle.
+    media: RoomMedia,
 }
 
 impl RoomTask {
@@ -38,6 +41,7 @@ impl RoomTask {
         store: Store,
         rx: mpsc::Receiver<RoomMsg>,
         shutdown: watch::Receiver<bool>,
+        media: RoomMedia,
     ) -> RoomTask {
         RoomTask {
             id,
@@ -46,6 +50,7 @@ impl RoomTask {
             sessions: HashMap::new(),
             rx,
             shutdown,
+            media,
         }
     }
 
@@ -57,6 +62,11 @@ impl RoomTask {
                 .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
             tokio::select! {
                 msg = self.rx.recv() => match msg {
+                    Some(RoomMsg::Stop { reply }) => {
+                        self.end_all();
+                        let _ = reply.send(());
+                        break;
+                    }
                     Some(msg) => self.on_message(msg).await,
                     None => break,
                 },
@@ -67,6 +77,7 @@ impl RoomTask {
                 _ = self.shutdown.changed() => break,
             }
         }
+        self.media.close_all();
         // Tell every client to come back (1012: service restart); the grace
         // period keeps their places across the restart.
         for (_, outbound) in self.sessions.drain() {
@@ -101,7 +112,8 @@ impl RoomTask {
                 let (result, outputs) = self.apply(Input::Command { session, command }).await;
                 self.deliver(outputs);
                 if let Err(refusal) = result {
-                    metrics::counter!("circlekeeper_refusals_total", "code" => refusal.code()).increment(1);
+                    metrics::counter!("circlekeeper_refusals_total", "code" => refusal.code())
+                        .increment(1);
                 }
                 let answer = match (result, reference) {
                     (Ok(_), Some(reference)) => Some(control_json(&Control::Ok { reference })),
@@ -114,6 +126,26 @@ impl RoomTask {
                     self.send_frame(session, OutFrame::Text(text));
                 }
             }
+            RoomMsg::Media {
+                session,
+                msg,
+                reference,
+            } => {
+                let refused = match self.room.person_of_session(session) {
+                    Some(person) => self.media.client(person, msg, reference).err(),
+                    None => Some("media_not_ready"),
+                };
+                if let Some(code) = refused {
+                    let text = error_json(code, "media is not possible now", reference);
+                    self.send_frame(session, OutFrame::Text(text));
+                }
+            }
+            RoomMsg::MediaReady { person } => self.media.ready(&self.room, person),
+            RoomMsg::Speaking {
+                person,
+                level_dbov,
+                voice,
+            } => self.speaking(person, level_dbov, voice),
             RoomMsg::Disconnect { session } => {
                 self.sessions.remove(&session);
                 let (_, outputs) = self.apply(Input::Disconnect { session }).await;
@@ -123,6 +155,11 @@ impl RoomTask {
                 let (result, outputs) = self.apply(input).await;
                 self.deliver(outputs);
                 let _ = reply.send(result);
+            }
+            RoomMsg::Inspect(inspect) => inspect.run(&self.room),
+            // Handled in `run`, which stops the loop.
+            RoomMsg::Stop { reply } => {
+                let _ = reply.send(());
             }
         }
     }
@@ -152,9 +189,14 @@ impl RoomTask {
     fn deliver(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Send { to, notice } => self.send_frame(to, OutFrame::Text(notice_json(&notice))),
+                Output::Send { to, notice } => {
+                    self.send_frame(to, OutFrame::Text(notice_json(&notice)))
+                }
                 Output::End { session, reason } => {
-                    self.send_frame(session, OutFrame::Text(control_json(&Control::Ended { reason })));
+                    self.send_frame(
+                        session,
+                        OutFrame::Text(control_json(&Control::Ended { reason })),
+                    );
                     self.send_frame(
                         session,
                         OutFrame::Close {
@@ -165,11 +207,55 @@ impl RoomTask {
                     self.sessions.remove(&session);
                 }
                 Output::Gate(change) => {
+                    self.media.gate(change);
                     let state = if change.open { "open" } else { "closed" };
-                    metrics::counter!("circlekeeper_gate_changes_total", "to" => state).increment(1);
+                    metrics::counter!("circlekeeper_gate_changes_total", "to" => state)
+                        .increment(1);
                 }
                 Output::Record(_) => {}
             }
+        }
+        self.media.sync(&self.room, &self.sessions);
+    }
+
+    /// Who is talking, told only to those who hear them: speaking activity
+    /// must not reveal a voice the room keeps from someone.
+    fn speaking(&mut self, person: crate::circle::PersonId, level_dbov: u8, voice: bool) {
+        let listeners: Vec<crate::circle::SessionId> = self
+            .room
+            .open_gates()
+            .filter(|(from, _, kind)| *from == person && *kind == crate::circle::MediaKind::Audio)
+            .filter_map(|(_, to, _)| self.room.person(*to).and_then(|p| p.session()))
+            .collect();
+        if listeners.is_empty() {
+            return;
+        }
+        let text = control_json(&Control::Speaking {
+            person,
+            level_dbov,
+            voice,
+        });
+        for session in listeners {
+            self.send_frame(session, OutFrame::Text(text.clone()));
+        }
+    }
+
+    /// The room is going away (its record is deleted): everyone's visit ends.
+    fn end_all(&mut self) {
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            let ended = Control::Ended {
+                reason: crate::circle::EndReason::RoomClosed,
+            };
+            self.send_frame(session, OutFrame::Text(control_json(&ended)));
+            self.send_frame(
+                session,
+                OutFrame::Close {
+                    code: 1000,
+                    reason: "room deleted",
+                },
+            );
+            self.sessions.remove(&session);
         }
     }
 

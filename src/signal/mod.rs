@@ -49,7 +49,8 @@ pub async fn upgrade(
 
 async fn serve_socket(app: Arc<App>, socket: WebSocket) {
     let (sink, stream) = socket.split();
-    let sink = sink.with(|frame: WriteFrame| async move { Ok::<_, axum::Error>(to_message(frame)) });
+    let sink =
+        sink.with(|frame: WriteFrame| async move { Ok::<_, axum::Error>(to_message(frame)) });
     let stream = stream.map(|item| match item {
         Ok(Message::Text(text)) => InFrame::Text(text.as_str().to_owned()),
         Ok(Message::Binary(_)) => InFrame::Binary,
@@ -124,7 +125,11 @@ impl Connections {
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
-        let mut per_ip = self.connections.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let mut per_ip = self
+            .connections
+            .per_ip
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(count) = per_ip.get_mut(&self.ip) {
             *count -= 1;
             if *count == 0 {

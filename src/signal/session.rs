@@ -103,7 +103,11 @@ fn reject(frames: &mpsc::Sender<OutFrame>, code: &str, message: &str, close: u16
 }
 
 /// The first frame must be `hello` with a valid token for an existing room.
-async fn arrive<R>(app: &App, stream: &mut R, outbound: Outbound) -> Result<(RoomHandle, SessionId), Ending>
+async fn arrive<R>(
+    app: &App,
+    stream: &mut R,
+    outbound: Outbound,
+) -> Result<(RoomHandle, SessionId), Ending>
 where
     R: Stream<Item = InFrame> + Unpin,
 {
@@ -115,7 +119,12 @@ where
             return Err(Ending::ByUs);
         }
         Ok(Some(_)) | Err(_) => {
-            reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
+            reject(
+                &frames,
+                "hello_required",
+                "the first message must be hello",
+                CLOSE_POLICY,
+            );
             return Err(Ending::ByUs);
         }
         Ok(None) => return Err(Ending::ByPeer),
@@ -123,11 +132,21 @@ where
     let token = match parse_client(&first) {
         Ok(ClientMsg::Hello { v, token }) if v == PROTOCOL_VERSION => token,
         Ok(ClientMsg::Hello { .. }) => {
-            reject(&frames, "unsupported_version", "this server speaks protocol version 1", CLOSE_POLICY);
+            reject(
+                &frames,
+                "unsupported_version",
+                "this server speaks protocol version 1",
+                CLOSE_POLICY,
+            );
             return Err(Ending::ByUs);
         }
-        Ok(ClientMsg::Command { .. }) => {
-            reject(&frames, "hello_required", "the first message must be hello", CLOSE_POLICY);
+        Ok(ClientMsg::Command { .. } | ClientMsg::Media { .. }) => {
+            reject(
+                &frames,
+                "hello_required",
+                "the first message must be hello",
+                CLOSE_POLICY,
+            );
             return Err(Ending::ByUs);
         }
         Err(error) => {
@@ -138,7 +157,8 @@ where
     let claims = match app.keys.verify(&token) {
         Ok(claims) => claims,
         Err(error) => {
-            metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code()).increment(1);
+            metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code())
+                .increment(1);
             reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
             return Err(Ending::ByUs);
         }
@@ -146,7 +166,12 @@ where
     match app.store.is_revoked(&claims.jti).await {
         Ok(false) => {}
         Ok(true) => {
-            reject(&frames, "invitation_revoked", "this invitation has been revoked", CLOSE_POLICY);
+            reject(
+                &frames,
+                "invitation_revoked",
+                "this invitation has been revoked",
+                CLOSE_POLICY,
+            );
             return Err(Ending::ByUs);
         }
         Err(error) => {
@@ -158,7 +183,12 @@ where
     let room = match app.rooms.get(&claims.room).await {
         Ok(room) => room,
         Err(RoomsError::Unknown) => {
-            reject(&frames, "room_unknown", "this link is not for a room on this server", CLOSE_POLICY);
+            reject(
+                &frames,
+                "room_unknown",
+                "this link is not for a room on this server",
+                CLOSE_POLICY,
+            );
             return Err(Ending::ByUs);
         }
         Err(error) => {
@@ -174,7 +204,12 @@ where
         reply,
     };
     if room.send(arrival).await.is_err() {
-        reject(&frames, "room_gone", "the room is not available now", CLOSE_RESTART);
+        reject(
+            &frames,
+            "room_gone",
+            "the room is not available now",
+            CLOSE_RESTART,
+        );
         return Err(Ending::ByUs);
     }
     match answer.await {
@@ -198,7 +233,8 @@ where
     R: Stream<Item = InFrame> + Unpin,
 {
     let limits = &app.config.limits;
-    let per_second = std::num::NonZeroU32::new(limits.messages_per_second).unwrap_or(std::num::NonZeroU32::MIN);
+    let per_second =
+        std::num::NonZeroU32::new(limits.messages_per_second).unwrap_or(std::num::NonZeroU32::MIN);
     let burst = std::num::NonZeroU32::new(limits.message_burst).unwrap_or(per_second);
     let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
     let mut strikes = 0u32;
@@ -223,7 +259,11 @@ where
                 return Ending::ByUs;
             }
             InFrame::Binary => {
-                let _ = frames.try_send(OutFrame::Text(error_json("not_text", "messages are JSON text", None)));
+                let _ = frames.try_send(OutFrame::Text(error_json(
+                    "not_text",
+                    "messages are JSON text",
+                    None,
+                )));
                 continue;
             }
         };
@@ -237,7 +277,11 @@ where
                 });
                 return Ending::ByUs;
             }
-            let _ = frames.try_send(OutFrame::Text(error_json("rate_limited", "slow down", None)));
+            let _ = frames.try_send(OutFrame::Text(error_json(
+                "rate_limited",
+                "slow down",
+                None,
+            )));
             continue;
         }
         match parse_client(&text) {
@@ -245,6 +289,16 @@ where
                 let msg = RoomMsg::Command {
                     session,
                     command,
+                    reference,
+                };
+                if room.send(msg).await.is_err() {
+                    return Ending::ByUs;
+                }
+            }
+            Ok(ClientMsg::Media { msg, reference }) => {
+                let msg = RoomMsg::Media {
+                    session,
+                    msg,
                     reference,
                 };
                 if room.send(msg).await.is_err() {
@@ -262,7 +316,11 @@ where
                 let reference = serde_json::from_str::<serde_json::Value>(&text)
                     .ok()
                     .and_then(|v| v.get("ref").and_then(serde_json::Value::as_u64));
-                let _ = frames.try_send(OutFrame::Text(error_json(error.code(), &error.to_string(), reference)));
+                let _ = frames.try_send(OutFrame::Text(error_json(
+                    error.code(),
+                    &error.to_string(),
+                    reference,
+                )));
             }
         }
     }

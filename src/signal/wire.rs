@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::circle::{Command, EndReason, Notice};
+use crate::media::IceCandidateInit;
 
 /// The protocol version a client names in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -55,10 +56,32 @@ pub const COMMAND_TYPES: &[&str] = &[
     "finalize_agreement",
 ];
 
+/// Every media `type` a client may send once in the circle.
+pub const MEDIA_TYPES: &[&str] = &["media_offer", "media_answer", "media_candidate"];
+
+/// The WebRTC negotiation of one person's peer connection (docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MediaMsg {
+    MediaOffer { sdp: String },
+    MediaAnswer { sdp: String },
+    MediaCandidate { candidate: IceCandidateInit },
+}
+
 #[derive(Debug, PartialEq)]
 pub enum ClientMsg {
-    Hello { v: u32, token: String },
-    Command { command: Command, reference: Option<u64> },
+    Hello {
+        v: u32,
+        token: String,
+    },
+    Command {
+        command: Command,
+        reference: Option<u64>,
+    },
+    Media {
+        msg: MediaMsg,
+        reference: Option<u64>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -92,7 +115,9 @@ pub enum WireError {
 impl WireError {
     pub fn code(&self) -> &'static str {
         match self {
-            WireError::Malformed(_) | WireError::NotAnObject | WireError::BadReference => "bad_message",
+            WireError::Malformed(_) | WireError::NotAnObject | WireError::BadReference => {
+                "bad_message"
+            }
             WireError::DuplicateKey(_) => "duplicate_key",
             WireError::UnknownType(_) => "unknown_type",
             WireError::UnknownField(_) => "unknown_field",
@@ -112,7 +137,8 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
             None => WireError::Malformed(message),
         }
     })?;
-    let mut value: Value = serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let mut value: Value =
+        serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
     let object = value.as_object_mut().ok_or(WireError::NotAnObject)?;
     let reference = match object.remove("ref") {
         None => None,
@@ -130,6 +156,11 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
             token: hello.token,
         });
     }
+    if MEDIA_TYPES.contains(&kind.as_str()) {
+        let msg: MediaMsg = serde_json::from_value(value.clone()).map_err(field_error)?;
+        reject_unknown_fields(&value, &msg)?;
+        return Ok(ClientMsg::Media { msg, reference });
+    }
     if !COMMAND_TYPES.contains(&kind.as_str()) {
         return Err(WireError::UnknownType(kind));
     }
@@ -141,7 +172,7 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
 /// serde ignores extra fields on unit variants of a tagged enum
 /// (`{"type": "pass", "from": 3}` would pass), so compare with the fields the
 /// command really has.
-fn reject_unknown_fields(value: &Value, command: &Command) -> Result<(), WireError> {
+fn reject_unknown_fields(value: &Value, command: &impl Serialize) -> Result<(), WireError> {
     let known = serde_json::to_value(command).map_err(|e| WireError::BadFields(e.to_string()))?;
     let (Some(given), Some(known)) = (value.as_object(), known.as_object()) else {
         return Err(WireError::NotAnObject);
@@ -240,6 +271,12 @@ pub enum Control<'a> {
     },
     /// The session is over; the socket closes next.
     Ended { reason: EndReason },
+    /// Someone you hear is speaking (from the audio-level header, ≤ 5 a second).
+    Speaking {
+        person: crate::circle::PersonId,
+        level_dbov: u8,
+        voice: bool,
+    },
 }
 
 pub fn control_json(control: &Control) -> String {

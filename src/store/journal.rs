@@ -3,12 +3,12 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, from_db, records, ts_from_db, ts_to_db, write_error};
+use super::{Store, StoreError, from_db, outbox, records, ts_from_db, ts_to_db, write_error};
 use crate::circle::{Input, Record, Timestamp};
 
 impl Store {
     /// In one transaction: appends `input` at the room's next sequence number
-    /// and writes every record it caused. Returns that sequence number (from 1).
+    /// and writes every record it caused (and the webhook events they make). Returns that sequence number (from 1).
     /// `NotFound` if the room does not exist; nothing is written on any error.
     pub async fn append(
         &self,
@@ -45,6 +45,8 @@ impl Store {
             let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("record count"))?;
             records::write(&mut tx, room_id, seq, ord, at, record).await?;
         }
+        // Webhook events, in the same transaction: none is lost (SPEC §6.2).
+        outbox::enqueue(&mut tx, room_id, seq, at, records).await?;
         tx.commit().await?;
         from_db(seq, "journal seq")
     }

@@ -4,6 +4,8 @@
 //! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
 
 mod journal;
+mod outbox;
+mod programs;
 mod records;
 mod rooms;
 
@@ -21,6 +23,8 @@ use sqlx::sqlite::{
 
 use crate::circle::Timestamp;
 
+pub use outbox::{OutboxRow, rfc3339};
+pub use programs::{CreateError, RoomSummary};
 pub use records::{
     AcknowledgementRow, AgreementRow, AttendanceRow, ConsentRow, PhaseChangeRow, RevocationRow,
     RoomRecord, RoundMarkRow, RoundRow,

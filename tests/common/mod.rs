@@ -187,10 +187,19 @@ impl Client {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(4096).expect("buffer size");
         let stream = socket.connect(addr).await.expect("connect");
-        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), MaybeTlsStream::Plain(stream))
-            .await
-            .expect("upgrade");
-        Client { ws, next_ref: 1, view: Value::Null, log: Vec::new(), you: 0 }
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("upgrade");
+        Client {
+            ws,
+            next_ref: 1,
+            view: Value::Null,
+            log: Vec::new(),
+            you: 0,
+        }
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {

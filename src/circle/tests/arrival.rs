@@ -400,27 +400,46 @@ fn a_revocation_from_the_program_ends_a_live_session_at_once() {
     let mut sim = Sim::circle_in_session();
     sim.join("ana", 2, Role::Participant, None);
     sim.take();
-    sim.input(Input::Revoke { invitation_id: "jti-ana".into() }).unwrap();
+    sim.input(Input::Revoke {
+        invitation_id: "jti-ana".into(),
+    })
+    .unwrap();
     assert_eq!(sim.ended("ana"), Some(EndReason::Revoked));
     assert!(!sim.receives_anything("ana"));
     assert_eq!(
-        sim.input(Input::Revoke { invitation_id: "jti-ana".into() }),
+        sim.input(Input::Revoke {
+            invitation_id: "jti-ana".into()
+        }),
         Err(Refusal::NoChange)
     );
-    assert_eq!(sim.arrive("ana", 2, Role::Participant, None), Err(Refusal::InvitationRevoked));
+    assert_eq!(
+        sim.arrive("ana", 2, Role::Participant, None),
+        Err(Refusal::InvitationRevoked)
+    );
 }
 
 #[test]
 fn invited_seats_are_visible_to_keepers_before_their_people_arrive() {
     let mut sim = Sim::circle_in_session();
-    sim.input(Input::Invite { invitation: invitation("zoe", 7, Role::Participant, None) }).unwrap();
+    sim.input(Input::Invite {
+        invitation: invitation("zoe", 7, Role::Participant, None),
+    })
+    .unwrap();
     let people = sim.circle_view("keeper").people;
     let zoe = people.iter().find(|p| p.name == "zoe").unwrap();
     assert_eq!((zoe.seat, zoe.presence.clone()), (7, Presence::Away));
     assert_eq!(
-        sim.input(Input::Invite { invitation: invitation("zoe", 7, Role::Participant, None) }),
+        sim.input(Input::Invite {
+            invitation: invitation("zoe", 7, Role::Participant, None)
+        }),
         Err(Refusal::NoChange)
     );
     sim.join("ana", 2, Role::Participant, None);
-    assert!(sim.circle_view("ana").people.iter().all(|p| p.name != "zoe"), "participants see the circle only");
+    assert!(
+        sim.circle_view("ana")
+            .people
+            .iter()
+            .all(|p| p.name != "zoe"),
+        "participants see the circle only"
+    );
 }

@@ -355,12 +355,20 @@ fn a_round_needs_a_session_in_progress_and_talking_piece_mode() {
 fn the_keeper_can_end_a_round_and_the_piece_stays() {
     let mut sim = circle_of_four();
     assert_eq!(sim.keeper(Command::EndRound), Err(Refusal::NoRound));
-    sim.keeper(Command::StartRound { prompt: "x".into(), first: Some(sim.id("ben")) }).unwrap();
+    sim.keeper(Command::StartRound {
+        prompt: "x".into(),
+        first: Some(sim.id("ben")),
+    })
+    .unwrap();
     sim.take();
     sim.keeper(Command::EndRound).unwrap();
     assert!(sim.records().contains(&Record::RoundEnded { round: 1 }));
     assert_eq!(sim.room.holder(), Some(sim.id("ben")));
-    sim.keeper(Command::StartRound { prompt: "y".into(), first: None }).unwrap();
+    sim.keeper(Command::StartRound {
+        prompt: "y".into(),
+        first: None,
+    })
+    .unwrap();
     assert_eq!(sim.circle_view("ana").round.unwrap().number, 2);
 }
 
@@ -368,8 +376,19 @@ fn the_keeper_can_end_a_round_and_the_piece_stays() {
 fn observers_never_raise_a_hand_or_hold_the_floor() {
     let mut sim = circle_of_four();
     sim.join("obs", 5, Role::Observer, None);
-    sim.keeper(Command::SetMode { mode: FloorMode::Moderated }).unwrap();
-    assert_eq!(sim.cmd("obs", Command::RaiseHand), Err(Refusal::ObserverCannot));
-    assert_eq!(sim.keeper(Command::GrantFloor { to: Some(sim.id("obs")) }), Err(Refusal::NotInCircle));
+    sim.keeper(Command::SetMode {
+        mode: FloorMode::Moderated,
+    })
+    .unwrap();
+    assert_eq!(
+        sim.cmd("obs", Command::RaiseHand),
+        Err(Refusal::ObserverCannot)
+    );
+    assert_eq!(
+        sim.keeper(Command::GrantFloor {
+            to: Some(sim.id("obs"))
+        }),
+        Err(Refusal::NotInCircle)
+    );
     assert!(!sim.sends_anything("obs"));
 }

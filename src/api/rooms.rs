@@ -1,0 +1,648 @@
+//! Rooms and invitations: create, list, read the live state, delete; add
+//! and revoke invitations. Every input is validated whole before anything is
+//! written, and each write is one transaction: nothing is half-created.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
+use super::types::{
+    AddInvitations, CreateRoom, CreatedRoom, Invitations, IssuedInvitation, ListParams,
+    PersonState, Presence, RoomList, RoomState, RoomSummary, SeatRequest,
+};
+use crate::auth::invitation_link;
+use crate::circle::{
+    self, ConsentItem, ConsentTerms, Input, Link, MAX_TURN_SECONDS, Phase, Room, Settings, Stage,
+    Timestamp,
+};
+use crate::rooms::wall_clock;
+use crate::server::App;
+use crate::store::{CreateError, InvitationRow, RoomRow, StoreError, rfc3339};
+
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_SEAT: u32 = 10_000;
+const MAX_CONSENT_ITEMS: usize = 20;
+const MAX_GRACE_SECONDS: u32 = 3600;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 100;
+
+fn blank_or_long(text: &str, max: usize) -> bool {
+    text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control)
+}
+
+/// Seat numbers, names and the seat count; `existing` seats are held already.
+fn validate_seats(seats: &[SeatRequest], room_size: usize, max: usize) -> Result<(), ApiError> {
+    if seats.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_seats",
+            "seats must list at least one seat",
+        ));
+    }
+    if room_size + seats.len() > max {
+        return Err(ApiError::invalid(
+            "invalid_seats",
+            format!("a room holds at most {max} people (limits.max_people_per_room)"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for seat in seats {
+        if !(1..=MAX_SEAT).contains(&seat.seat) {
+            return Err(ApiError::invalid(
+                "invalid_seats",
+                format!("seat numbers are 1 to {MAX_SEAT}, not {}", seat.seat),
+            ));
+        }
+        if !seen.insert(seat.seat) {
+            return Err(ApiError::invalid(
+                "duplicate_seat",
+                format!("seat {} is listed twice", seat.seat),
+            ));
+        }
+        if blank_or_long(&seat.name, MAX_NAME_CHARS) {
+            return Err(ApiError::invalid(
+                "invalid_name",
+                format!(
+                    "the name of seat {} must be 1 to {MAX_NAME_CHARS} characters, not blank, without control characters",
+                    seat.seat
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_consent(terms: super::types::ConsentTerms) -> Result<ConsentTerms, ApiError> {
+    let bad = |message: String| ApiError::invalid("invalid_consent", message);
+    if blank_or_long(&terms.version, 100) {
+        return Err(bad("consent.version must be 1 to 100 characters".into()));
+    }
+    if terms.items.is_empty() || terms.items.len() > MAX_CONSENT_ITEMS {
+        return Err(bad(format!(
+            "consent.items must hold 1 to {MAX_CONSENT_ITEMS} items"
+        )));
+    }
+    let mut ids = HashSet::new();
+    for item in &terms.items {
+        let id_ok = !item.id.is_empty()
+            && item.id.len() <= 64
+            && item
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !id_ok {
+            return Err(bad(format!(
+                "consent item id {:?} must be 1 to 64 of [a-z0-9_-]",
+                item.id
+            )));
+        }
+        if !ids.insert(item.id.clone()) {
+            return Err(bad(format!("consent item id {:?} is used twice", item.id)));
+        }
+        if item.text.trim().is_empty() || item.text.chars().count() > 2000 {
+            return Err(bad(format!(
+                "the text of consent item {:?} must be 1 to 2000 characters",
+                item.id
+            )));
+        }
+    }
+    Ok(ConsentTerms {
+        version: terms.version,
+        items: terms
+            .items
+            .into_iter()
+            .map(|i| ConsentItem {
+                id: i.id,
+                text: i.text,
+                required: i.required,
+            })
+            .collect(),
+    })
+}
+
+/// An RFC 3339 time as a timestamp; `None` if it is not one (or before 1970).
+pub(super) fn parse_time(text: &str) -> Option<Timestamp> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(ms).ok().map(Timestamp)
+}
+
+fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
+    if blank_or_long(&request.title, MAX_TITLE_CHARS) {
+        return Err(ApiError::invalid(
+            "invalid_title",
+            format!("title must be 1 to {MAX_TITLE_CHARS} characters, not blank"),
+        ));
+    }
+    let mut settings = Settings::for_kind(request.kind.into(), request.title.trim());
+    if let Some(terms) = request.consent.clone() {
+        settings.consent = validate_consent(terms)?;
+    }
+    let options = &request.options;
+    match options.entry_order {
+        None => {}
+        Some(None) => settings.entry_order = None,
+        Some(Some(order)) => {
+            if order.first == order.then {
+                return Err(ApiError::invalid(
+                    "invalid_option",
+                    "options.entry_order needs two different parties",
+                ));
+            }
+            settings.entry_order = Some(circle::EntryOrder {
+                first: order.first.into(),
+                then: order.then.into(),
+            });
+        }
+    }
+    if let Some(seconds) = options.turn_seconds
+        && !(1..=MAX_TURN_SECONDS).contains(&seconds)
+    {
+        return Err(ApiError::invalid(
+            "invalid_option",
+            format!("options.turn_seconds must be 1 to {MAX_TURN_SECONDS}"),
+        ));
+    }
+    settings.turn_seconds = options.turn_seconds;
+    let grace = options
+        .grace_seconds
+        .unwrap_or(app.config.rooms.grace_seconds);
+    if options.grace_seconds.is_some_and(|g| g > MAX_GRACE_SECONDS) {
+        return Err(ApiError::invalid(
+            "invalid_option",
+            format!("options.grace_seconds must be 0 to {MAX_GRACE_SECONDS}"),
+        ));
+    }
+    settings.grace_ms = u64::from(grace) * 1000;
+    if let Some(allowed) = options.keeper_speaks_out_of_turn {
+        settings.keeper_speaks_out_of_turn = allowed;
+    }
+    Ok(settings)
+}
+
+fn new_room_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("rm_{}", hex::encode(bytes))
+}
+
+/// Mints one token per seat (nothing is stored yet). Links are valid for
+/// `auth.invitation_days` after the later of now and the scheduled start.
+fn mint(
+    app: &App,
+    room_id: &str,
+    seats: &[SeatRequest],
+    now: Timestamp,
+    starts_at: Option<Timestamp>,
+) -> Result<(Vec<InvitationRow>, Vec<IssuedInvitation>), ApiError> {
+    let now_secs = now.0 / 1000;
+    let until_start = starts_at.map_or(0, |s| s.0.saturating_sub(now.0) / 1000);
+    let valid = app
+        .config
+        .invitation_valid_secs()
+        .saturating_add(until_start);
+    let public_url = app.config.public_url();
+    let mut rows = Vec::with_capacity(seats.len());
+    let mut issued = Vec::with_capacity(seats.len());
+    for seat in seats {
+        let (token, claims) = app
+            .keys
+            .mint(
+                room_id,
+                seat.seat,
+                seat.role.into(),
+                seat.party.map(Into::into),
+                seat.name.trim(),
+                now_secs,
+                valid,
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let expires_at = Timestamp(claims.exp.saturating_mul(1000));
+        issued.push(IssuedInvitation {
+            invitation_id: claims.jti.clone(),
+            seat: seat.seat,
+            role: seat.role,
+            party: seat.party,
+            link: invitation_link(&public_url, &token),
+            expires_at: rfc3339(expires_at),
+        });
+        rows.push(InvitationRow {
+            room_id: room_id.to_owned(),
+            invitation: claims.invitation(),
+            issued_at: now,
+            expires_at,
+            revoked_at: None,
+        });
+    }
+    Ok((rows, issued))
+}
+
+/// Create a room with one invitation link per seat.
+///
+/// The room starts `scheduled`: participants can arrive once a keeper has
+/// opened it (`open_room` in the circle). Nothing is created on any error.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    request_body = CreateRoom,
+    responses(
+        (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_option`, `invalid_schedule`, `schedule_in_past`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`read_only_key`", body = ErrorBody),
+        (status = 409, description = "`room_limit`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn create_room(
+    State(app): State<Arc<App>>,
+    ApiJson(request): ApiJson<CreateRoom>,
+) -> Result<(StatusCode, Json<CreatedRoom>), ApiError> {
+    let now = wall_clock();
+    let settings = settings_of(&app, &request)?;
+    validate_seats(&request.seats, 0, app.config.limits.max_people_per_room)?;
+    if !request
+        .seats
+        .iter()
+        .any(|s| s.role == super::types::Role::Keeper)
+    {
+        return Err(ApiError::invalid(
+            "no_keeper",
+            "at least one seat must be a keeper: a keeper opens the room and admits people",
+        ));
+    }
+    let starts_at = match &request.starts_at {
+        None => None,
+        Some(text) => {
+            let at = parse_time(text).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_schedule",
+                    "starts_at must be an RFC 3339 time, like 2027-03-01T18:00:00Z",
+                )
+            })?;
+            if at <= now {
+                return Err(ApiError::invalid(
+                    "schedule_in_past",
+                    "starts_at is in the past",
+                ));
+            }
+            Some(at)
+        }
+    };
+    let room_id = new_room_id();
+    let (rows, invitations) = mint(&app, &room_id, &request.seats, now, starts_at)?;
+    let room = RoomRow {
+        id: room_id.clone(),
+        settings,
+        phase: Phase::Scheduled,
+        created_at: now,
+    };
+    match app
+        .store
+        .create_api_room(&room, starts_at, &rows, app.config.limits.max_rooms)
+        .await
+    {
+        Ok(()) => {}
+        Err(CreateError::RoomLimit) => return Err(ApiError::RoomLimit),
+        Err(CreateError::Store(e)) => return Err(e.into()),
+    }
+    metrics::counter!("circlekeeper_api_rooms_created_total").increment(1);
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedRoom {
+            room_id,
+            phase: Phase::Scheduled.into(),
+            starts_at: starts_at.map(rfc3339),
+            invitations,
+        }),
+    ))
+}
+
+fn encode_cursor(created_at: Timestamp, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{id}", created_at.0))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(Timestamp, String)> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (at, id) = text.split_once(':')?;
+    Some((Timestamp(at.parse().ok()?), id.to_owned()))
+}
+
+/// List rooms, oldest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms",
+    tag = "rooms",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of rooms", body = RoomList),
+        (status = 400, description = "`bad_limit`, `bad_cursor`, `bad_query`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+    )
+)]
+pub async fn list_rooms(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<RoomList>, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::invalid("bad_query", e.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(
+            "bad_limit",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    let after = match &params.cursor {
+        None => None,
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            ApiError::invalid("bad_cursor", "cursor is not one this server gave")
+        })?),
+    };
+    let mut page = app
+        .store
+        .rooms_page(after.as_ref().map(|(at, id)| (*at, id.as_str())), limit + 1)
+        .await?;
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| {
+            page.last()
+                .map(|s| encode_cursor(s.room.created_at, &s.room.id))
+        })
+        .flatten();
+    let rooms = page
+        .into_iter()
+        .map(|s| RoomSummary {
+            room_id: s.room.id,
+            kind: s.room.settings.kind.into(),
+            title: s.room.settings.title,
+            phase: s.phase.into(),
+            starts_at: s.starts_at.map(rfc3339),
+            created_at: rfc3339(s.room.created_at),
+        })
+        .collect();
+    Ok(Json(RoomList { rooms, next_cursor }))
+}
+
+/// The phase and each invitation's presence, read from a room; `live` says
+/// whether its connections are real (a replayed room has none).
+fn presence_of(room: &Room, live: bool) -> (Phase, BTreeMap<String, Presence>) {
+    let people = room
+        .people()
+        .map(|p| {
+            let presence = match (p.stage, p.link, live) {
+                (Stage::Withdrawn, _, _) => Presence::Withdrawn,
+                (Stage::Removed, _, _) => Presence::Removed,
+                (_, _, false) | (Stage::Away, _, _) => Presence::Away,
+                (Stage::Consent, _, _) => Presence::Consent,
+                (Stage::Lobby, _, _) => Presence::Lobby,
+                (Stage::Admitted, Link::Grace { .. }, _) => Presence::Reconnecting,
+                (Stage::Admitted, _, _) => Presence::InCircle,
+            };
+            (p.invitation.id.clone(), presence)
+        })
+        .collect();
+    (room.phase(), people)
+}
+
+/// A room that is not running, rebuilt from its journal (nothing is written).
+async fn replayed(app: &App, row: &RoomRow) -> Result<Room, StoreError> {
+    let mut room = Room::new(row.settings.clone(), row.phase);
+    for (at, input) in app.store.journal(&row.id).await? {
+        let _ = room.handle(at, input);
+    }
+    while room.poll_output().is_some() {}
+    Ok(room)
+}
+
+/// Read a room's live state.
+///
+/// Its phase and where each invited person is: nothing said, no chat, no names.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rooms/{room_id}",
+    tag = "rooms",
+    params(("room_id" = String, Path, description = "The room's id")),
+    responses(
+        (status = 200, description = "The room's state", body = RoomState),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`room_unknown`", body = ErrorBody),
+    )
+)]
+pub async fn room_state(
+    State(app): State<Arc<App>>,
+    Path(room_id): Path<String>,
+) -> Result<Json<RoomState>, ApiError> {
+    let summary = app
+        .store
+        .room_summary(&room_id)
+        .await?
+        .ok_or(ApiError::RoomUnknown)?;
+    let invitations = app.store.invitations(&room_id).await?;
+    let live = match app.rooms.running(&room_id).await {
+        Some(handle) => handle.inspect(|room| presence_of(room, true)).await.ok(),
+        None => None,
+    };
+    let running = live.is_some();
+    let (phase, presence) = match live {
+        Some(live) => live,
+        None => presence_of(&replayed(&app, &summary.room).await?, false),
+    };
+    let people = invitations
+        .into_iter()
+        .map(|row| {
+            let revoked = row.revoked_at.is_some();
+            let mut presence = presence
+                .get(&row.invitation.id)
+                .copied()
+                .unwrap_or(Presence::Away);
+            if revoked {
+                presence = Presence::Removed;
+            }
+            PersonState {
+                invitation_id: row.invitation.id,
+                seat: row.invitation.seat,
+                role: row.invitation.role.into(),
+                party: row.invitation.party.map(Into::into),
+                presence,
+                revoked,
+            }
+        })
+        .collect();
+    Ok(Json(RoomState {
+        room_id: summary.room.id,
+        kind: summary.room.settings.kind.into(),
+        title: summary.room.settings.title,
+        phase: phase.into(),
+        running,
+        starts_at: summary.starts_at.map(rfc3339),
+        created_at: rfc3339(summary.room.created_at),
+        people,
+    }))
+}
+
+/// Delete a room and its whole record.
+///
+/// Room, invitations, journal, consents, attendance, agreement. Anyone
+/// connected is ended (`room_closed`).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{room_id}",
+    tag = "rooms",
+    params(("room_id" = String, Path, description = "The room's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`read_only_key`", body = ErrorBody),
+        (status = 404, description = "`room_unknown`", body = ErrorBody),
+    )
+)]
+pub async fn delete_room(
+    State(app): State<Arc<App>>,
+    Path(room_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let deleted = app
+        .rooms
+        .stop_and(&room_id, async || app.store.delete_api_room(&room_id).await)
+        .await?;
+    if !deleted {
+        return Err(ApiError::RoomUnknown);
+    }
+    metrics::counter!("circlekeeper_api_rooms_deleted_total", "why" => "request").increment(1);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add invitations to a room.
+///
+/// One link per seat. A running room learns of them at once; keepers see the new seats.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rooms/{room_id}/invitations",
+    tag = "rooms",
+    params(("room_id" = String, Path, description = "The room's id")),
+    request_body = AddInvitations,
+    responses(
+        (status = 201, description = "One invitation link per seat", body = Invitations),
+        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`read_only_key`", body = ErrorBody),
+        (status = 404, description = "`room_unknown`", body = ErrorBody),
+        (status = 409, description = "`seat_taken`, `room_closed`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+    )
+)]
+pub async fn add_invitations(
+    State(app): State<Arc<App>>,
+    Path(room_id): Path<String>,
+    ApiJson(request): ApiJson<AddInvitations>,
+) -> Result<(StatusCode, Json<Invitations>), ApiError> {
+    let now = wall_clock();
+    let summary = app
+        .store
+        .room_summary(&room_id)
+        .await?
+        .ok_or(ApiError::RoomUnknown)?;
+    if summary.phase == Phase::Closed {
+        return Err(ApiError::RoomClosed);
+    }
+    let existing = app.store.invitations(&room_id).await?;
+    let held: HashSet<u32> = existing
+        .iter()
+        .filter(|r| r.revoked_at.is_none())
+        .map(|r| r.invitation.seat)
+        .collect();
+    validate_seats(
+        &request.seats,
+        held.len(),
+        app.config.limits.max_people_per_room,
+    )?;
+    if let Some(seat) = request.seats.iter().find(|s| held.contains(&s.seat)) {
+        return Err(ApiError::SeatTaken(seat.seat));
+    }
+    let starts_at = summary.starts_at.filter(|s| *s > now);
+    let (rows, invitations) = mint(&app, &room_id, &request.seats, now, starts_at)?;
+    let first_seat = request.seats[0].seat;
+    app.rooms
+        .with_running(&room_id, async |running| {
+            match app.store.add_invitations(&room_id, &rows).await {
+                Ok(()) => {}
+                Err(StoreError::Duplicate) => return Err(ApiError::SeatTaken(first_seat)),
+                Err(StoreError::NotFound) => return Err(ApiError::RoomUnknown),
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(handle) = running {
+                for row in &rows {
+                    let invite = Input::Invite {
+                        invitation: row.invitation.clone(),
+                    };
+                    // A refusal means the room knew it already.
+                    let _ = handle.admin(invite).await?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(Invitations { invitations })))
+}
+
+/// Revoke an invitation.
+///
+/// Its link never works again, and a person connected with it is ended at
+/// once (`revoked`). Revoking twice is fine.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/rooms/{room_id}/invitations/{invitation_id}",
+    tag = "rooms",
+    params(
+        ("room_id" = String, Path, description = "The room's id"),
+        ("invitation_id" = String, Path, description = "The invitation's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`read_only_key`", body = ErrorBody),
+        (status = 404, description = "`room_unknown`, `invitation_unknown`", body = ErrorBody),
+    )
+)]
+pub async fn revoke_invitation(
+    State(app): State<Arc<App>>,
+    Path((room_id, invitation_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if app.store.room(&room_id).await?.is_none() {
+        return Err(ApiError::RoomUnknown);
+    }
+    let invitations = app.store.invitations(&room_id).await?;
+    if !invitations.iter().any(|r| r.invitation.id == invitation_id) {
+        return Err(ApiError::InvitationUnknown);
+    }
+    app.rooms
+        .with_running(&room_id, async |running| {
+            app.store
+                .revoke(&room_id, &invitation_id, wall_clock())
+                .await?;
+            if let Some(handle) = running {
+                // A refusal (already revoked) changes nothing; the store has it.
+                let _ = handle
+                    .admin(Input::Revoke {
+                        invitation_id: invitation_id.clone(),
+                    })
+                    .await?;
+            }
+            Ok::<(), ApiError>(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,331 @@
+//! The API's request and response bodies, described for OpenAPI. They mirror
+//! the state machine's types (which stay free of HTTP concerns) and convert
+//! to and from them.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::circle;
+
+/// A unit enum of the API mirroring one of the state machine's, with both conversions.
+macro_rules! mirror {
+    ($(#[$meta:meta])* $name:ident = $orig:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl From<$name> for circle::$orig {
+            fn from(v: $name) -> circle::$orig {
+                match v { $($name::$variant => circle::$orig::$variant),+ }
+            }
+        }
+
+        impl From<circle::$orig> for $name {
+            fn from(v: circle::$orig) -> $name {
+                match v { $(circle::$orig::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror!(
+    /// `circle` starts in talking-piece mode; `conference` in moderated floor with an entry order.
+    RoomKind = RoomKind { Circle, Conference }
+);
+mirror!(
+    /// `observer`s never publish audio or video; everyone sees they are there.
+    Role = Role { Keeper, Participant, Observer }
+);
+mirror!(
+    /// A participant's label, for records and for the entry order.
+    Party = Party { Harmed, Responsible, Supporter, Community, Professional, Interpreter, Guardian }
+);
+mirror!(
+    /// `scheduled` → `open` → `in_session` ⇄ `paused` → `closed`.
+    Phase = Phase { Scheduled, Open, InSession, Paused, Closed }
+);
+
+/// Absent stays `None`; `null` becomes `Some(None)`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    pub kind: RoomKind,
+    /// Shown to people before they consent; 1–200 characters.
+    pub title: String,
+    /// RFC 3339 start time, in the future. Informative: a keeper opens the room.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    /// The consent terms; absent: the standard terms (voluntary, confidentiality, no recording, withdrawal).
+    #[serde(default)]
+    pub consent: Option<ConsentTerms>,
+    /// One invitation link is made per seat; at least one keeper.
+    pub seats: Vec<SeatRequest>,
+    #[serde(default)]
+    pub options: RoomOptions,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentTerms {
+    /// Recorded with every answer; 1–100 characters.
+    pub version: String,
+    /// 1–20 items, each with a unique id.
+    pub items: Vec<ConsentItem>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentItem {
+    /// `[a-z0-9_-]`, 1–64 characters.
+    pub id: String,
+    /// 1–2000 characters.
+    pub text: String,
+    /// Declining a required item ends the visit.
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeatRequest {
+    /// 1–10000; the talking piece goes round in ascending seat order.
+    pub seat: u32,
+    /// Display name in the circle; 1–100 characters. Kept with the invitation, never in webhooks or exports.
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub party: Option<Party>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomOptions {
+    /// Conference rule: `then` is admitted only after someone of `first` is in and ready.
+    /// Absent: the kind's default (conference: harmed, then responsible; circle: none). `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<EntryOrder>, nullable)]
+    pub entry_order: Option<Option<EntryOrder>>,
+    /// Speaking time per turn, 1–3600 seconds; nobody is cut off. Absent: no timer.
+    #[serde(default)]
+    pub turn_seconds: Option<u32>,
+    /// How long a lost connection keeps its place, 0–3600 seconds. Absent: the server's `rooms.grace_seconds`.
+    #[serde(default)]
+    pub grace_seconds: Option<u32>,
+    /// Whether keepers are heard without the piece. Absent: true.
+    #[serde(default)]
+    pub keeper_speaks_out_of_turn: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryOrder {
+    pub first: Party,
+    pub then: Party,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddInvitations {
+    /// Seats not held by an unrevoked invitation of the room.
+    pub seats: Vec<SeatRequest>,
+}
+
+/// One invitation link. The link is a credential: give it to its person only.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IssuedInvitation {
+    pub invitation_id: String,
+    pub seat: u32,
+    pub role: Role,
+    pub party: Option<Party>,
+    /// `https://HOST/join#t=TOKEN`.
+    pub link: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CreatedRoom {
+    pub room_id: String,
+    pub phase: Phase,
+    pub starts_at: Option<String>,
+    /// One per seat, in the order of the request.
+    pub invitations: Vec<IssuedInvitation>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Invitations {
+    pub invitations: Vec<IssuedInvitation>,
+}
+
+#[derive(Clone, Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// 1–100, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RoomSummary {
+    pub room_id: String,
+    pub kind: RoomKind,
+    pub title: String,
+    pub phase: Phase,
+    pub starts_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RoomList {
+    /// In creation order.
+    pub rooms: Vec<RoomSummary>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a person is now. `away`: not here (never came, left, or timed out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Consent,
+    Lobby,
+    InCircle,
+    Reconnecting,
+    Away,
+    Withdrawn,
+    Removed,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PersonState {
+    pub invitation_id: String,
+    pub seat: u32,
+    pub role: Role,
+    pub party: Option<Party>,
+    pub presence: Presence,
+    pub revoked: bool,
+}
+
+/// A room's live state: phase and who is where. Nothing said, no chat, no names.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RoomState {
+    pub room_id: String,
+    pub kind: RoomKind,
+    pub title: String,
+    pub phase: Phase,
+    /// Whether the room's task runs on this server now (someone came since the start).
+    pub running: bool,
+    pub starts_at: Option<String>,
+    pub created_at: String,
+    /// Every invitation, in seat order.
+    pub people: Vec<PersonState>,
+}
+
+/// A room's whole record (SPEC §4): who was invited, consents, attendance,
+/// phases, rounds (who spoke or passed), the agreement. Times are RFC 3339.
+/// People appear by invitation id; names and anything said are not in it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordExport {
+    pub room: RecordRoom,
+    pub invitations: Vec<RecordInvitation>,
+    pub consents: Vec<RecordConsent>,
+    pub attendance: Vec<RecordAttendance>,
+    pub phase_changes: Vec<RecordPhase>,
+    pub rounds: Vec<RecordRound>,
+    pub agreements: Vec<RecordAgreement>,
+    pub acknowledgements: Vec<RecordAcknowledgement>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordRoom {
+    pub room_id: String,
+    pub kind: RoomKind,
+    pub title: String,
+    pub consent: ConsentTerms,
+    pub created_at: String,
+    pub starts_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordInvitation {
+    pub invitation_id: String,
+    pub seat: u32,
+    pub role: Role,
+    pub party: Option<Party>,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordConsent {
+    pub invitation_id: String,
+    pub item: String,
+    pub version: String,
+    /// `accepted`, `declined` or `withdrawn`.
+    pub decision: String,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordAttendance {
+    pub invitation_id: String,
+    /// `arrived`, `resumed`, `admitted`, `denied`, `left`, `away`, `removed`, `withdrew`, `dismissed`.
+    pub event: String,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordPhase {
+    pub phase: Phase,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordRound {
+    pub round: u32,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub marks: Vec<RecordRoundMark>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordRoundMark {
+    pub invitation_id: String,
+    /// `spoke` or `passed`; never what was said.
+    pub mark: String,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordAgreement {
+    pub version: u32,
+    pub items: Vec<AgreementItem>,
+    /// The canonical text whose SHA-256 people acknowledge.
+    pub text: String,
+    pub hash: String,
+    pub is_final: bool,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AgreementItem {
+    pub what: String,
+    pub who: String,
+    pub by: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordAcknowledgement {
+    pub invitation_id: String,
+    pub hash: String,
+    pub at: String,
+}
