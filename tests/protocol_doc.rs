@@ -175,6 +175,14 @@ fn every_error_code_and_end_reason_is_documented() {
         "rate_limited",
         "already_authenticated",
         "too_large",
+        "media_not_ready",
+        "media_failed",
+        "media_offer",
+        "media_answer",
+        "media_candidate",
+        "media_ready",
+        "media_closed",
+        "speaking",
     ] {
         codes.push(code.to_owned());
     }
