@@ -18,7 +18,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
-use crate::media::MediaConfig;
 use crate::rooms::Rooms;
 use crate::signal::{self, Connections};
 use crate::store::Store;
@@ -63,7 +62,11 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let app = App {
-        rooms: Rooms::new(store.clone(), shutdown.clone(), media_config(&config)),
+        rooms: Rooms::new(
+            store.clone(),
+            shutdown.clone(),
+            config.media.media_config(config.listen),
+        ),
         store,
         keys,
         connections,
@@ -72,16 +75,6 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         config,
     };
     Ok((Arc::new(app), shutdown_tx))
-}
-
-/// The SFU's settings. Media binds where the server listens when that is a
-/// loopback address, so a local server is not reachable from the network.
-fn media_config(config: &Config) -> MediaConfig {
-    let mut media = MediaConfig::default();
-    if config.listen.ip().is_loopback() {
-        media.bind_ip = config.listen.ip();
-    }
-    media
 }
 
 /// The whole HTTP surface.
