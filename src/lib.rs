@@ -14,5 +14,6 @@ pub mod server;
 pub mod signal;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 pub mod webhooks;

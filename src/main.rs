@@ -57,6 +57,15 @@ enum Commands {
         #[arg(long)]
         days: Option<u32>,
     },
+    /// Make TLS certificates: `--dev` writes a self-signed one for localhost.
+    Certs {
+        /// A development certificate for localhost, 127.0.0.1 and ::1 (never commit it).
+        #[arg(long, required = true)]
+        dev: bool,
+        /// Where to write dev-cert.pem and dev-key.pem.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,6 +109,7 @@ async fn main() -> ExitCode {
     telemetry::init_tracing(config.log_format);
     let result = match cli.command {
         None | Some(Commands::Serve) => serve(config).await,
+        Some(Commands::Certs { dev: _, dir }) => certs(&dir),
         Some(Commands::Invite {
             room,
             seat,
@@ -162,8 +172,25 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
             println!("{line}");
         }
     }
-    println!("Circle Keeper is running on http://{address} — Ctrl-C stops it.");
+    let scheme = if app.config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("Circle Keeper is running on {scheme}://{address} — Ctrl-C stops it.");
     server::serve(app, shutdown_tx, listener, server::shutdown_signal()).await
+}
+
+fn certs(dir: &std::path::Path) -> anyhow::Result<()> {
+    let made = circlekeeper::tls::generate_dev_certificate(dir)?;
+    println!("Wrote a development certificate (browsers will warn; never commit it).");
+    println!("To serve HTTPS, add to config/circlekeeper.toml:\n");
+    println!(
+        "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"",
+        made.cert_file.display(),
+        made.key_file.display()
+    );
+    Ok(())
 }
 
 async fn invite(

@@ -87,6 +87,14 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api::routes(&app))
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            // Only over HTTPS: a plain-HTTP loopback server must not pin browsers to HTTPS.
+            app.config
+                .tls
+                .enabled()
+                .then_some(HeaderValue::from_static("max-age=31536000")),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(web::CONTENT_SECURITY_POLICY),
         ))
@@ -138,11 +146,26 @@ pub async fn serve(
         signal.await;
         let _ = tx.send(true);
     });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
+    let tls = &app.config.tls;
+    if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+        let rustls = crate::tls::server_config(cert, key).await?;
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await?;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        axum_server::from_tcp_rustls(listener.into_std()?, rustls)?
+            .handle(handle)
+            .serve(service)
+            .await?;
+    } else {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await?;
+    }
     for task in background {
         let _ = task.await;
     }

@@ -9,8 +9,6 @@ cd "$(dirname "$0")/.."
 echo "== Rust: unit, property and integration tests"
 cargo test --all-targets --locked
 
-if [ -f tests/e2e/run.sh ]; then
-  echo "== Browser: end-to-end tests in headless Chromium"
-  cargo build --locked
-  CIRCLEKEEPER_BIN="$PWD/target/debug/circlekeeper" bash tests/e2e/run.sh
-fi
+echo "== Browser: end-to-end tests in headless Chromium"
+# `cargo test` above built the server binary for the integration tests; use it.
+CIRCLEKEEPER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/circlekeeper" bash tests/e2e/run.sh

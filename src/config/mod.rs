@@ -50,7 +50,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Create a demo circle (and print its links) when the store has no rooms.
     pub demo: bool,
-    /// Plain HTTP on a non-loopback address (TLS is not implemented yet).
+    /// Plain HTTP on a non-loopback address without [tls] (e.g. behind a TLS-terminating proxy).
     pub allow_plain_http_non_loopback: bool,
     pub auth: AuthConfig,
     pub limits: Limits,
@@ -59,6 +59,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub webhooks: WebhooksConfig,
     pub media: MediaSettings,
+    pub tls: TlsSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -183,6 +184,24 @@ impl fmt::Debug for WebhooksConfig {
     }
 }
 
+/// `[tls]`: HTTPS with rustls (SPEC §5.1). Both files set: the server speaks only HTTPS.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, e.g. certs/dev-cert.pem from `circlekeeper certs --dev`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
+    }
+}
+
 /// `[media]`: the SFU (SPEC §6.1; issue: media).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -272,6 +291,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             webhooks: WebhooksConfig::default(),
             media: MediaSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -471,6 +491,7 @@ impl Config {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.tls.enabled() => format!("https://{}", self.link_addr()),
             None => format!("http://{}", self.link_addr()),
         }
     }
@@ -528,13 +549,21 @@ impl Config {
             message,
         };
 
-        if !self.listen.ip().is_loopback() && !self.allow_plain_http_non_loopback {
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(invalid(
+                "tls.cert_file",
+                "and tls.key_file go together".into(),
+            ));
+        }
+        if !self.listen.ip().is_loopback()
+            && !self.tls.enabled()
+            && !self.allow_plain_http_non_loopback
+        {
             return Err(invalid(
                 "listen",
                 format!(
-                    "is {}, not a loopback address; TLS is not implemented yet, so serving plain \
-                     HTTP there needs allow_plain_http_non_loopback = true (e.g. behind a \
-                     TLS-terminating proxy)",
+                    "is {}, not a loopback address: set [tls] cert_file and key_file, or \
+                     allow_plain_http_non_loopback = true (e.g. behind a TLS-terminating proxy)",
                     self.listen
                 ),
             ));
@@ -793,6 +822,10 @@ fn schema() -> toml::Table {
             url: Some(String::new()),
             secret: Some(String::new()),
             ..WebhooksConfig::default()
+        },
+        tls: TlsSettings {
+            cert_file: Some(PathBuf::new()),
+            key_file: Some(PathBuf::new()),
         },
         media: MediaSettings {
             bind_ip: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
