@@ -152,12 +152,15 @@ pub struct ApiKeyConfig {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
-    /// Where events are POSTed (`http://` only for now); unset: no webhooks.
+    /// Where events are POSTed (`https://` or `http://`); unset: no webhooks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The HMAC-SHA256 key of the signatures; required with `url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// A CA certificate (PEM) trusted for an https:// receiver besides the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// Seconds one delivery may take before it counts as failed.
     pub timeout_seconds: u32,
     /// Delay before the first retry; doubled at each failure, with jitter.
@@ -175,6 +178,7 @@ impl fmt::Debug for WebhooksConfig {
         f.debug_struct("WebhooksConfig")
             .field("url", &self.url)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
             .field("timeout_seconds", &self.timeout_seconds)
             .field("retry_initial_ms", &self.retry_initial_ms)
             .field("retry_max_ms", &self.retry_max_ms)
@@ -266,6 +270,7 @@ impl Default for WebhooksConfig {
         WebhooksConfig {
             url: None,
             secret: None,
+            ca_file: None,
             timeout_seconds: 10,
             retry_initial_ms: 1000,
             retry_max_ms: 900_000,
@@ -730,14 +735,8 @@ impl Config {
         if let Some(url) = &w.url {
             let host = url
                 .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"))
                 .map(|rest| rest.split('/').next().unwrap_or(""));
-            if url.starts_with("https://") {
-                return Err(invalid(
-                    "webhooks.url",
-                    "https:// is not supported yet; use http:// to a forwarder on the same host or network"
-                        .into(),
-                ));
-            }
             if host.is_none_or(str::is_empty)
                 || url.chars().any(|c| c.is_whitespace() || c.is_control())
             {
@@ -821,6 +820,7 @@ fn schema() -> toml::Table {
         webhooks: WebhooksConfig {
             url: Some(String::new()),
             secret: Some(String::new()),
+            ca_file: Some(PathBuf::new()),
             ..WebhooksConfig::default()
         },
         tls: TlsSettings {

@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use http_body_util::Full;
 use hyper::Request;
 use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -133,15 +134,23 @@ pub struct Dispatcher {
     url: hyper::Uri,
     secret: String,
     config: WebhooksConfig,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Dispatcher {
-    /// `None` when webhooks are not configured (no URL or no secret).
+    /// `None` when webhooks are not configured (no URL or no secret), or
+    /// their CA file cannot be read (logged).
     pub fn new(store: Store, config: &WebhooksConfig) -> Option<Dispatcher> {
         let url = config.url.as_ref()?.parse().ok()?;
         let secret = config.secret.clone()?;
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let connector = match https_connector(config.ca_file.as_deref()) {
+            Ok(connector) => connector,
+            Err(error) => {
+                tracing::error!(%error, "webhooks disabled: no TLS trust store");
+                return None;
+            }
+        };
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Some(Dispatcher {
             store,
             url,
@@ -249,6 +258,42 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// HTTPS (or plain HTTP) to the receiver, trusting the system's CAs and,
+/// when configured, the program's own CA (`webhooks.ca_file`).
+fn https_connector(
+    ca_file: Option<&std::path::Path>,
+) -> Result<HttpsConnector<HttpConnector>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    } else if added == 0 {
+        tracing::warn!("no system CA certificates found: https webhooks will fail");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build())
 }
 
 /// Starts the dispatcher when webhooks are configured.
