@@ -261,8 +261,11 @@ fn unknown_keys_in_file_are_errors() {
     assert_eq!(key, "limits.max_room");
     assert!(text.contains("limits.max_rooms"), "{text}");
 
+    let (key, _) = unknown_key(load(Some("[cluster]\nnodes = 3"), &[]));
+    assert_eq!(key, "cluster");
+
     let (key, _) = unknown_key(load(Some("[tls]\ncert = \"x\""), &[]));
-    assert_eq!(key, "tls");
+    assert_eq!(key, "tls.cert");
 
     let (key, _) = unknown_key(load(Some("[limits.deeper]\nx = 1"), &[]));
     assert_eq!(key, "limits.deeper");
