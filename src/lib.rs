@@ -7,6 +7,8 @@ pub mod auth;
 pub mod circle;
 pub mod config;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod invitations;
 pub mod media;
 pub mod rooms;
