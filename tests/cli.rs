@@ -158,3 +158,92 @@ fn help_documents_every_command() {
         assert!(help.contains(word), "--help lacks {word}");
     }
 }
+
+/// Starts the binary on a data directory and returns it with its address and links.
+fn start_binary(data: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env_remove("CIRCLEKEEPER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut links = Vec::new();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .expect("line");
+        if let Some(link) = line.split_whitespace().find(|w| w.contains("/join#t=")) {
+            links.push(link.split("#t=").nth(1).expect("token").to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Circle Keeper is running on http://") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    (child, address, links)
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_room_and_no_record() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (mut first, address, links) = start_binary(data.path());
+    let (keeper_token, alex_token) = (links[0].clone(), links[1].clone());
+    let mut keeper = Client::connect(address.parse().expect("address")).await;
+    keeper.hello(&keeper_token).await;
+    keeper.consent_all().await;
+    let mut alex = Client::connect(address.parse().expect("address")).await;
+    alex.hello(&alex_token).await;
+    alex.consent_all().await;
+    keeper
+        .wait_view(|v| v.to_string().contains("\"lobby\""))
+        .await;
+    let a = keeper.person("Alex");
+    keeper
+        .cmd(serde_json::json!({"type": "admit", "person": a}))
+        .await
+        .expect("admit");
+    keeper
+        .cmd(serde_json::json!({"type": "start_session"}))
+        .await
+        .expect("start");
+    keeper
+        .cmd(serde_json::json!({"type": "give_piece", "to": a}))
+        .await
+        .expect("give");
+
+    // No shutdown at all: SIGKILL.
+    first.kill().expect("kill");
+    first.wait().expect("reaped");
+
+    let (mut second, address, _) = start_binary(data.path());
+    let mut keeper = Client::connect(address.parse().expect("address")).await;
+    assert_eq!(keeper.hello(&keeper_token).await["type"], "welcome");
+    assert_eq!(
+        keeper.view["stage"], "circle",
+        "the keeper resumes inside the grace period"
+    );
+    assert_eq!(keeper.view["phase"], "in_session");
+    assert_eq!(
+        keeper.holder(),
+        Some(a),
+        "the talking piece is where it was"
+    );
+    let mut alex = Client::connect(address.parse().expect("address")).await;
+    alex.hello(&alex_token).await;
+    assert_eq!(alex.view["stage"], "circle");
+    second.kill().expect("kill");
+    second.wait().expect("reaped");
+
+    let store = circlekeeper::store::Store::open(data.path())
+        .await
+        .expect("store");
+    let record = store.record("demo-circle").await.expect("record");
+    assert!(
+        record.consents.len() >= 8,
+        "both people's consents are kept"
+    );
+    assert!(record.attendance.iter().any(|r| r.event == "admitted"));
+}
