@@ -32,6 +32,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection silent this long is gone (browsers answer our pings).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// Most frames written before one flush.
+const WRITE_BATCH: usize = 64;
 /// Messages refused by the rate limit before the connection is closed.
 const RATE_STRIKES: u32 = 20;
 
@@ -94,12 +96,21 @@ enum Ending {
 /// How long a close we sent waits for the client's answering close.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
-fn reject(frames: &mpsc::Sender<OutFrame>, code: &str, message: &str, close: u16) {
-    let _ = frames.try_send(OutFrame::Text(error_json(code, message, None)));
-    let _ = frames.try_send(OutFrame::Close {
-        code: close,
-        reason: "refused",
-    });
+/// Why a connection was turned away at `hello`: told to the client, then closed.
+struct Refused {
+    code: &'static str,
+    message: String,
+    close: u16,
+}
+
+impl Refused {
+    fn policy(code: &'static str, message: impl Into<String>) -> Refused {
+        Refused {
+            code,
+            message: message.into(),
+            close: CLOSE_POLICY,
+        }
+    }
 }
 
 /// The first frame must be `hello` with a valid token for an existing room.
@@ -112,90 +123,83 @@ where
     R: Stream<Item = InFrame> + Unpin,
 {
     let frames = outbound.frames.clone();
+    match hello(app, stream, outbound).await {
+        Ok(Some(arrived)) => Ok(arrived),
+        Ok(None) => Err(Ending::ByPeer),
+        Err(refused) => {
+            let text = error_json(refused.code, &refused.message, None);
+            let _ = frames.try_send(OutFrame::Text(text));
+            let _ = frames.try_send(OutFrame::Close {
+                code: refused.close,
+                reason: "refused",
+            });
+            Err(Ending::ByUs)
+        }
+    }
+}
+
+/// `Ok(None)`: the client went away before saying anything.
+async fn hello<R>(
+    app: &App,
+    stream: &mut R,
+    outbound: Outbound,
+) -> Result<Option<(RoomHandle, SessionId)>, Refused>
+where
+    R: Stream<Item = InFrame> + Unpin,
+{
+    let hello_required = || Refused::policy("hello_required", "the first message must be hello");
     let first = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
         Ok(Some(InFrame::Text(text))) => text,
         Ok(Some(InFrame::TooLarge)) => {
-            reject(&frames, "too_large", "message too large", CLOSE_TOO_BIG);
-            return Err(Ending::ByUs);
+            return Err(Refused {
+                code: "too_large",
+                message: "message too large".into(),
+                close: CLOSE_TOO_BIG,
+            });
         }
-        Ok(Some(_)) | Err(_) => {
-            reject(
-                &frames,
-                "hello_required",
-                "the first message must be hello",
-                CLOSE_POLICY,
-            );
-            return Err(Ending::ByUs);
-        }
-        Ok(None) => return Err(Ending::ByPeer),
+        Ok(Some(_)) | Err(_) => return Err(hello_required()),
+        Ok(None) => return Ok(None),
     };
     let token = match parse_client(&first) {
         Ok(ClientMsg::Hello { v, token }) if v == PROTOCOL_VERSION => token,
         Ok(ClientMsg::Hello { .. }) => {
-            reject(
-                &frames,
+            return Err(Refused::policy(
                 "unsupported_version",
                 "this server speaks protocol version 1",
-                CLOSE_POLICY,
-            );
-            return Err(Ending::ByUs);
+            ));
         }
-        Ok(ClientMsg::Command { .. } | ClientMsg::Media { .. }) => {
-            reject(
-                &frames,
-                "hello_required",
-                "the first message must be hello",
-                CLOSE_POLICY,
-            );
-            return Err(Ending::ByUs);
-        }
-        Err(error) => {
-            reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
-            return Err(Ending::ByUs);
-        }
+        Ok(ClientMsg::Command { .. } | ClientMsg::Media { .. }) => return Err(hello_required()),
+        Err(error) => return Err(Refused::policy(error.code(), error.to_string())),
     };
-    let claims = match app.keys.verify(&token) {
-        Ok(claims) => claims,
-        Err(error) => {
-            metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code())
-                .increment(1);
-            reject(&frames, error.code(), &error.to_string(), CLOSE_POLICY);
-            return Err(Ending::ByUs);
-        }
+    let claims = app.keys.verify(&token).map_err(|error| {
+        metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code())
+            .increment(1);
+        Refused::policy(error.code(), error.to_string())
+    })?;
+    let server_error = |error: &dyn std::fmt::Display| {
+        tracing::error!(%error, "arrival failed");
+        Refused::policy("server_error", "please try again")
     };
-    match app.store.is_revoked(&claims.jti).await {
-        Ok(false) => {}
-        Ok(true) => {
-            reject(
-                &frames,
-                "invitation_revoked",
-                "this invitation has been revoked",
-                CLOSE_POLICY,
-            );
-            return Err(Ending::ByUs);
-        }
-        Err(error) => {
-            tracing::error!(%error, "revocation check failed");
-            reject(&frames, "server_error", "please try again", CLOSE_POLICY);
-            return Err(Ending::ByUs);
-        }
+    if app
+        .store
+        .is_revoked(&claims.jti)
+        .await
+        .map_err(|e| server_error(&e))?
+    {
+        return Err(Refused::policy(
+            "invitation_revoked",
+            "this invitation has been revoked",
+        ));
     }
     let room = match app.rooms.get(&claims.room).await {
         Ok(room) => room,
         Err(RoomsError::Unknown) => {
-            reject(
-                &frames,
+            return Err(Refused::policy(
                 "room_unknown",
                 "this link is not for a room on this server",
-                CLOSE_POLICY,
-            );
-            return Err(Ending::ByUs);
+            ));
         }
-        Err(error) => {
-            tracing::error!(%error, "room could not start");
-            reject(&frames, "server_error", "please try again", CLOSE_POLICY);
-            return Err(Ending::ByUs);
-        }
+        Err(error) => return Err(server_error(&error)),
     };
     let (reply, answer) = oneshot::channel();
     let arrival = RoomMsg::Arrive {
@@ -203,22 +207,15 @@ where
         outbound,
         reply,
     };
-    if room.send(arrival).await.is_err() {
-        reject(
-            &frames,
-            "room_gone",
-            "the room is not available now",
-            CLOSE_RESTART,
-        );
-        return Err(Ending::ByUs);
-    }
-    match answer.await {
-        Ok(Ok(session)) => Ok((room, session)),
-        Ok(Err(refusal)) => {
-            reject(&frames, refusal.code(), &refusal.to_string(), CLOSE_POLICY);
-            Err(Ending::ByUs)
-        }
-        Err(_) => Err(Ending::ByUs),
+    let gone = || Refused {
+        code: "room_gone",
+        message: "the room is not available now".into(),
+        close: CLOSE_RESTART,
+    };
+    room.send(arrival).await.map_err(|_| gone())?;
+    match answer.await.map_err(|_| gone())? {
+        Ok(session) => Ok(Some((room, session))),
+        Err(refusal) => Err(Refused::policy(refusal.code(), refusal.to_string())),
     }
 }
 
@@ -342,8 +339,24 @@ async fn write_loop<S>(
         tokio::select! {
             frame = queue.recv() => {
                 let Some(frame) = frame else { break };
-                let closing = matches!(frame, OutFrame::Close { .. });
-                if sink.send(WriteFrame::Out(frame)).await.is_err() || closing {
+                // What is already queued goes out in one write: frames written one
+                // by one (a `state`, then the `ok`) wait on the peer's delayed ACK
+                // of the previous one (Nagle), about 40 ms each.
+                let mut next = Some(frame);
+                let mut done = false;
+                let mut batch = 0;
+                while let Some(frame) = next.take() {
+                    let closing = matches!(frame, OutFrame::Close { .. });
+                    if sink.feed(WriteFrame::Out(frame)).await.is_err() || closing {
+                        done = true;
+                        break;
+                    }
+                    batch += 1;
+                    if batch < WRITE_BATCH {
+                        next = queue.try_recv().ok();
+                    }
+                }
+                if sink.flush().await.is_err() || done {
                     break;
                 }
             }
