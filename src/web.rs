@@ -33,6 +33,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("strings.js", JS, include_str!("../web-client/strings.js")),
     ("dom.js", JS, include_str!("../web-client/dom.js")),
     ("media.js", JS, include_str!("../web-client/media.js")),
+    ("webrtc.js", JS, include_str!("../web-client/webrtc.js")),
     ("app.js", JS, include_str!("../web-client/app.js")),
     (
         "circle-parts.js",

@@ -5,7 +5,8 @@
 import { CircleConnection } from './protocol.js';
 import { h, fill, announce, setupAnnouncer } from './dom.js';
 import { t, has } from './strings.js';
-import { localMedia, mediaHooks } from './media.js';
+import { localMedia } from './media.js';
+import { followMedia } from './webrtc.js';
 import { describeChanges } from './circle-parts.js';
 import { connectingScreen, noLinkScreen, refusedScreen, consentScreen, lobbyScreen, endedScreen } from './view-join.js';
 import { circleScreen } from './view-circle.js';
@@ -137,7 +138,6 @@ function start() {
         const first = current?.key !== key;
         if (first) {
           show(key, key === 'keeper' ? keeperScreen({ act: quietAct, say: (text) => tell(text) }) : circleScreen({ act: quietAct }));
-          mediaHooks.onAdmitted(connection);
         }
         current.screen.update(view);
         // One announcement per change, so no sentence overwrites another.
@@ -170,7 +170,6 @@ function start() {
   connection.addEventListener('ended', (event) => {
     const { reason } = event.detail;
     localMedia.stop();
-    mediaHooks.onLeft();
     lastCircle = null;
     banner.hidden = true;
     // Only someone who left on their own comes back with this link from here.
@@ -190,6 +189,8 @@ function start() {
     tell(errorText(event.detail), 'error');
   });
 
+  // The peer connection with the server: built on `media_ready`, closed with the circle.
+  followMedia(connection);
   window.addEventListener('pagehide', () => connection.close());
   connection.connect();
 }

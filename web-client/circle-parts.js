@@ -3,7 +3,8 @@
 // agreement, and the sentences announced when something changes.
 
 import { h, fill, formatDuration, initials } from './dom.js';
-import { localMedia, mediaHooks } from './media.js';
+import { localMedia } from './media.js';
+import { remoteMedia, resumeAudio } from './webrtc.js';
 import { t, listNames } from './strings.js';
 
 /** @typedef {import('./protocol.js').CircleView} CircleView */
@@ -40,12 +41,6 @@ export function pieceIcon(extraClass = '') {
   return svg;
 }
 
-const remoteStreams = new Map();
-mediaHooks.attachRemoteStream = (personId, stream) => {
-  remoteStreams.set(personId, stream);
-  document.dispatchEvent(new Event('ck-remote-stream'));
-};
-
 /**
  * The people around a circle, in seat order, with the talking piece shown
  * at its holder. A list for screen readers, a ring for the eyes.
@@ -54,20 +49,60 @@ export class Ring {
   constructor() {
     this.list = h('ol', { class: 'ring', 'aria-label': t('circle.people') });
     this.centre = h('div', { class: 'ring-centre', 'aria-hidden': 'true' });
-    this.element = h('div', { class: 'ring-wrap' }, h('div', { class: 'ring-line', 'aria-hidden': 'true' }), this.centre, this.list);
-    this.selfVideo = h('video', { class: 'seat-video', autoplay: true, playsinline: true });
+    this.soundButton = h('button', {
+      type: 'button', class: 'button secondary small sound-button', hidden: true, text: t('circle.turn_on_sound'),
+      onclick: () => resumeAudio(),
+    });
+    this.ring = h('div', { class: 'ring-wrap' }, h('div', { class: 'ring-line', 'aria-hidden': 'true' }), this.centre, this.list);
+    this.element = h('div', { class: 'ring-box' }, this.soundButton, this.ring);
+    this.selfVideo = h('video', { class: 'seat-video self', autoplay: true, playsinline: true });
     this.selfVideo.muted = true;
+    /** One video element per person, kept across renders so that nothing flickers. @type {Map<number, HTMLVideoElement>} */
+    this.videos = new Map();
     /** @type {CircleView|null} */
     this.view = null;
     this._onMedia = () => this.view && this.update(this.view);
+    /** Only the ring's class changes: no re-render, and nothing said to screen readers. */
+    this._onSpeaking = (event) => {
+      const { person } = event.detail;
+      for (const li of this.list.querySelectorAll('.seat')) {
+        const id = Number(li.getAttribute('data-person'));
+        if (person === null || id === person) li.classList.toggle('speaking', remoteMedia.isSpeaking(id));
+      }
+    };
     localMedia.addEventListener('change', this._onMedia);
-    document.addEventListener('ck-remote-stream', this._onMedia);
+    remoteMedia.addEventListener('streams', this._onMedia);
+    remoteMedia.addEventListener('speaking', this._onSpeaking);
   }
 
   dispose() {
     localMedia.removeEventListener('change', this._onMedia);
-    document.removeEventListener('ck-remote-stream', this._onMedia);
+    remoteMedia.removeEventListener('streams', this._onMedia);
+    remoteMedia.removeEventListener('speaking', this._onSpeaking);
     this.selfVideo.srcObject = null;
+    for (const video of this.videos.values()) video.srcObject = null;
+    this.videos.clear();
+  }
+
+  /** The video element for a person's stream, or null when no video arrives from them. */
+  _remoteVideo(personId) {
+    const stream = remoteMedia.streams.get(personId);
+    let video = this.videos.get(personId);
+    if (!stream || !remoteMedia.hasVideo(personId)) {
+      if (video) {
+        video.srcObject = null;
+        this.videos.delete(personId);
+      }
+      return null;
+    }
+    if (!video) {
+      // Sound plays through the hidden <audio> of webrtc.js: the picture is muted.
+      video = /** @type {HTMLVideoElement} */ (h('video', { class: 'seat-video remote', autoplay: true, playsinline: true }));
+      video.muted = true;
+      this.videos.set(personId, video);
+    }
+    if (video.srcObject !== stream) video.srcObject = stream;
+    return video;
   }
 
   /** @param {CircleView} view */
@@ -76,7 +111,15 @@ export class Ring {
     // Participants see the circle; keepers also see seats of people not in it.
     const people = view.people.filter((p) => p.presence === 'in_circle' || p.presence === 'reconnecting');
     const many = people.length > 12;
-    this.element.classList.toggle('ring-as-list', many);
+    this.ring.classList.toggle('ring-as-list', many);
+    this.ring.classList.toggle('few', people.length <= 6);
+    this.soundButton.hidden = !remoteMedia.audioBlocked;
+    for (const [id, video] of this.videos) {
+      if (!people.some((p) => p.id === id)) {
+        video.srcObject = null;
+        this.videos.delete(id);
+      }
+    }
     const marks = new Map((view.round?.marks || []).map(([id, mark]) => [id, mark]));
     const items = people.map((person, index) => {
       const isHolder = view.mode === 'talking_piece' && view.holder === person.id;
@@ -99,19 +142,20 @@ export class Ring {
       if (marks.has(person.id)) notes.push(t(`circle.${marks.get(person.id)}`));
 
       const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true' }, h('span', { class: 'initials', text: initials(person.name) }));
-      const stream = you ? localMedia.stream : remoteStreams.get(person.id);
-      const showSelf = you && stream && stream.getVideoTracks().length && !localMedia.settings.hideSelf;
+      const own = you ? localMedia.stream : null;
+      const showSelf = own && own.getVideoTracks().length && !localMedia.settings.hideSelf;
+      let video = null;
       if (showSelf) {
-        if (this.selfVideo.srcObject !== stream) this.selfVideo.srcObject = stream;
-        avatar.append(this.selfVideo);
-      } else if (!you && stream) {
-        const remote = h('video', { class: 'seat-video', autoplay: true, playsinline: true });
-        remote.srcObject = stream;
-        avatar.append(remote);
+        if (this.selfVideo.srcObject !== own) this.selfVideo.srcObject = own;
+        video = this.selfVideo;
+      } else if (!you) {
+        video = this._remoteVideo(person.id);
       }
+      if (video) avatar.append(video);
       const li = h('li', {
         class: ['seat', isHolder && 'holder', isNext && 'next', granted && 'granted', you && 'you',
-          person.hand_raised && 'hand', elsewhere && 'elsewhere', person.presence === 'reconnecting' && 'away']
+          person.hand_raised && 'hand', elsewhere && 'elsewhere', person.presence === 'reconnecting' && 'away',
+          video && 'has-video', !you && remoteMedia.isSpeaking(person.id) && 'speaking']
           .filter(Boolean).join(' '),
         'data-person': person.id,
       },

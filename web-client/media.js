@@ -1,8 +1,6 @@
-// The person's own camera and microphone: choice, preview, and the hook
-// where the WebRTC negotiation with the server's SFU will go.
-//
-// The server does not carry media yet (the SFU is being built). Everything
-// here is local to the browser until then: nothing is sent anywhere.
+// The person's own camera and microphone: choice, preview and settings.
+// What is sent to the circle, and how, is webrtc.js's business: it follows
+// this object's `change` events (a new stream, audio only, devices off).
 
 /**
  * @typedef {object} MediaSettings
@@ -24,6 +22,8 @@ class LocalMedia extends EventTarget {
     this.stream = null;
     /** @type {string|null} an error name from getUserMedia, if the last start failed */
     this.error = null;
+    /** False once the person turned the devices off themselves: entering the circle keeps them off. */
+    this.wanted = true;
   }
 
   get supported() {
@@ -50,6 +50,7 @@ class LocalMedia extends EventTarget {
       return;
     }
     this.stop(false);
+    this.wanted = true;
     const { cameraId, microphoneId, audioOnly } = this.settings;
     const audio = microphoneId ? { deviceId: { exact: microphoneId } } : true;
     const video = audioOnly ? false : (cameraId ? { deviceId: { exact: cameraId } } : { width: { ideal: 640 }, height: { ideal: 480 } });
@@ -61,7 +62,6 @@ class LocalMedia extends EventTarget {
       this.error = error && error.name ? error.name : 'Error';
     }
     this._changed();
-    mediaHooks.onLocalStreamChanged(this.stream);
   }
 
   /** Stops every track. */
@@ -70,10 +70,13 @@ class LocalMedia extends EventTarget {
       for (const track of this.stream.getTracks()) track.stop();
     }
     this.stream = null;
-    if (notify) {
-      this._changed();
-      mediaHooks.onLocalStreamChanged(null);
-    }
+    if (notify) this._changed();
+  }
+
+  /** The person turns camera and microphone off: they stay off until turned on again. */
+  turnOff() {
+    this.wanted = false;
+    this.stop();
   }
 
   /** @returns {Promise<{cameras: MediaDeviceInfo[], microphones: MediaDeviceInfo[]}>} */
@@ -114,37 +117,3 @@ function saveSettings(settings) {
 }
 
 export const localMedia = new LocalMedia();
-
-// ---------------------------------------------------------------------------
-// HOOK(WebRTC): the SFU negotiation goes here, and only here.
-//
-// When the server's SFU lands (see src/media/ and docs/protocol.md), these
-// functions will:
-//   - onAdmitted: create one RTCPeerConnection (no third-party STUN by
-//     default, SPEC §5.10), add the tracks of `localMedia.stream` (audio
-//     only if `audioOnly`), send the SDP offer over the same WebSocket with
-//     `connection.send('offer', {sdp})`-style messages (names to follow the
-//     server), apply the answer and trickle ICE candidates both ways;
-//   - onLocalStreamChanged: replaceTrack() on the senders when the person
-//     picks another camera or microphone, or turns the camera off;
-//   - onRemoteTrack: call `attachRemoteStream(personId, stream)` from the UI
-//     (circle.js puts the video into that person's seat);
-//   - onLeft: close the peer connection.
-// The server decides what is forwarded (talking piece, caucus, pause): the
-// client never needs to stop sending to enforce a rule.
-// ---------------------------------------------------------------------------
-export const mediaHooks = {
-  /** @type {(connection: import('./protocol.js').CircleConnection) => void} */
-  onAdmitted(connection) {
-    void connection; // TODO(SFU): start the WebRTC negotiation.
-  },
-  /** @type {(stream: MediaStream|null) => void} */
-  onLocalStreamChanged(stream) {
-    void stream; // TODO(SFU): replace the tracks on the peer connection.
-  },
-  /** Set by the circle view: puts a remote stream into a person's seat. */
-  attachRemoteStream: /** @type {(personId: number, stream: MediaStream) => void} */ (() => {}),
-  onLeft() {
-    // TODO(SFU): close the peer connection.
-  },
-};

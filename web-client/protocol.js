@@ -85,6 +85,21 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'error', code: string, message: string, ref?: number}} ErrorMsg
  * @typedef {{type: 'ended', reason: EndReason}} EndedMsg
  *
+ * Media (docs/protocol.md, "Media"): one RTCPeerConnection with the server
+ * while in the circle; the tracks of person N arrive in the stream `peer-N`.
+ * @typedef {{urls: string[], username?: string, credential?: string}} IceServer
+ * @typedef {{candidate: string, sdpMid?: string|null, sdpMLineIndex?: number|null, usernameFragment?: string|null}} IceCandidateInit
+ *   The browser's `RTCIceCandidateInit`, as `RTCIceCandidate.toJSON()` gives it.
+ * @typedef {{type: 'media_ready', ice_servers: IceServer[]}} MediaReadyMsg
+ *   You entered the circle (or came back on a new socket): build a fresh peer connection and offer.
+ * @typedef {{type: 'media_offer', sdp: string}} MediaOfferMsg
+ *   The server's tracks changed: answer with `media_answer`. Both ways: the client offers with it too.
+ * @typedef {{type: 'media_answer', sdp: string}} MediaAnswerMsg   Both ways, answering the other's offer.
+ * @typedef {{type: 'media_candidate', candidate: IceCandidateInit}} MediaCandidateMsg   Trickle ICE, both ways.
+ * @typedef {{type: 'media_closed'}} MediaClosedMsg   You left the circle: close the peer connection.
+ * @typedef {{type: 'speaking', person: PersonId, level_dbov: number, voice: boolean}} SpeakingMsg
+ *   Someone you hear is talking (RFC 6464 level: 0 loudest, 127 silence); at most five a second per person.
+ *
  * @typedef {'connecting'|'open'|'reconnecting'|'closed'} ConnectionStatus
  */
 
@@ -115,6 +130,10 @@ const FINAL_CLOSE = new Set([1008, 1009]);
  * - `welcome` {@link WelcomeMsg}
  * - `state` {@link StateMsg}
  * - `pause_requested`, `chat`, `time_up`: the notices of the same name
+ * - `media_ready` {@link MediaReadyMsg}, `media_offer`, `media_answer`,
+ *   `media_candidate`, `media_closed`, `speaking` {@link SpeakingMsg}: the
+ *   media negotiation (webrtc.js), sent back with `send('media_offer', {sdp})`,
+ *   `send('media_answer', {sdp})` and `send('media_candidate', {candidate})`
  * - `ended` {@link EndedMsg}: the session is over; no reconnection follows
  * - `refused` {@link ErrorMsg}: arrival refused for good (bad link, closed room…)
  * - `error` {@link ErrorMsg}: an error that answers no command of ours
@@ -264,7 +283,7 @@ export class CircleConnection extends EventTarget {
         this._emit('ended', msg);
         return;
       default:
-        // state, pause_requested, chat, time_up, and anything newer.
+        // state, pause_requested, chat, time_up, media_*, speaking, and anything newer.
         this._emit(msg.type, msg);
     }
   }

@@ -67,6 +67,7 @@ const en = {
   // Device check.
   'device.title': 'Camera and microphone',
   'device.intro': 'Nobody can see or hear you here. This is only for you to check.',
+  'device.intro_circle': 'People in the circle see your video, and hear you when it is your turn to speak.',
   'device.start': 'Turn on camera and microphone',
   'device.start_audio': 'Turn on microphone',
   'device.stop': 'Turn off camera and microphone',
@@ -105,6 +106,7 @@ const en = {
   'circle.observer': 'observer',
   'circle.observers_present': 'Observers present: {names}. Observers watch but do not speak.',
   'circle.someone': 'Someone',
+  'circle.turn_on_sound': 'Turn on sound',
 
   'turn.you_hold': 'You hold the talking piece',
   'turn.you_hold_body': 'Speak when you are ready. When you have finished, pass the piece on.',

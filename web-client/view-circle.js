@@ -39,7 +39,7 @@ export function circleScreen({ act }) {
     },
   });
   const openDevices = () => {
-    const check = deviceCheck();
+    const check = deviceCheck({ inCircle: true });
     panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose });
   };
   const leave = async () => {

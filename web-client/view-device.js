@@ -6,9 +6,10 @@ import { localMedia } from './media.js';
 import { t } from './strings.js';
 
 /**
+ * @param {{inCircle?: boolean}} [options]  in the circle, others see (and may hear) what is chosen here
  * @returns {{element: HTMLElement, dispose: () => void}}
  */
-export function deviceCheck() {
+export function deviceCheck({ inCircle = false } = {}) {
   const video = h('video', { class: 'preview-video', autoplay: true, playsinline: true, 'aria-label': t('device.preview') });
   video.muted = true;
   const placeholder = h('p', { class: 'preview-placeholder' });
@@ -24,7 +25,7 @@ export function deviceCheck() {
   const hideSelf = h('input', { type: 'checkbox', id: 'hide-self', 'data-key': 'hide-self' });
 
   const element = h('div', { class: 'device-check' },
-    h('p', { class: 'muted-text', text: t('device.intro') }),
+    h('p', { class: 'muted-text', text: t(inCircle ? 'device.intro_circle' : 'device.intro') }),
     preview,
     h('div', { class: 'meter-row' }, h('span', { class: 'label', text: t('device.level') }), meter),
     message,
@@ -36,7 +37,7 @@ export function deviceCheck() {
   );
 
   startButton.addEventListener('click', () => localMedia.start());
-  stopButton.addEventListener('click', () => localMedia.stop());
+  stopButton.addEventListener('click', () => localMedia.turnOff());
   cameraSelect.addEventListener('change', () => localMedia.update({ cameraId: cameraSelect.value }));
   micSelect.addEventListener('change', () => localMedia.update({ microphoneId: micSelect.value }));
   audioOnly.addEventListener('change', () => localMedia.update({ audioOnly: audioOnly.checked }));

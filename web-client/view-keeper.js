@@ -188,7 +188,7 @@ export function keeperScreen({ act, say }) {
   const ownPanel = h('section', { class: 'panel', 'aria-label': t('action.more') },
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button secondary', text: t('device.open'),
-        onclick: () => { const check = deviceCheck(); panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose }); } }),
+        onclick: () => { const check = deviceCheck({ inCircle: true }); panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose }); } }),
       h('button', { type: 'button', class: 'button quiet', text: t('action.leave'),
         onclick: async () => {
           const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });

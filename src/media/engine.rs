@@ -249,7 +249,11 @@ impl Factory {
         let registry = interceptors(&mut engine)?;
         let mut settings = SettingEngineBuilder::new()
             // A server answers from its own address; mDNS would cost a socket per peer.
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            // Always the DTLS server when answering: whoever offered first, the
+            // roles stay the same across renegotiations in both directions
+            // (browsers refuse an answer that flips them).
+            .with_answering_dtls_role(rtc::peer_connection::transport::RTCDtlsRole::Server);
         if let Some(ip) = self.config.public_ip {
             settings = settings.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
         }

@@ -12,8 +12,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  BASE, acceptAll, announced, confirm, heading, launch, linkOf, noProblems, person, press, sees, shoot,
+  BASE, acceptAll, announced, confirm, grows, heading, idsByName, launch, linkOf, mediaStats, noProblems, person, press,
+  sees, shoot, staysFlatWhile, videosPlaying,
 } from './helpers.js';
+
+/** Waits until the page's peer connection with the server is connected. */
+async function mediaConnected(page) {
+  await page.waitForFunction(() => window.__circleKeeperStats().then((s) => s?.connectionState === 'connected'),
+    null, { timeout: 15_000, polling: 100 });
+}
+
+/** Nothing of the circle reaches this page: no peer connection was ever made. */
+async function receivesNothing(page, label) {
+  assert.equal(await mediaStats(page), null, `${label}: no peer connection`);
+  assert.equal(await page.evaluate(() => window.__peerConnectionsMade), 0, `${label}: no RTCPeerConnection was made`);
+}
 
 describe('a circle from arrival to closing', () => {
   let browser;
@@ -21,6 +34,8 @@ describe('a circle from arrival to closing', () => {
   let alex;
   let sam;
   let jordan;
+  /** @type {Record<string, number>} person ids by name */
+  let ids;
 
   before(async () => {
     browser = await launch();
@@ -65,6 +80,9 @@ describe('a circle from arrival to closing', () => {
     // Nothing of the room leaks into the waiting room.
     const text = await alex.page.locator('main').innerText();
     for (const name of ['Keeper Kim', 'Sam', 'Jordan']) assert.ok(!text.includes(name), `no ${name} in the lobby`);
+    // The keeper is in the circle with media; the waiting room has none.
+    await mediaConnected(keeper.page);
+    for (const p of [alex, sam, jordan]) await receivesNothing(p.page, p.label);
     await shoot(alex.page, '02-lobby');
 
     // The device check: a preview from the fake camera, and the audio-only choice.
@@ -93,6 +111,17 @@ describe('a circle from arrival to closing', () => {
     await alex.page.locator('.seat.you video').waitFor();
   });
 
+  it('connects everyone’s media, and video flows from everyone in the circle to everyone', async () => {
+    ids = await idsByName(keeper.page);
+    const everyone = [keeper, alex, sam, jordan];
+    const nameOf = { keeper: 'Keeper Kim', alex: 'Alex', sam: 'Sam', jordan: 'Jordan' };
+    await Promise.all(everyone.map((p) => mediaConnected(p.page)));
+    await Promise.all(everyone.flatMap((to) => everyone.filter((from) => from !== to).map((from) =>
+      grows(to.page, ids[nameOf[from.label]], 'video', { label: `${from.label} → ${to.label}` }))));
+    // Each seat shows that person's picture: three others and oneself.
+    for (const p of everyone) await videosPlaying(p.page, 4);
+  });
+
   it('runs a round: a pass, a pass without speaking, and the piece comes back', async () => {
     const page = keeper.page;
     await press(page, 'Start the session');
@@ -111,6 +140,11 @@ describe('a circle from arrival to closing', () => {
     await sees(jordan.page, 'Next: Sam.');
     // Only the holder has the pass buttons.
     assert.equal(await sam.page.getByRole('button', { name: 'Pass the talking piece' }).count(), 0);
+
+    // Alex's voice reaches everyone; Sam, not holding the piece, is not heard.
+    await Promise.all([sam, jordan, keeper].map((p) => grows(p.page, ids.Alex, 'audio', { label: `Alex's audio at ${p.label}` })));
+    await staysFlatWhile(jordan.page, ids.Sam, ids.Alex, 'audio', { label: 'Jordan, while Alex holds the piece' });
+    await videosPlaying(sam.page, 4);
     await shoot(alex.page, '05-circle-you-hold-the-piece');
     await shoot(sam.page, '06-circle-listening');
     await shoot(page, '07-keeper-round');
@@ -118,6 +152,12 @@ describe('a circle from arrival to closing', () => {
     await press(alex.page, 'Pass the talking piece');
     await heading(sam.page, 'You hold the talking piece');
     await heading(alex.page, 'Sam holds the talking piece');
+    // The piece moved: Sam is heard now, and Alex's audio stops arriving.
+    await Promise.all([alex, jordan, keeper].map((p) => grows(p.page, ids.Sam, 'audio', { label: `Sam's audio at ${p.label}` })));
+    await Promise.all([jordan, keeper].map((p) =>
+      staysFlatWhile(p.page, ids.Alex, ids.Sam, 'audio', { label: `${p.label}, after Alex passed to Sam` })));
+    // Video keeps flowing from everyone, holder or not.
+    await Promise.all([ids.Alex, ids.Sam, ids['Keeper Kim']].map((id) => grows(jordan.page, id, 'video', { label: 'video at Jordan' })));
 
     await press(sam.page, 'Pass without speaking');
     await heading(jordan.page, 'You hold the talking piece');
@@ -134,9 +174,14 @@ describe('a circle from arrival to closing', () => {
     await announced(alex.page, 'The round has ended.');
   });
 
-  it('a reload in the middle of the circle comes straight back to it', async () => {
+  it('a reload in the middle of the circle comes straight back to it, with media', async () => {
     await alex.page.reload();
     await heading(alex.page, 'Nobody holds the talking piece');
+    // A fresh page builds a fresh peer connection on the server's new `media_ready`.
+    await mediaConnected(alex.page);
+    assert.equal(await alex.page.evaluate(() => window.__peerConnectionsMade), 1);
+    await grows(alex.page, ids.Sam, 'video', { label: 'Sam → Alex after the reload' });
+    await grows(sam.page, ids.Alex, 'video', { label: 'Alex → Sam after the reload' });
   });
 
   it('tells the keeper at once when someone needs a moment, and pauses', async () => {
@@ -231,8 +276,13 @@ describe('a circle from arrival to closing', () => {
     await shoot(sam.page, '18-ended-left');
     await press(sam.page, 'Go back to the circle');
     await heading(sam.page, 'You are in the waiting room');
+    // Back in the waiting room, Sam receives nothing while the circle's media flows on.
+    await grows(keeper.page, ids.Alex, 'video', { label: 'Alex → keeper while Sam waits' });
+    await receivesNothing(sam.page, 'sam in the waiting room');
     await press(keeper.page, 'Admit Sam');
     await heading(sam.page, 'Nobody holds the talking piece');
+
+    await grows(sam.page, ids.Alex, 'video', { label: 'Alex → Sam, admitted again' });
   });
 
   it('closing the room ends everyone’s visit kindly', async () => {

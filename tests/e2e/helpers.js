@@ -49,10 +49,24 @@ export async function launch() {
  */
 export async function person(browser, label, viewport = DESKTOP) {
   const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+  // Counts the peer connections a page makes: none before the circle.
+  await context.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    if (typeof Original !== 'function') return;
+    let made = 0;
+    window.RTCPeerConnection = class extends Original {
+      constructor(...args) {
+        super(...args);
+        made += 1;
+      }
+    };
+    Object.defineProperty(window, '__peerConnectionsMade', { get: () => made });
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   const problems = [];
   page.on('console', (msg) => {
+    if (process.env.CK_DEBUG) console.log(`[${label}] ${msg.type()}: ${msg.text()}`);
     if (msg.type() === 'error') problems.push(`${label} console: ${msg.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${label} page error: ${error.message}`));
@@ -118,4 +132,65 @@ export async function acceptAll(page) {
 export function noProblems(...people) {
   const all = people.flatMap((p) => p.problems);
   assert.deepEqual(all, [], 'no console errors, page errors or CSP violations');
+}
+
+// --- media, read with getStats() through the client's own hook ---------------
+
+/**
+ * What has arrived at this page, per remote stream id (`peer-N`):
+ * `{connectionState, streams: {'peer-N': {audio: {packetsReceived, bytesReceived}, video: {...}}}}`,
+ * or null when the page has no peer connection.
+ * @param {import('playwright-core').Page} page
+ */
+export async function mediaStats(page) {
+  return page.evaluate(() => window.__circleKeeperStats());
+}
+
+/** Packets of one kind received so far from one person (0 if nothing yet). */
+export async function packets(page, personId, kind) {
+  const stats = await mediaStats(page);
+  return stats?.streams[`peer-${personId}`]?.[kind].packetsReceived ?? 0;
+}
+
+/** Person ids by name, as the page's circle shows them. */
+export async function idsByName(page) {
+  return page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.seat[data-person]')]
+    .map((seat) => [seat.querySelector('.seat-name').textContent, Number(seat.getAttribute('data-person'))])));
+}
+
+/**
+ * Waits until this page receives at least `more` new packets of `kind` from
+ * `personId` (counted from the first reading), polling getStats(). Returns
+ * the last count.
+ */
+export async function grows(page, personId, kind, { more = 25, timeout = 15_000, label = '' } = {}) {
+  const start = await packets(page, personId, kind);
+  const deadline = Date.now() + timeout;
+  let now = start;
+  while (Date.now() < deadline) {
+    now = await packets(page, personId, kind);
+    if (now >= start + more) return now;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`${label || 'page'}: ${kind} from person ${personId} did not arrive (${start} → ${now} packets in ${timeout} ms)`);
+}
+
+/**
+ * Checks that nothing of `kind` arrives from `quietId` while, over the same
+ * window, at least `more` packets provably arrive from `heardId`: the
+ * window is defined by the other counter, not by a sleep.
+ */
+export async function staysFlatWhile(page, quietId, heardId, kind, { more = 50, label = '' } = {}) {
+  const quietBefore = await packets(page, quietId, kind);
+  const heardBefore = await packets(page, heardId, kind);
+  const heardAfter = await grows(page, heardId, kind, { more, label });
+  const quietAfter = await packets(page, quietId, kind);
+  assert.equal(quietAfter, quietBefore,
+    `${label}: ${kind} from person ${quietId} still arrives (${quietBefore} → ${quietAfter}) while ${heardAfter - heardBefore} packets came from person ${heardId}`);
+}
+
+/** Waits until `n` video tiles in the circle show moving pictures. */
+export async function videosPlaying(page, n) {
+  await page.waitForFunction((count) => [...document.querySelectorAll('.seat video')]
+    .filter((v) => v.readyState >= 2 && v.videoWidth > 0).length >= count, n, { timeout: 15_000 });
 }
