@@ -198,6 +198,9 @@ pub(crate) struct DownTrack {
     pub(crate) mime_type: String,
     pub(crate) publisher: mpsc::UnboundedSender<PubCtrl>,
     pub(crate) stats: Arc<super::gates::Gates>,
+    /// The same gate the publisher checks: checked again at write time, so
+    /// packets still queued when it closes are not sent either.
+    pub(crate) gate: Arc<AtomicBool>,
 }
 
 /// The payload type the subscriber negotiated for the publisher's codec.
@@ -214,6 +217,7 @@ async fn negotiated_pt(d: &DownTrack) -> Option<u8> {
 pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarded>) {
     let forwarded = counter!(FORWARDED, "kind" => d.kind.as_str());
     let failed = counter!(DROPPED, "reason" => "write_failed");
+    let gate_closed = counter!(DROPPED, "reason" => "gate_closed");
     let stats: &MediaStats = &d.stats.stats;
     let mut seq = SeqRewriter::default();
     let mut pt: Option<u8> = None;
@@ -223,6 +227,11 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
             fwd = queue.recv() => {
                 // None: the publisher left or unsubscribed us.
                 let Some(fwd) = fwd else { break };
+                if !d.gate.load(Ordering::Acquire) {
+                    gate_closed.increment(1);
+                    stats.dropped_gate_closed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 if pt.is_none() {
                     pt = negotiated_pt(&d).await;
                 }

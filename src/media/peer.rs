@@ -35,6 +35,11 @@ pub(crate) enum Command {
         candidate: IceCandidateInit,
         reply: Reply<()>,
     },
+    /// Is this the offer still waiting for the client's answer?
+    IsCurrentOffer {
+        sdp: String,
+        reply: Reply<bool>,
+    },
     /// Forward `from`'s track of `kind` to this peer.
     Subscribe(Subscription),
     /// `from` left: drop its tracks here.
@@ -70,6 +75,8 @@ pub(crate) struct PeerTask {
     down: HashMap<(PeerKey, MediaKind), Forwarding>,
     /// The server has changes the client has not been offered yet.
     needs_offer: bool,
+    /// The SDP of our offer awaiting an answer; none once answered or rolled back.
+    outstanding_offer: Option<String>,
     /// Remote candidates that arrived before the remote description.
     early_candidates: Vec<RTCIceCandidateInit>,
 }
@@ -107,6 +114,7 @@ impl PeerTask {
             queue_len,
             down: HashMap::new(),
             needs_offer: false,
+            outstanding_offer: None,
             early_candidates: Vec::new(),
         }
     }
@@ -166,6 +174,9 @@ impl PeerTask {
             Command::Candidate { candidate, reply } => {
                 let _ = reply.send(self.on_candidate(candidate).await);
             }
+            Command::IsCurrentOffer { sdp, reply } => {
+                let _ = reply.send(Ok(self.outstanding_offer.as_deref() == Some(sdp.as_str())));
+            }
             Command::Subscribe(s) => {
                 if let Err(e) = self.subscribe(s).await {
                     tracing::warn!(error = %e, "could not add forwarded track");
@@ -186,6 +197,7 @@ impl PeerTask {
         if self.pc.pending_local_description().await.is_some() {
             let rollback = RTCSessionDescription::rollback(None).map_err(neg)?;
             self.pc.set_local_description(rollback).await.map_err(neg)?;
+            self.outstanding_offer = None;
             self.needs_offer = true;
         }
         self.pc.set_remote_description(offer).await.map_err(neg)?;
@@ -201,6 +213,7 @@ impl PeerTask {
         }
         let answer = RTCSessionDescription::answer(sdp).map_err(neg)?;
         self.pc.set_remote_description(answer).await.map_err(neg)?;
+        self.outstanding_offer = None;
         self.add_early_candidates().await;
         Ok(())
     }
@@ -250,6 +263,7 @@ impl PeerTask {
             return tracing::warn!(error = %e, "set_local_description(offer)");
         }
         self.needs_offer = false;
+        self.outstanding_offer = Some(offer.sdp.clone());
         self.emit(MediaEvent::Offer(offer.sdp));
     }
 
@@ -304,6 +318,7 @@ impl PeerTask {
             mime_type: s.codec.mime_type.clone(),
             publisher: s.publisher.clone(),
             stats: Arc::clone(&self.gates),
+            gate: Arc::clone(&s.gate),
         };
         tokio::spawn(forward::writer_loop(down, rx));
         let _ = s.publisher.send(PubCtrl::Subscribe(Subscriber {
