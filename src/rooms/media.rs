@@ -32,6 +32,8 @@ fn media_kind(kind: circle::MediaKind) -> crate::media::MediaKind {
 }
 
 /// Media messages from the server to one client.
+// The prefix is the wire name (`media_ready`, …), shared with the client's messages.
+#[allow(clippy::enum_variant_names)]
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum MediaNotice<'a> {
@@ -274,7 +276,7 @@ impl PeerLink {
                     Some(LinkMsg::Stop) | None => break,
                 },
                 event = events.recv() => match event {
-                    Some(event) => self.event(event),
+                    Some(event) => self.event(key, event).await,
                     None => break,
                 },
             }
@@ -309,15 +311,21 @@ impl PeerLink {
         }
     }
 
-    fn event(&self, event: MediaEvent) {
+    async fn event(&self, key: PeerKey, event: MediaEvent) {
         match event {
             MediaEvent::LocalCandidate(candidate) => {
                 self.send(notice_json(&MediaNotice::MediaCandidate {
                     candidate: &candidate,
                 }))
             }
+            // An offer queued before the server gave way to the client's offer
+            // (glare) is stale once that is answered: never send it after the answer.
             MediaEvent::Offer(sdp) => {
-                self.send(notice_json(&MediaNotice::MediaOffer { sdp: &sdp }))
+                if self.sfu.offer_is_current(key, &sdp).await {
+                    self.send(notice_json(&MediaNotice::MediaOffer { sdp: &sdp }))
+                } else {
+                    tracing::debug!("stale server offer dropped");
+                }
             }
             MediaEvent::AudioLevel { level_dbov, voice } => {
                 if let Some(room) = self.room.upgrade() {
