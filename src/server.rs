@@ -160,6 +160,10 @@ pub async fn serve(
             .serve(service)
             .await?;
     } else {
+        // Small signalling frames must not wait for delayed acknowledgements.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;

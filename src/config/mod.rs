@@ -30,7 +30,7 @@ pub const ENV_PREFIX: &str = "CIRCLEKEEPER_";
 
 /// `CIRCLEKEEPER_*` variables that are not configuration keys (they belong to
 /// the command line) and are skipped by the environment overrides.
-pub const RESERVED_ENV_VARS: &[&str] = &["CIRCLEKEEPER_CONFIG"];
+pub const RESERVED_ENV_VARS: &[&str] = &["CIRCLEKEEPER_CONFIG", "CIRCLEKEEPER_LOG"];
 
 /// The largest `limits.max_message_bytes` accepted: 1 MiB.
 pub const MAX_MESSAGE_BYTES_CEILING: usize = 1 << 20;

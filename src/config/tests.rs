@@ -563,3 +563,16 @@ fn media_settings_come_from_file_and_environment() {
         Some("media.udp_port_min")
     );
 }
+
+#[test]
+fn the_log_filter_variable_is_not_a_setting() {
+    let c = load(
+        None,
+        &[
+            ("CIRCLEKEEPER_LOG", "debug"),
+            ("CIRCLEKEEPER_CONFIG", "x.toml"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c, Config::default());
+}

@@ -241,6 +241,17 @@ impl Sfu {
             .await
     }
 
+    /// Whether `sdp`, from a [`MediaEvent::Offer`], still awaits the client's answer. An
+    /// offer the server rolled back on glare (or that was answered) may still sit in the
+    /// event queue behind the answer to the client's offer; sent late, the client would
+    /// take it for a new one. Call this just before sending an offer to the client.
+    pub async fn offer_is_current(&self, peer: PeerKey, sdp: &str) -> bool {
+        let sdp = sdp.to_owned();
+        self.peer_call(peer, |reply| peer::Command::IsCurrentOffer { sdp, reply })
+            .await
+            .unwrap_or(false)
+    }
+
     /// Adds a remote (client) ICE candidate.
     pub async fn candidate(
         &self,

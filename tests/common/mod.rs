@@ -30,11 +30,12 @@ pub struct TestServer {
 }
 
 pub fn test_config(data_dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.to_path_buf();
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.demo = false;
-    config
+    Config {
+        data_dir: data_dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        demo: false,
+        ..Config::default()
+    }
 }
 
 impl TestServer {
@@ -233,6 +234,26 @@ impl Client {
                     }
                     if value["type"] == "welcome" {
                         self.you = value["you"].as_u64().expect("you");
+                    }
+                    self.log.push(value.clone());
+                    return Some(value);
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next text message, however long it takes; `None` once the
+    /// connection is closed. For a task that owns the client and pumps it.
+    pub async fn next_message(&mut self) -> Option<Value> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value =
+                        serde_json::from_str(text.as_str()).expect("server sends JSON");
+                    if value["type"] == "state" {
+                        self.view = value["view"].clone();
                     }
                     self.log.push(value.clone());
                     return Some(value);

@@ -102,7 +102,7 @@ pub struct Client {
     sender: Option<tokio::task::JoinHandle<()>>,
 }
 
-fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
+pub fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
     let name = format!("{kind}");
     Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         "client".into(),
@@ -120,7 +120,7 @@ fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec, ssrc: u32) -> Arc<TrackLo
     )))
 }
 
-fn codec(mime: &str, rate: u32, channels: u16) -> RTCRtpCodec {
+pub fn codec(mime: &str, rate: u32, channels: u16) -> RTCRtpCodec {
     RTCRtpCodec {
         mime_type: mime.into(),
         clock_rate: rate,
@@ -343,7 +343,7 @@ async fn send_media(tracks: Vec<Arc<TrackLocalStaticRTP>>, counts: Arc<Counts>) 
     }
 }
 
-fn packet(pt: u8, ssrc: u32, seq: u16, ts: u32, payload: Vec<u8>) -> rtp::Packet {
+pub fn packet(pt: u8, ssrc: u32, seq: u16, ts: u32, payload: Vec<u8>) -> rtp::Packet {
     rtp::Packet {
         header: rtp::header::Header {
             version: 2,

@@ -1,0 +1,511 @@
+//! SPEC §3.6 on the media, through the room and the signalling socket: whatever a
+//! client sends, the server forwards only what the room allows.
+//!
+//! - Lobby members and people who declined get no peer connection (`media_ready`
+//!   never comes, their `media_*` messages get `media_not_ready`); an observer
+//!   receives but what it publishes reaches nobody (`publish_refused`).
+//! - A keeper's mute stops a person's audio (and their `speaking`); a caucus and
+//!   the rest neither hear nor see each other.
+//! - Audio from someone without the speaking right is dropped packet by packet
+//!   (`gate_closed`) while nobody receives any of it.
+//! - Leaving, removal and withdrawal end the person's media: `ended`, their packets
+//!   stop reaching anyone, and the server-side peer connection is freed.
+//!
+//! Server counters and live peer connections are process-wide, so the tests of
+//! this binary run one at a time.
+
+#![allow(clippy::await_holding_lock)]
+
+mod common;
+mod media_common;
+#[path = "media_common/signalled.rs"]
+mod signalled;
+
+use std::sync::{Mutex, MutexGuard};
+
+use circlekeeper::circle::{Role, RoomKind};
+use circlekeeper::media::MediaKind::{self, Audio, Video};
+use circlekeeper::media::Sfu;
+use common::TestServer;
+use serde_json::{Value, json};
+use signalled::{Peer, admitted, arrive, counter, wait_until};
+
+/// Held for a whole test: each test has its own runtime, so blocking the other
+/// tests' threads on it is the point.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn media_server() -> TestServer {
+    TestServer::start_with(|config| {
+        config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
+    })
+    .await
+}
+
+async fn dropped(server: &TestServer, reason: &str) -> u64 {
+    counter(
+        &server.metrics().await,
+        "circlekeeper_media_packets_dropped_total",
+        Some(&format!("reason=\"{reason}\"")),
+    )
+}
+
+/// Waits until exactly `n` server-side peer connections are alive in this process
+/// (earlier ones wind down asynchronously after they close).
+async fn live_connections(n: usize) {
+    wait_until(&format!("{n} live server peer connections"), || {
+        Sfu::live_peer_connections() == n
+    })
+    .await;
+}
+
+/// A keeper (receive-only) in the circle of a fresh room.
+async fn keeper_of(server: &TestServer, room: &str) -> Peer {
+    server.room(room, RoomKind::Circle).await;
+    let mut keeper = arrive(server, room, 1, Role::Keeper, "Kim", false).await;
+    keeper.wait_stage("circle").await;
+    keeper
+}
+
+/// Packets of `from`'s `kind` at each receiver.
+fn snapshot(receivers: &[&Peer], from: &Peer, kind: MediaKind) -> Vec<u64> {
+    receivers.iter().map(|r| r.got(from.you, kind)).collect()
+}
+
+fn media_not_ready(answer: Result<(), String>) {
+    assert_eq!(answer, Err("media_not_ready".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server().await;
+    let mut keeper = keeper_of(&server, "r1").await;
+    let a = admitted(
+        &server,
+        &mut keeper,
+        "r1",
+        2,
+        Role::Participant,
+        "Ana",
+        true,
+    )
+    .await;
+    let obs = admitted(&server, &mut keeper, "r1", 3, Role::Observer, "Oli", true).await;
+    // Lou waits in the lobby; Dee reads the consent terms and declines them.
+    let mut lou = arrive(&server, "r1", 4, Role::Participant, "Lou", true).await;
+    lou.wait_stage("lobby").await;
+    let token = server.token("r1", 5, Role::Participant, None, "Dee").await;
+    let mut client = server.connect().await;
+    client.hello(&token).await;
+    let mut dee = Peer::start(client, "Dee", true);
+    dee.wait_stage("consent").await;
+
+    // Media messages before the circle are refused, whatever they say.
+    let offer = json!({"type": "media_offer", "sdp": "v=0\r\n"});
+    let candidate = json!({"type": "media_candidate", "candidate": {
+        "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
+        "sdpMid": "0", "sdpMLineIndex": 0}});
+    for peer in [&mut lou, &mut dee] {
+        media_not_ready(peer.cmd(offer.clone()).await);
+        media_not_ready(peer.cmd(candidate.clone()).await);
+        media_not_ready(
+            peer.cmd(json!({"type": "media_answer", "sdp": "v=0\r\n"}))
+                .await,
+        );
+    }
+    let answers: Vec<Value> = dee.view["terms"]["items"]
+        .as_array()
+        .expect("terms")
+        .iter()
+        .map(|item| json!({"item": item["id"], "accept": false}))
+        .collect();
+    let version = dee.view["terms"]["version"].clone();
+    dee.send(json!({"type": "consent", "version": version, "answers": answers}));
+    assert_eq!(dee.until("ended").await["reason"], "consent_declined");
+
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "give_piece", "to": a.you}))
+        .await
+        .unwrap();
+    // The observer receives A's audio and video, like the keeper.
+    for rx in [&obs, &keeper] {
+        rx.wait_got(a.you, Audio, 25).await;
+        rx.wait_got(a.you, Video, 15).await;
+    }
+    // Only the people in the circle have a server-side peer connection.
+    live_connections(3).await;
+
+    // The observer publishes all along; the server drops it at the door.
+    let refused = dropped(&server, "publish_refused").await;
+    let sent = obs.counters.sent(Audio) + obs.counters.sent(Video);
+    let seen = keeper.got(a.you, Video);
+    keeper.wait_got(a.you, Video, seen + 30).await;
+    let refused = dropped(&server, "publish_refused").await - refused;
+    let sent = obs.counters.sent(Audio) + obs.counters.sent(Video) - sent;
+    println!("observer sent {sent} packets in the window; {refused} refused at the server");
+    assert!(sent >= 50, "the observer did not publish: {sent}");
+    assert!(
+        refused + 10 >= sent,
+        "only {refused} of the observer's {sent} packets were refused"
+    );
+    for rx in [&keeper, &a] {
+        assert_eq!(rx.got(obs.you, Audio), 0, "{} heard the observer", rx.name);
+        assert_eq!(rx.got(obs.you, Video), 0, "{} saw the observer", rx.name);
+    }
+
+    // Lou, after all this, has had nothing: no peer, no roster, no speaking.
+    lou.sync().await;
+    for kind in ["media_ready", "media_offer", "media_candidate", "speaking"] {
+        assert!(lou.seen(kind).is_empty(), "a lobby member got {kind}");
+        assert!(dee.seen(kind).is_empty(), "a declined person got {kind}");
+    }
+    assert!(lou.view.get("people").is_none());
+    assert_eq!(lou.counters.total() + dee.counters.total(), 0);
+    for peer in [&a, &obs, &keeper] {
+        peer.assert_negotiated_cleanly();
+    }
+    for peer in [a, obs, lou, dee, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
+    live_connections(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server().await;
+    server.room("r2", RoomKind::Circle).await;
+    // This keeper publishes: keepers are heard out of turn.
+    let mut keeper = arrive(&server, "r2", 1, Role::Keeper, "Kim", true).await;
+    keeper.wait_stage("circle").await;
+    let mut a = admitted(
+        &server,
+        &mut keeper,
+        "r2",
+        2,
+        Role::Participant,
+        "Ana",
+        true,
+    )
+    .await;
+    let mut b = admitted(
+        &server,
+        &mut keeper,
+        "r2",
+        3,
+        Role::Participant,
+        "Ben",
+        true,
+    )
+    .await;
+    let c = admitted(
+        &server,
+        &mut keeper,
+        "r2",
+        4,
+        Role::Participant,
+        "Cal",
+        true,
+    )
+    .await;
+    let d = admitted(
+        &server,
+        &mut keeper,
+        "r2",
+        5,
+        Role::Participant,
+        "Dia",
+        true,
+    )
+    .await;
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "give_piece", "to": a.you}))
+        .await
+        .unwrap();
+    for rx in [&b, &c, &keeper] {
+        rx.wait_got(a.you, Audio, 25).await;
+        rx.wait_got(a.you, Video, 15).await;
+    }
+    b.wait_got(keeper.you, Audio, 25).await;
+
+    // Muted: A's audio stops everywhere, A's video and the keeper's voice go on.
+    keeper
+        .cmd(json!({"type": "mute", "person": a.you}))
+        .await
+        .unwrap();
+    b.wait_view(|v| muted(v, a.you)).await;
+    let heard = snapshot(&[&b, &c], &a, Audio);
+    let at_b = b.got(keeper.you, Audio);
+    // The first packets after the mute could have been in flight: wait them out.
+    b.wait_got(keeper.you, Audio, at_b + 10).await;
+    let heard_settled = snapshot(&[&b, &c, &keeper], &a, Audio);
+    let at_b = b.got(keeper.you, Audio);
+    let seen = b.got(a.you, Video);
+    b.wait_got(keeper.you, Audio, at_b + 50).await;
+    b.wait_got(a.you, Video, seen + 30).await;
+    assert_eq!(
+        snapshot(&[&b, &c, &keeper], &a, Audio),
+        heard_settled,
+        "A's audio still arrives while muted"
+    );
+    println!(
+        "mute: A's audio at B and C {:?} when B saw the mute, {:?} for good",
+        heard,
+        &heard_settled[..2]
+    );
+    // Only A can unmute; then A is heard again.
+    a.cmd(json!({"type": "unmute"})).await.unwrap();
+    b.wait_got(a.you, Audio, heard_settled[0] + 25).await;
+    // Nobody was told that A spoke while A was muted (B's log, in order).
+    b.sync().await;
+    let mut is_muted = false;
+    for msg in &b.log {
+        if msg["type"] == "state" {
+            is_muted = muted(&msg["view"], a.you);
+        }
+        assert!(
+            !(is_muted && msg["type"] == "speaking" && msg["person"] == a.you),
+            "B was told that muted A speaks"
+        );
+    }
+
+    // A caucus of A and B: they hear and see each other, and nobody else.
+    keeper
+        .cmd(json!({"type": "open_caucus", "members": [a.you, b.you]}))
+        .await
+        .unwrap();
+    b.wait_view(|v| !v["caucus"].is_null()).await;
+    let b_at_a = a.got(b.you, Audio);
+    a.wait_got(b.you, Audio, b_at_a + 25).await;
+    let caucus = [&a, &b];
+    let rest = [&keeper, &c, &d];
+    let across = |kind| -> Vec<u64> {
+        let mut v = Vec::new();
+        for x in caucus {
+            v.extend(snapshot(&rest, x, kind));
+        }
+        for y in rest {
+            v.extend(snapshot(&caucus, y, kind));
+        }
+        v
+    };
+    let (audio, video) = (across(Audio), across(Video));
+    // A window in which both sides provably keep going among themselves.
+    let (ab, kc, cd) = (
+        b.got(a.you, Video),
+        c.got(keeper.you, Audio),
+        d.got(c.you, Video),
+    );
+    b.wait_got(a.you, Video, ab + 30).await;
+    c.wait_got(keeper.you, Audio, kc + 50).await;
+    d.wait_got(c.you, Video, cd + 30).await;
+    assert_eq!(across(Audio), audio, "audio crossed the caucus boundary");
+    assert_eq!(across(Video), video, "video crossed the caucus boundary");
+
+    // Back together: C sees B again.
+    let caucus_id = b.view["caucus"]["id"].clone();
+    keeper
+        .cmd(json!({"type": "close_caucus", "caucus": caucus_id}))
+        .await
+        .unwrap();
+    let seen = c.got(b.you, Video);
+    c.wait_got(b.you, Video, seen + 15).await;
+
+    for peer in [&a, &b, &c, &d, &keeper] {
+        peer.assert_negotiated_cleanly();
+    }
+    for peer in [a, b, c, d, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
+}
+
+fn muted(view: &Value, person: u64) -> bool {
+    view["people"]
+        .as_array()
+        .and_then(|people| people.iter().find(|p| p["id"] == person))
+        .is_some_and(|p| p["muted"] == true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_without_the_speaking_right_is_dropped_packet_by_packet() {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server().await;
+    let mut keeper = keeper_of(&server, "r3").await;
+    let a = admitted(
+        &server,
+        &mut keeper,
+        "r3",
+        2,
+        Role::Participant,
+        "Ana",
+        true,
+    )
+    .await;
+    let b = admitted(
+        &server,
+        &mut keeper,
+        "r3",
+        3,
+        Role::Participant,
+        "Ben",
+        false,
+    )
+    .await;
+    let c = admitted(
+        &server,
+        &mut keeper,
+        "r3",
+        4,
+        Role::Participant,
+        "Cal",
+        false,
+    )
+    .await;
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    // Nobody holds the piece. A's video flowing proves A's media reaches the SFU.
+    for rx in [&b, &c, &keeper] {
+        rx.wait_got(a.you, Video, 15).await;
+    }
+    let drops = dropped(&server, "gate_closed").await;
+    let sent = a.counters.sent(Audio);
+    let seen = b.got(a.you, Video);
+    b.wait_got(a.you, Video, seen + 50).await;
+    let drops = dropped(&server, "gate_closed").await - drops;
+    let sent = a.counters.sent(Audio) - sent;
+    println!("A sent {sent} audio packets without the piece; {drops} gate drops (3 listeners)");
+    for rx in [&b, &c, &keeper] {
+        assert_eq!(rx.got(a.you, Audio), 0, "{} heard A", rx.name);
+    }
+    // Each of A's audio packets is dropped once per listener (a few may be in
+    // flight at either end of the window); nothing else is gated here.
+    assert!(sent >= 50, "A sent only {sent} audio packets");
+    assert!(
+        drops + 3 * 5 >= 3 * sent && drops <= 3 * (sent + 5),
+        "{drops} gate drops for {sent} packets to 3 listeners"
+    );
+
+    // The gate opens on the next packets once A may speak.
+    keeper
+        .cmd(json!({"type": "give_piece", "to": a.you}))
+        .await
+        .unwrap();
+    for rx in [&b, &c, &keeper] {
+        rx.wait_got(a.you, Audio, 10).await;
+    }
+    for peer in [a, b, c, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_removal_and_withdrawal_end_the_persons_media() {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server().await;
+    let mut keeper = keeper_of(&server, "r4").await;
+    let mut a = admitted(
+        &server,
+        &mut keeper,
+        "r4",
+        2,
+        Role::Participant,
+        "Ana",
+        true,
+    )
+    .await;
+    let mut b = admitted(
+        &server,
+        &mut keeper,
+        "r4",
+        3,
+        Role::Participant,
+        "Ben",
+        true,
+    )
+    .await;
+    let mut c = admitted(
+        &server,
+        &mut keeper,
+        "r4",
+        4,
+        Role::Participant,
+        "Cal",
+        true,
+    )
+    .await;
+    // Dia stays to the end: her media is what provably keeps flowing.
+    let d = admitted(
+        &server,
+        &mut keeper,
+        "r4",
+        5,
+        Role::Participant,
+        "Dia",
+        true,
+    )
+    .await;
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "give_piece", "to": a.you}))
+        .await
+        .unwrap();
+    for x in [&a, &b, &c] {
+        keeper.wait_got(x.you, Video, 15).await;
+        d.wait_got(x.you, Video, 15).await;
+    }
+    d.wait_got(a.you, Audio, 25).await;
+    keeper.wait_got(d.you, Video, 15).await;
+    live_connections(5).await;
+
+    let mut live = 5;
+    for (who, reason) in [
+        (&mut a, "left"),
+        (&mut b, "removed"),
+        (&mut c, "consent_withdrawn"),
+    ] {
+        match reason {
+            "left" => who.send(json!({"type": "leave"})),
+            "removed" => keeper
+                .cmd(json!({"type": "remove", "person": who.you}))
+                .await
+                .unwrap(),
+            _ => who.send(json!({"type": "withdraw_consent"})),
+        }
+        let ended = who.until("ended").await;
+        assert_eq!(ended["reason"], reason);
+        live -= 1;
+        live_connections(live).await;
+
+        // Their client keeps publishing; nothing of it reaches anyone.
+        let receivers = [&keeper, &d];
+        let (audio, video) = (
+            snapshot(&receivers, who, Audio),
+            snapshot(&receivers, who, Video),
+        );
+        let (sent, seen) = (who.counters.sent(Video), keeper.got(d.you, Video));
+        keeper.wait_got(d.you, Video, seen + 30).await;
+        assert_eq!(snapshot(&receivers, who, Audio), audio, "{reason}: audio");
+        assert_eq!(snapshot(&receivers, who, Video), video, "{reason}: video");
+        println!(
+            "{reason}: {} video packets sent by the client after `ended`, none forwarded",
+            who.counters.sent(Video) - sent
+        );
+    }
+    for peer in [a, b, c, d, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
+    live_connections(0).await;
+}
