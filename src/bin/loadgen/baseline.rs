@@ -1,0 +1,140 @@
+//! The raw UDP relay baseline of SPEC §9: one socket receives packets from a sender
+//! at a fixed rate and sends each one to N sockets, with no crypto and no parsing.
+//! The relay runs on its own thread, which reads its own CPU time from
+//! `/proc/thread-self/stat`: that time divided by the packets it sent is the
+//! practical cost of forwarding one packet on this machine.
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::procstat;
+
+pub struct Baseline {
+    pub fanout: usize,
+    pub rate: u32,
+    pub payload: usize,
+    pub seconds: f64,
+    pub received: u64,
+    pub relayed: u64,
+    pub delivered: u64,
+    pub relay_cpu: f64,
+}
+
+impl Baseline {
+    /// CPU seconds of the relay thread per packet it sent.
+    pub fn cpu_per_packet(&self) -> f64 {
+        self.relay_cpu / self.relayed.max(1) as f64
+    }
+
+    pub fn print(&self) {
+        println!(
+            "raw UDP relay baseline: {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, {} \
+             sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {:.2} µs per \
+             relayed packet",
+            self.rate,
+            self.payload,
+            self.fanout,
+            self.seconds,
+            self.received,
+            self.relayed,
+            self.delivered,
+            self.relay_cpu,
+            100.0 * self.relay_cpu / self.seconds,
+            1e6 * self.cpu_per_packet(),
+        );
+    }
+}
+
+/// Runs the relay for `seconds` with `rate` incoming packets/s of `payload` bytes.
+pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Result<Baseline> {
+    let relay = UdpSocket::bind("127.0.0.1:0").context("bind relay")?;
+    relay.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let relay_addr = relay.local_addr()?;
+    let mut sinks = Vec::new();
+    for _ in 0..fanout {
+        let s = UdpSocket::bind("127.0.0.1:0").context("bind sink")?;
+        s.set_nonblocking(true)?;
+        sinks.push(s);
+    }
+    let targets: Vec<_> = sinks
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<_, _>>()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let delivered = Arc::new(AtomicU64::new(0));
+
+    // The sinks are drained by one thread, as receivers would (its CPU is not counted).
+    let drain = {
+        let (stop, delivered) = (Arc::clone(&stop), Arc::clone(&delivered));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                let mut any = false;
+                for s in &sinks {
+                    while s.recv(&mut buf).is_ok() {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        any = true;
+                    }
+                }
+                if !any {
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            }
+        })
+    };
+
+    let relay_thread = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || -> (u64, u64, f64) {
+            let cpu0 = procstat::thread_cpu_seconds();
+            let (mut received, mut relayed) = (0u64, 0u64);
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(n) = relay.recv(&mut buf) else {
+                    continue;
+                };
+                received += 1;
+                for t in &targets {
+                    if relay.send_to(&buf[..n], t).is_ok() {
+                        relayed += 1;
+                    }
+                }
+            }
+            (received, relayed, procstat::thread_cpu_seconds() - cpu0)
+        })
+    };
+
+    // The sender paces packets on a fixed schedule.
+    let sender = UdpSocket::bind("127.0.0.1:0")?;
+    let packet = vec![0x80u8; payload];
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let started = Instant::now();
+    let mut next = started;
+    while started.elapsed().as_secs_f64() < seconds {
+        let _ = sender.send_to(&packet, relay_addr);
+        next += interval;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let (received, relayed, relay_cpu) = relay_thread.join().expect("relay thread");
+    let _ = drain.join();
+    Ok(Baseline {
+        fanout,
+        rate,
+        payload,
+        seconds: elapsed,
+        received,
+        relayed,
+        delivered: delivered.load(Ordering::Relaxed),
+        relay_cpu,
+    })
+}
