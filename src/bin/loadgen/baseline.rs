@@ -25,15 +25,24 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// CPU seconds of the relay thread per packet it sent.
-    pub fn cpu_per_packet(&self) -> f64 {
-        self.relay_cpu / self.relayed.max(1) as f64
+    /// CPU seconds of the relay thread per packet it sent; `None` when the relay
+    /// used less than a few clock ticks (10 ms each), too few to divide.
+    pub fn cpu_per_packet(&self) -> Option<f64> {
+        (self.relay_cpu >= 0.03).then(|| self.relay_cpu / self.relayed.max(1) as f64)
+    }
+
+    /// `cpu_per_packet` in µs, for reports.
+    pub fn per_packet_text(&self) -> String {
+        match self.cpu_per_packet() {
+            Some(s) => format!("{:.2} µs", 1e6 * s),
+            None => "n/a (below the clock tick: use more --seconds or --rate)".to_owned(),
+        }
     }
 
     pub fn print(&self) {
         println!(
             "raw UDP relay baseline: {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, {} \
-             sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {:.2} µs per \
+             sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {} per \
              relayed packet",
             self.rate,
             self.payload,
@@ -44,7 +53,7 @@ impl Baseline {
             self.delivered,
             self.relay_cpu,
             100.0 * self.relay_cpu / self.seconds,
-            1e6 * self.cpu_per_packet(),
+            self.per_packet_text(),
         );
     }
 }
