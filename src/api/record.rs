@@ -126,6 +126,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                         what: i.what,
                         who: i.who,
                         by: i.by,
+                        due: i.due,
                     })
                     .collect(),
                 text: a.text,

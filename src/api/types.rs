@@ -321,6 +321,9 @@ pub struct AgreementItem {
     pub what: String,
     pub who: String,
     pub by: String,
+    /// The follow-up date, `YYYY-MM-DD`, when the keeper gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -32,8 +32,14 @@ pub fn agreement_text(items: &[AgreementItem]) -> String {
         .iter()
         .enumerate()
         .map(|(i, item)| {
+            // Items without `due` keep the text (and so the hash) they always had.
+            let due = item
+                .due
+                .as_deref()
+                .map(|d| format!(" — due: {d}"))
+                .unwrap_or_default();
             format!(
-                "{}. {} — responsible: {} — by: {}\n",
+                "{}. {} — responsible: {} — by: {}{due}\n",
                 i + 1,
                 item.what.trim(),
                 item.who.trim(),
@@ -41,6 +47,30 @@ pub fn agreement_text(items: &[AgreementItem]) -> String {
             )
         })
         .collect()
+}
+
+/// Whether `text` is a calendar date written `YYYY-MM-DD` (years 2000–9999:
+/// a follow-up date, not history).
+pub fn valid_due(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10)
+    {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| {
+        b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 2000 && (1..=days).contains(&day)
 }
 
 pub fn text_hash(text: &str) -> String {
@@ -60,6 +90,7 @@ impl Room {
                     && !too_long(&i.what)
                     && !too_long(&i.who)
                     && !too_long(&i.by)
+                    && i.due.as_deref().is_none_or(valid_due)
             });
         if !valid {
             return Err(Refusal::BadAgreement);

@@ -42,6 +42,7 @@ impl Room {
                 keeper_muted: false,
                 ready: false,
                 caucus: None,
+                admitted_once: false,
             },
         );
         id
@@ -89,6 +90,7 @@ impl Room {
             Stage::Lobby
         };
         let admitted = person.stage == Stage::Admitted;
+        person.admitted_once |= admitted;
         self.attendance(id, AttendanceEvent::Arrived);
         if admitted {
             self.attendance(id, AttendanceEvent::Admitted);
@@ -176,6 +178,7 @@ impl Room {
         if person.is_keeper() {
             // Keepers pass the consent gate too, but need no admission.
             person.stage = Stage::Admitted;
+            person.admitted_once = true;
             self.attendance(me, AttendanceEvent::Admitted);
         } else {
             person.stage = Stage::Lobby;
@@ -201,6 +204,7 @@ impl Room {
         }
         if let Some(person) = self.people.get_mut(&id) {
             person.stage = Stage::Admitted;
+            person.admitted_once = true;
         }
         self.attendance(id, AttendanceEvent::Admitted);
         Ok(Accepted::changed())

@@ -45,6 +45,10 @@ pub struct AgreementItem {
     pub what: String,
     pub who: String,
     pub by: String,
+    /// A date `YYYY-MM-DD` the program follows the item up on (`by` is the
+    /// agreed words; `due` the machine-readable date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
 }
 
 /// Where a chat message goes.

@@ -8,6 +8,7 @@
 mod agreement;
 mod arrival;
 mod command;
+mod feedback;
 mod floor;
 mod gates;
 mod gathering;
@@ -19,8 +20,9 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use agreement::{agreement_text, text_hash};
+pub use agreement::{agreement_text, text_hash, valid_due};
 pub use command::{AgreementItem, ChatTo, Command, ConsentAnswer, Input};
+pub use feedback::{FEEDBACK_SCALE, Question, Questionnaire, offers_feedback};
 pub use floor::{MAX_PROMPT_CHARS, MAX_TURN_SECONDS};
 pub use gathering::MAX_CHAT_CHARS;
 pub use output::{

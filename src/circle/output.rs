@@ -14,6 +14,9 @@ pub enum Output {
     End {
         session: SessionId,
         reason: EndReason,
+        /// The person's invitation id when this ending offers feedback
+        /// (`offers_feedback`); the edge still checks they have not answered.
+        offer_feedback: Option<String>,
     },
     /// Media gate: may `from`'s `kind` be forwarded to `to` from now on.
     Gate(GateChange),
@@ -207,7 +210,7 @@ pub enum Refusal {
     NoAgreement,
     #[error("the agreement is not final yet")]
     AgreementNotFinal,
-    #[error("the agreement needs between 1 and 50 items, each with text")]
+    #[error("the agreement needs between 1 and 50 items, each with text, any due date as YYYY-MM-DD")]
     BadAgreement,
     #[error("that is not the hash of the final agreement text")]
     HashMismatch,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::agreement::Agreement;
 use super::command::{Command, Input};
+use super::feedback::offers_feedback;
 use super::floor::Floor;
 use super::output::{AttendanceEvent, EndReason, Notice, Output, Record, Refusal};
 use super::types::{
@@ -53,6 +54,8 @@ pub struct Person {
     /// First party of the entry order: "the other side may come in".
     pub ready: bool,
     pub caucus: Option<CaucusId>,
+    /// Was in the circle at least once in this room (the feedback offer).
+    pub admitted_once: bool,
 }
 
 impl Person {
@@ -366,7 +369,14 @@ impl Room {
         if let Link::Online(session) = link {
             self.sessions.remove(&session);
             if let Some(reason) = reason {
-                self.outputs.push_back(Output::End { session, reason });
+                let offer_feedback =
+                    offers_feedback(person.role(), person.admitted_once, reason)
+                        .then(|| person.invitation.id.clone());
+                self.outputs.push_back(Output::End {
+                    session,
+                    reason,
+                    offer_feedback,
+                });
             }
         }
         self.sessions.retain(|_, p| *p != id);

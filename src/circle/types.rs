@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::feedback::Questionnaire;
+
 /// Milliseconds since the Unix epoch. The state machine never reads a clock:
 /// the driver passes the time in with every input.
 #[derive(
@@ -183,6 +185,9 @@ pub struct Settings {
     pub turn_seconds: Option<u32>,
     /// How long a lost connection keeps its place (SPEC §3.7).
     pub grace_ms: u64,
+    /// Asked of participants after their visit (issue 8).
+    #[serde(default = "Questionnaire::standard")]
+    pub feedback: Questionnaire,
 }
 
 pub const DEFAULT_GRACE_MS: u64 = 30_000;
@@ -205,6 +210,7 @@ impl Settings {
             keeper_speaks_out_of_turn: true,
             turn_seconds: None,
             grace_ms: DEFAULT_GRACE_MS,
+            feedback: Questionnaire::standard(),
         }
     }
 

@@ -9,8 +9,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg};
-use crate::circle::{Accepted, Input, Output, Refusal, Room, SessionId, Timestamp};
-use crate::signal::wire::{Control, control_json, error_json, notice_json};
+use crate::circle::{
+    Accepted, FEEDBACK_SCALE, Input, Output, Refusal, Room, SessionId, Timestamp,
+};
+use crate::signal::wire::{Control, FeedbackOffer, control_json, error_json, notice_json};
 use crate::store::Store;
 
 /// The real clock, read only here at the edge; the room is given the time.
@@ -72,7 +74,7 @@ impl RoomTask {
                 },
                 () = sleep_or_forever(wait) => {
                     let outputs = self.apply(Input::Tick).await.1;
-                    self.deliver(outputs);
+                    self.deliver(outputs).await;
                 }
                 _ = self.shutdown.changed() => break,
             }
@@ -101,7 +103,7 @@ impl RoomTask {
                 if let Ok(session) = result {
                     self.sessions.insert(session, outbound);
                 }
-                self.deliver(outputs);
+                self.deliver(outputs).await;
                 let _ = reply.send(result);
             }
             RoomMsg::Command {
@@ -110,7 +112,7 @@ impl RoomTask {
                 reference,
             } => {
                 let (result, outputs) = self.apply(Input::Command { session, command }).await;
-                self.deliver(outputs);
+                self.deliver(outputs).await;
                 if let Err(refusal) = result {
                     metrics::counter!("circlekeeper_refusals_total", "code" => refusal.code())
                         .increment(1);
@@ -149,11 +151,11 @@ impl RoomTask {
             RoomMsg::Disconnect { session } => {
                 self.sessions.remove(&session);
                 let (_, outputs) = self.apply(Input::Disconnect { session }).await;
-                self.deliver(outputs);
+                self.deliver(outputs).await;
             }
             RoomMsg::Admin { input, reply } => {
                 let (result, outputs) = self.apply(input).await;
-                self.deliver(outputs);
+                self.deliver(outputs).await;
                 let _ = reply.send(result);
             }
             RoomMsg::Inspect(inspect) => inspect.run(&self.room),
@@ -186,17 +188,41 @@ impl RoomTask {
         (result, outputs)
     }
 
-    fn deliver(&mut self, outputs: Vec<Output>) {
+    /// Whether this invitation has neither answered nor declined the
+    /// questionnaire yet (a store error counts as answered: no offer).
+    async fn not_answered(&self, invitation_id: &str) -> bool {
+        match self.store.feedback_given(&self.id, invitation_id).await {
+            Ok(given) => !given,
+            Err(error) => {
+                tracing::error!(room = &*self.id, %error, "feedback lookup failed");
+                false
+            }
+        }
+    }
+
+    async fn deliver(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
                 Output::Send { to, notice } => {
                     self.send_frame(to, OutFrame::Text(notice_json(&notice)))
                 }
-                Output::End { session, reason } => {
-                    self.send_frame(
-                        session,
-                        OutFrame::Text(control_json(&Control::Ended { reason })),
-                    );
+                Output::End {
+                    session,
+                    reason,
+                    offer_feedback,
+                } => {
+                    let offer = match offer_feedback {
+                        Some(invitation_id) => self.not_answered(&invitation_id).await,
+                        None => false,
+                    };
+                    let questionnaire = &self.room.settings().feedback;
+                    let feedback = offer.then_some(FeedbackOffer {
+                        questions: &questionnaire.questions,
+                        free_text: questionnaire.free_text,
+                        scale: FEEDBACK_SCALE,
+                    });
+                    let text = control_json(&Control::Ended { reason, feedback });
+                    self.send_frame(session, OutFrame::Text(text));
                     self.send_frame(
                         session,
                         OutFrame::Close {
@@ -246,6 +272,7 @@ impl RoomTask {
         for session in sessions {
             let ended = Control::Ended {
                 reason: crate::circle::EndReason::RoomClosed,
+                feedback: None,
             };
             self.send_frame(session, OutFrame::Text(control_json(&ended)));
             self.send_frame(

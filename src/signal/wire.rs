@@ -269,14 +269,28 @@ pub enum Control<'a> {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<u64>,
     },
-    /// The session is over; the socket closes next.
-    Ended { reason: EndReason },
+    /// The session is over; the socket closes next. `feedback`: the
+    /// questionnaire, for a person the room offers it to (issue 8).
+    Ended {
+        reason: EndReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        feedback: Option<FeedbackOffer<'a>>,
+    },
     /// Someone you hear is speaking (from the audio-level header, ≤ 5 a second).
     Speaking {
         person: crate::circle::PersonId,
         level_dbov: u8,
         voice: bool,
     },
+}
+
+/// The questionnaire offered in `ended`: answered with `POST /feedback`.
+#[derive(Debug, Serialize)]
+pub struct FeedbackOffer<'a> {
+    pub questions: &'a [crate::circle::Question],
+    pub free_text: bool,
+    /// Every question is answered 1..=scale.
+    pub scale: u8,
 }
 
 pub fn control_json(control: &Control) -> String {

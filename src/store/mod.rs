@@ -4,6 +4,7 @@
 //! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
 
 mod journal;
+mod outcomes;
 mod outbox;
 mod programs;
 mod records;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 use crate::circle::Timestamp;
 
 pub use outbox::{OutboxRow, rfc3339};
+pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
 pub use programs::{CreateError, RoomSummary};
 pub use records::{
     AcknowledgementRow, AgreementRow, AttendanceRow, ConsentRow, PhaseChangeRow, RevocationRow,

@@ -198,6 +198,59 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
+/// Inside a transaction: one event that no journal entry caused (the API
+/// or a sweep), after the room's latest entry, when webhooks are enabled.
+pub(super) async fn enqueue_event(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    at: Timestamp,
+    kind: &str,
+    data: Value,
+) -> Result<(), StoreError> {
+    let enabled: Option<bool> =
+        sqlx::query_scalar("SELECT enabled FROM webhook_settings WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if enabled != Some(true) {
+        return Ok(());
+    }
+    let seq: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal WHERE room_id = ?")
+            .bind(room_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let ord: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(ord), -1) + 1 FROM webhook_outbox WHERE room_id = ? AND seq = ?",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = new_event_id();
+    let at_db = ts_to_db(at)?;
+    let body = json!({
+        "id": id,
+        "type": kind,
+        "room_id": room_id,
+        "at": rfc3339(at),
+        "data": data,
+    });
+    sqlx::query(
+        "INSERT INTO webhook_outbox (id, room_id, seq, ord, created_at, body, attempts, next_attempt_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+    )
+    .bind(&id)
+    .bind(room_id)
+    .bind(seq)
+    .bind(ord)
+    .bind(at_db)
+    .bind(body.to_string())
+    .bind(at_db)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The columns `outbox_row` reads.
 macro_rules! outbox_select {
     ($rest:literal) => {

@@ -207,6 +207,16 @@ pub(super) async fn write(
         .bind(at_db),
     };
     query.execute(&mut *conn).await.map_err(write_error)?;
+    if let Record::Agreement {
+        version,
+        items,
+        hash,
+        is_final: true,
+        ..
+    } = record
+    {
+        super::outcomes::seed_items(conn, room_id, *version, hash, items, at).await?;
+    }
     Ok(())
 }
 

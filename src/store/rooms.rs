@@ -38,6 +38,9 @@ const ROOM_DELETES: &[&str] = &[
     "DELETE FROM rounds WHERE room_id = ?",
     "DELETE FROM agreements WHERE room_id = ?",
     "DELETE FROM acknowledgements WHERE room_id = ?",
+    "DELETE FROM feedback_answers WHERE room_id = ?",
+    "DELETE FROM feedback_given WHERE room_id = ?",
+    "DELETE FROM agreement_items WHERE room_id = ?",
     "DELETE FROM revocations WHERE room_id = ?",
     "DELETE FROM invitations WHERE room_id = ?",
 ];

@@ -61,6 +61,7 @@ async fn populate(store: &Store, room_id: &str, jti: &str) {
         what: "Repair the fence".into(),
         who: "R".into(),
         by: "June".into(),
+        due: None,
     }];
     let steps: Vec<(u64, Input, Vec<Record>)> = vec![
         (

@@ -9,11 +9,13 @@ fn items() -> Vec<AgreementItem> {
             what: "Repair the fence".into(),
             who: "Ben".into(),
             by: "2027-01-31".into(),
+            due: None,
         },
         AgreementItem {
             what: "Write a letter".into(),
             who: "Ben".into(),
             by: "2026-12-15".into(),
+            due: None,
         },
     ]
 }
@@ -98,6 +100,7 @@ fn an_agreement_needs_items_with_text() {
         what: " ".into(),
         who: "".into(),
         by: "".into(),
+        due: None,
     }];
     assert_eq!(
         sim.keeper(Command::DraftAgreement { items: blank }),

@@ -246,7 +246,9 @@ impl Sim {
     pub fn ended(&self, name: &str) -> Option<EndReason> {
         let session = self.session(name);
         self.outputs.iter().find_map(|o| match o {
-            Output::End { session: s, reason } if *s == session => Some(*reason),
+            Output::End {
+                session: s, reason, ..
+            } if *s == session => Some(*reason),
             _ => None,
         })
     }

@@ -2,6 +2,7 @@
 
 mod agreement;
 mod arrival;
+mod feedback;
 mod floor;
 mod gathering;
 mod harness;

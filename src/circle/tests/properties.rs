@@ -98,7 +98,8 @@ fn command() -> impl Strategy<Value = Command> {
             items: vec![AgreementItem {
                 what: "Repair".into(),
                 who: "ben".into(),
-                by: "soon".into()
+                by: "soon".into(),
+                due: None,
             }]
         }),
         Just(Command::CloseRoom),

@@ -1,0 +1,453 @@
+//! Outcomes (issue 8): anonymous post-session feedback, the follow-up of the
+//! final agreement's items with their webhooks, and what reports read.
+//!
+//! Feedback is kept so that it cannot be traced to a person: an answer row
+//! holds the room and the party label only, the "has answered" row holds
+//! the invitation id only, and neither has a time or an insertion order
+//! (`slot` is random; see migrations/0003_outcomes.sql).
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::outbox::{enqueue_event, rfc3339};
+use super::{
+    Store, StoreError, enum_from_name, enum_name, from_db, ts_from_db, ts_to_db, u32_from_db,
+    write_error,
+};
+use crate::circle::{AgreementItem, Party, Timestamp};
+
+/// One person's answers to a questionnaire, or their decline. Nothing in it
+/// says who.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedbackSet {
+    pub party: Option<Party>,
+    pub declined: bool,
+    /// Question id → 1..=5. Questions left out are absent.
+    pub answers: BTreeMap<String, u8>,
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    Open,
+    Done,
+    NotDone,
+}
+
+/// One item of a room's final agreement and where it stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgreementItemRow {
+    /// From 0, in the order of the agreement.
+    pub index: u32,
+    /// The final agreement's version and hash the item belongs to.
+    pub version: u32,
+    pub hash: String,
+    pub what: String,
+    pub who: String,
+    pub by: String,
+    pub due: Option<String>,
+    pub status: ItemStatus,
+    pub updated_at: Timestamp,
+}
+
+/// A change to one item: a new status and/or a new due date (`Some(None)`
+/// clears it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ItemChange {
+    pub status: Option<ItemStatus>,
+    pub due: Option<Option<String>>,
+}
+
+/// A room as reports see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportRoom {
+    pub id: String,
+    /// The first time the room went `in_session`, if it ever did.
+    pub started_at: Option<Timestamp>,
+    /// Whether it reached `closed`.
+    pub closed: bool,
+}
+
+/// A random storage key: rows sit in random order, not in order of arrival.
+fn random_slot() -> i64 {
+    rand::rng().random_range(1..i64::MAX)
+}
+
+/// How often a random slot is drawn again after a (vanishingly rare) collision.
+const SLOT_TRIES: usize = 4;
+
+/// Inside `append`'s transaction, when an agreement is finalised: its items
+/// become `open` (replacing the items of an earlier final version).
+pub(super) async fn seed_items(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    version: u32,
+    hash: &str,
+    items: &[AgreementItem],
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM agreement_items WHERE room_id = ?")
+        .bind(room_id)
+        .execute(&mut *conn)
+        .await?;
+    for (index, item) in items.iter().enumerate() {
+        let index = i64::try_from(index).map_err(|_| StoreError::OutOfRange("item index"))?;
+        sqlx::query(
+            "INSERT INTO agreement_items (room_id, idx, version, hash, what, who, by_when, due, \
+             status, updated_at, completed_notified, missed_notified) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, FALSE, FALSE)",
+        )
+        .bind(room_id)
+        .bind(index)
+        .bind(i64::from(version))
+        .bind(hash)
+        .bind(item.what.trim())
+        .bind(item.who.trim())
+        .bind(item.by.trim())
+        .bind(&item.due)
+        .bind(ts_to_db(at)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(write_error)?;
+    }
+    Ok(())
+}
+
+fn item_row(r: &SqliteRow) -> Result<AgreementItemRow, StoreError> {
+    Ok(AgreementItemRow {
+        index: u32_from_db(r.try_get("idx")?, "item index")?,
+        version: u32_from_db(r.try_get("version")?, "agreement version")?,
+        hash: r.try_get("hash")?,
+        what: r.try_get("what")?,
+        who: r.try_get("who")?,
+        by: r.try_get("by_when")?,
+        due: r.try_get("due")?,
+        status: enum_from_name(r.try_get("status")?, "item status")?,
+        updated_at: ts_from_db(r.try_get("updated_at")?)?,
+    })
+}
+
+/// `$head`, the columns `item_row` reads (and the notified flags), then `$rest`.
+macro_rules! item_sql {
+    ($head:literal, $rest:literal) => {
+        concat!(
+            $head,
+            " idx, version, hash, what, who, by_when, due, status, updated_at, ",
+            "completed_notified, missed_notified ",
+            $rest
+        )
+    };
+}
+
+/// Which webhook an item change or the sweep sends.
+enum ItemEvent {
+    Completed,
+    /// `reason`: `not_done` (marked so) or `overdue` (the due date passed while open).
+    Missed(&'static str),
+}
+
+/// Inside a transaction: the item event, addressed to the harmed party.
+async fn notify_item(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    item: &AgreementItemRow,
+    event: ItemEvent,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let harmed = enum_name(&Party::Harmed, "party")?;
+    let invitation_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM invitations WHERE room_id = ? AND party = ? ORDER BY seat, id",
+    )
+    .bind(room_id)
+    .bind(&harmed)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut data = json!({
+        "index": item.index,
+        "version": item.version,
+        "hash": item.hash,
+        "due": item.due,
+        "status": enum_name(&item.status, "item status")?,
+        "notify": { "party": harmed, "invitation_ids": invitation_ids },
+    });
+    let kind = match event {
+        ItemEvent::Completed => "agreement.item_completed",
+        ItemEvent::Missed(reason) => {
+            data["reason"] = Value::from(reason);
+            "agreement.item_missed"
+        }
+    };
+    enqueue_event(conn, room_id, at, kind, data).await
+}
+
+impl Store {
+    /// Whether this invitation has answered or declined the room's questionnaire.
+    pub async fn feedback_given(
+        &self,
+        room_id: &str,
+        invitation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let hit: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM feedback_given WHERE room_id = ? AND invitation_id = ?",
+        )
+        .bind(room_id)
+        .bind(invitation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(hit.is_some())
+    }
+
+    /// In one transaction: marks the invitation as having answered and
+    /// keeps the answers apart from it. `false` (nothing written) if it had
+    /// answered already.
+    pub async fn give_feedback(
+        &self,
+        room_id: &str,
+        invitation_id: &str,
+        set: &FeedbackSet,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let party = set
+            .party
+            .as_ref()
+            .map(|p| enum_name(p, "party"))
+            .transpose()?;
+        let answers = serde_json::to_string(&set.answers)?;
+        // Write first, so SQLite takes the write lock before the check.
+        for attempt in 1..=SLOT_TRIES {
+            let written = sqlx::query(
+                "INSERT INTO feedback_answers (slot, room_id, party, declined, answers, comment) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(random_slot())
+            .bind(room_id)
+            .bind(&party)
+            .bind(set.declined)
+            .bind(&answers)
+            .bind(&set.comment)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error);
+            match written {
+                Ok(_) => break,
+                Err(StoreError::Duplicate) if attempt < SLOT_TRIES => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.given_in(&mut tx, room_id, invitation_id).await? {
+            return Ok(false);
+        }
+        for attempt in 1..=SLOT_TRIES {
+            let written = sqlx::query(
+                "INSERT INTO feedback_given (slot, room_id, invitation_id) VALUES (?, ?, ?)",
+            )
+            .bind(random_slot())
+            .bind(room_id)
+            .bind(invitation_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error);
+            match written {
+                Ok(_) => break,
+                // A racing answer of the same invitation: the check above
+                // cannot see it yet; the unique key does.
+                Err(StoreError::Duplicate)
+                    if self.given_in(&mut tx, room_id, invitation_id).await? =>
+                {
+                    return Ok(false);
+                }
+                Err(StoreError::Duplicate) if attempt < SLOT_TRIES => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn given_in(
+        &self,
+        conn: &mut SqliteConnection,
+        room_id: &str,
+        invitation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let hit: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM feedback_given WHERE room_id = ? AND invitation_id = ?",
+        )
+        .bind(room_id)
+        .bind(invitation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(hit.is_some())
+    }
+
+    /// Every answer set of the room, in no meaningful order.
+    pub async fn feedback_sets(&self, room_id: &str) -> Result<Vec<FeedbackSet>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT party, declined, answers, comment FROM feedback_answers \
+             WHERE room_id = ? ORDER BY slot",
+        )
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let party: Option<String> = r.try_get("party")?;
+                let answers: String = r.try_get("answers")?;
+                Ok(FeedbackSet {
+                    party: party.map(|p| enum_from_name(p, "party")).transpose()?,
+                    declined: r.try_get("declined")?,
+                    answers: serde_json::from_str(&answers)
+                        .map_err(|_| StoreError::Corrupt("feedback answers"))?,
+                    comment: r.try_get("comment")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The items of the room's final agreement, in order (empty if none is final).
+    pub async fn agreement_items(
+        &self,
+        room_id: &str,
+    ) -> Result<Vec<AgreementItemRow>, StoreError> {
+        let sql = item_sql!("SELECT", "FROM agreement_items WHERE room_id = ? ORDER BY idx");
+        let rows = sqlx::query(sql)
+            .bind(room_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(item_row).collect()
+    }
+
+    /// Applies `change` to one item and, in the same transaction, queues its
+    /// webhook: `agreement.item_completed` when it becomes `done`,
+    /// `agreement.item_missed` when it becomes `not_done`, each at most once
+    /// per item. `None` if the room has no such item.
+    pub async fn change_agreement_item(
+        &self,
+        room_id: &str,
+        index: u32,
+        change: &ItemChange,
+        now: Timestamp,
+    ) -> Result<Option<AgreementItemRow>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Write first (a no-op), so SQLite takes the write lock before reading.
+        sqlx::query("UPDATE agreement_items SET idx = idx WHERE room_id = ? AND idx = ?")
+            .bind(room_id)
+            .bind(i64::from(index))
+            .execute(&mut *tx)
+            .await?;
+        let sql = item_sql!("SELECT", "FROM agreement_items WHERE room_id = ? AND idx = ?");
+        let Some(row) = sqlx::query(sql)
+            .bind(room_id)
+            .bind(i64::from(index))
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut item = item_row(&row)?;
+        let mut completed_notified: bool = row.try_get("completed_notified")?;
+        let mut missed_notified: bool = row.try_get("missed_notified")?;
+        let before = item.status;
+        if let Some(status) = change.status {
+            item.status = status;
+        }
+        if let Some(due) = &change.due {
+            item.due = due.clone();
+        }
+        item.updated_at = now;
+        let event = match (before, item.status) {
+            (from, ItemStatus::Done) if from != ItemStatus::Done && !completed_notified => {
+                completed_notified = true;
+                Some(ItemEvent::Completed)
+            }
+            (from, ItemStatus::NotDone) if from != ItemStatus::NotDone && !missed_notified => {
+                missed_notified = true;
+                Some(ItemEvent::Missed("not_done"))
+            }
+            _ => None,
+        };
+        sqlx::query(
+            "UPDATE agreement_items SET status = ?, due = ?, updated_at = ?, \
+             completed_notified = ?, missed_notified = ? WHERE room_id = ? AND idx = ?",
+        )
+        .bind(enum_name(&item.status, "item status")?)
+        .bind(&item.due)
+        .bind(ts_to_db(now)?)
+        .bind(completed_notified)
+        .bind(missed_notified)
+        .bind(room_id)
+        .bind(i64::from(index))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(event) = event {
+            notify_item(&mut tx, room_id, &item, event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(item))
+    }
+
+    /// The follow-up sweep: every item still `open` whose due date is before
+    /// `now`'s (UTC) day and that was never reported missed gets its
+    /// `agreement.item_missed` (reason `overdue`), in one transaction.
+    /// Returns the (room, index) of each item reported.
+    pub async fn sweep_overdue_items(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        let today = rfc3339(now)[..10].to_owned();
+        let mut tx = self.pool.begin().await?;
+        // Claim the rows first (this write takes SQLite's write lock).
+        let sql = item_sql!(
+            "UPDATE agreement_items SET missed_notified = TRUE \
+             WHERE status = 'open' AND missed_notified = FALSE AND due IS NOT NULL AND due < ? \
+             RETURNING room_id,",
+            ""
+        );
+        let rows = sqlx::query(sql).bind(&today).fetch_all(&mut *tx).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let room_id: String = row.try_get("room_id")?;
+            items.push((room_id, item_row(row)?));
+        }
+        items.sort_by(|a, b| (&a.0, a.1.index).cmp(&(&b.0, b.1.index)));
+        for (room_id, item) in &items {
+            notify_item(&mut tx, room_id, item, ItemEvent::Missed("overdue"), now).await?;
+        }
+        tx.commit().await?;
+        Ok(items
+            .into_iter()
+            .map(|(room, item)| (room, item.index))
+            .collect())
+    }
+
+    /// Every room with when its session first started and whether it closed.
+    pub async fn report_rooms(&self) -> Result<Vec<ReportRoom>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, \
+             (SELECT MIN(p.at) FROM phase_changes p WHERE p.room_id = r.id AND p.phase = 'in_session') \
+               AS started_at, \
+             (SELECT COUNT(*) FROM phase_changes p WHERE p.room_id = r.id AND p.phase = 'closed') \
+               AS closings \
+             FROM rooms r ORDER BY r.created_at, r.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let started_at: Option<i64> = r.try_get("started_at")?;
+                let closings: i64 = r.try_get("closings")?;
+                Ok(ReportRoom {
+                    id: r.try_get("id")?,
+                    started_at: started_at.map(ts_from_db).transpose()?,
+                    closed: from_db(closings, "closings")? > 0,
+                })
+            })
+            .collect()
+    }
+}
