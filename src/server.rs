@@ -132,10 +132,12 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // Background work that stops with the server: webhook delivery, retention.
+    // Background work that stops with the server: webhook delivery, retention,
+    // the agreement follow-up sweep.
     let background: Vec<_> = [
         webhooks::spawn_dispatcher(&app),
         api::spawn_retention(app.clone()),
+        Some(api::spawn_followup(app.clone())),
     ]
     .into_iter()
     .flatten()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{Method, Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,9 +32,18 @@ pub fn find_key<'a>(keys: &'a [ApiKeyConfig], presented: &str) -> Option<&'a Api
     found
 }
 
+/// Put on a request the middleware let through on an API key (read-write
+/// unless the method only reads).
+#[derive(Clone, Copy, Debug)]
+pub struct ByApiKey;
+
+/// Routes whose handler also accepts a keeper's invitation token in place
+/// of a key, and checks it itself (see `agreement.rs`).
+const KEEPER_TOKEN_ROUTES: &[&str] = &["/api/v1/rooms/{room_id}/agreement/items/{index}"];
+
 pub async fn require_key(
     State(app): State<Arc<App>>,
-    request: Request<Body>,
+    mut request: Request<Body>,
     next: Next,
 ) -> Response {
     let presented = request
@@ -44,6 +53,13 @@ pub async fn require_key(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(key) = presented.and_then(|p| find_key(&app.config.api.keys, p)) else {
+        let keeper_route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|p| KEEPER_TOKEN_ROUTES.contains(&p.as_str()));
+        if keeper_route && presented.is_some() {
+            return next.run(request).await;
+        }
         return ApiError::Unauthorized.into_response();
     };
     let reads = matches!(*request.method(), Method::GET | Method::HEAD);
@@ -51,5 +67,6 @@ pub async fn require_key(
         return ApiError::ReadOnlyKey.into_response();
     }
     tracing::debug!(key = %key.id, method = %request.method(), "API request");
+    request.extensions_mut().insert(ByApiKey);
     next.run(request).await
 }

@@ -44,6 +44,21 @@ pub enum ApiError {
     RoomClosed,
     #[error("the server holds its maximum number of rooms")]
     RoomLimit,
+    /// An invitation token that is malformed, expired, revoked or for no
+    /// room here (`POST /feedback`, keeper follow-up): says nothing about which.
+    #[error("this invitation is not valid")]
+    InvalidToken,
+    #[error("feedback is asked only of participants who were in the circle")]
+    NotEligible,
+    #[error("this invitation has answered or declined the questionnaire already")]
+    AlreadyAnswered,
+    /// A valid invitation that may not do this (not a keeper of this room).
+    #[error("only a read-write API key or a keeper invitation of this room can do that")]
+    NotKeeper,
+    #[error("the room has no final agreement")]
+    NoAgreement,
+    #[error("the final agreement has no item with that index")]
+    ItemUnknown,
     /// Logged with its detail; the caller only learns that it was our fault.
     #[error("internal error")]
     Internal(String),
@@ -60,9 +75,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            Unauthorized => StatusCode::UNAUTHORIZED,
-            ReadOnlyKey => StatusCode::FORBIDDEN,
-            NotFound | RoomUnknown | InvitationUnknown => StatusCode::NOT_FOUND,
+            Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
+            ReadOnlyKey | NotEligible | NotKeeper => StatusCode::FORBIDDEN,
+            NotFound | RoomUnknown | InvitationUnknown | NoAgreement | ItemUnknown => {
+                StatusCode::NOT_FOUND
+            }
+            AlreadyAnswered => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             BadJson(_) | Invalid { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -88,6 +106,12 @@ impl ApiError {
             SeatTaken(_) => "seat_taken",
             RoomClosed => "room_closed",
             RoomLimit => "room_limit",
+            InvalidToken => "invalid_token",
+            NotEligible => "not_eligible",
+            AlreadyAnswered => "already_answered",
+            NotKeeper => "not_keeper",
+            NoAgreement => "no_agreement",
+            ItemUnknown => "item_unknown",
             Internal(_) => "internal",
         }
     }
@@ -119,7 +143,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, ApiError::Unauthorized) {
+        if matches!(self, ApiError::Unauthorized | ApiError::InvalidToken) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -5,10 +5,15 @@
 //! document is generated from these handlers (utoipa) and served at
 //! `/api/v1/openapi.json`; docs/api.md is the guide.
 
+mod agreement;
 mod auth;
 mod error;
 mod extract;
+pub mod feedback;
+mod followup;
+mod invitation;
 mod record;
+pub mod reports;
 mod retention;
 mod rooms;
 pub mod types;
@@ -20,7 +25,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +36,7 @@ use crate::server::App;
 
 pub use error::{ApiError, ErrorBody};
 pub use record::csv;
+pub use followup::{spawn_followup, sweep_overdue};
 pub use retention::{purge_expired, spawn_retention};
 
 /// Where the API lives.
@@ -45,7 +51,10 @@ pub const PREFIX: &str = "/api/v1";
     ),
     modifiers(&BearerKey),
     security(("api_key" = [])),
-    tags((name = "rooms", description = "Rooms, their invitations and records"))
+    tags(
+        (name = "rooms", description = "Rooms, their invitations and records"),
+        (name = "outcomes", description = "Feedback, agreement follow-up and reports")
+    )
 )]
 struct ApiDoc;
 
@@ -70,6 +79,11 @@ fn documented() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(rooms::revoke_invitation))
         .routes(routes!(record::export_record))
         .routes(routes!(record::export_record_csv))
+        .routes(routes!(feedback::room_feedback))
+        .routes(routes!(agreement::agreement))
+        .routes(routes!(agreement::update_item))
+        .routes(routes!(reports::reports))
+        .routes(routes!(reports::reports_csv))
 }
 
 /// The OpenAPI document of the API, generated from the handlers.
@@ -104,6 +118,11 @@ pub fn routes(app: &Arc<App>) -> Router<Arc<App>> {
                     )
                 }
             }),
+        )
+        // A participant's own invitation is the credential here (issue 8).
+        .route(
+            "/feedback",
+            post(feedback::answer).layer(RequestBodyLimitLayer::new(feedback::MAX_FEEDBACK_BODY)),
         )
         .layer(middleware::from_fn(json_errors))
 }

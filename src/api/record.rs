@@ -203,7 +203,7 @@ pub async fn export_record_csv(
 }
 
 /// One CSV field, quoted when it needs to be (RFC 4180).
-fn field(value: &str) -> String {
+pub(super) fn field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

@@ -148,6 +148,9 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if let Some(terms) = request.consent.clone() {
         settings.consent = validate_consent(terms)?;
     }
+    if let Some(questionnaire) = request.feedback.clone() {
+        settings.feedback = super::feedback::questionnaire_of(questionnaire)?;
+    }
     let options = &request.options;
     match options.entry_order {
         None => {}
@@ -258,7 +261,7 @@ fn mint(
     request_body = CreateRoom,
     responses(
         (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
-        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_option`, `invalid_schedule`, `schedule_in_past`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`room_limit`", body = ErrorBody),
@@ -419,7 +422,7 @@ fn presence_of(room: &Room, live: bool) -> (Phase, BTreeMap<String, Presence>) {
 }
 
 /// A room that is not running, rebuilt from its journal (nothing is written).
-async fn replayed(app: &App, row: &RoomRow) -> Result<Room, StoreError> {
+pub(super) async fn replayed(app: &App, row: &RoomRow) -> Result<Room, StoreError> {
     let mut room = Room::new(row.settings.clone(), row.phase);
     for (at, input) in app.store.journal(&row.id).await? {
         let _ = room.handle(at, input);

@@ -69,6 +69,31 @@ pub struct CreateRoom {
     pub seats: Vec<SeatRequest>,
     #[serde(default)]
     pub options: RoomOptions,
+    /// Asked of participants after their visit; absent: the standard questions.
+    #[serde(default)]
+    pub feedback: Option<Questionnaire>,
+}
+
+/// Post-session questions; each is answered on a 5-point scale (1 = not at all … 5 = completely).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Questionnaire {
+    /// 1–10 questions with unique ids.
+    pub questions: Vec<Question>,
+    /// Whether a free-text comment is offered.
+    pub free_text: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// `[a-z0-9_]`, 1–40 characters; reports compare questions by id.
+    pub id: String,
+    /// 1–500 characters.
+    pub text: String,
+    /// Language (`[a-z]{2,3}`) → the text in that language.
+    #[serde(default)]
+    pub translations: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
