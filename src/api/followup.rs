@@ -15,9 +15,10 @@ use crate::store::StoreError;
 const EVERY: Duration = Duration::from_secs(3600);
 
 /// Reports every open item whose due date is before `now`'s UTC day and
-/// was never reported missed; returns (room id, item index) of each.
+/// was never reported missed; returns (room id, item index) of each. The
+/// events carry the real time: the dispatcher sends nothing dated later.
 pub async fn sweep_overdue(app: &App, now: Timestamp) -> Result<Vec<(String, u32)>, StoreError> {
-    let missed = app.store.sweep_overdue_items(now).await?;
+    let missed = app.store.sweep_overdue_items(now, wall_clock()).await?;
     if !missed.is_empty() {
         metrics::counter!("circlekeeper_agreement_items_missed_total")
             .increment(missed.len() as u64);

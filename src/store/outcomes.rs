@@ -393,14 +393,15 @@ impl Store {
     }
 
     /// The follow-up sweep: every item still `open` whose due date is before
-    /// `now`'s (UTC) day and that was never reported missed gets its
-    /// `agreement.item_missed` (reason `overdue`), in one transaction.
-    /// Returns the (room, index) of each item reported.
+    /// `today`'s (UTC) day and that was never reported missed gets its
+    /// `agreement.item_missed` (reason `overdue`), stamped `now`, in one
+    /// transaction. Returns the (room, index) of each item reported.
     pub async fn sweep_overdue_items(
         &self,
+        today: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<(String, u32)>, StoreError> {
-        let today = rfc3339(now)[..10].to_owned();
+        let today = rfc3339(today)[..10].to_owned();
         let mut tx = self.pool.begin().await?;
         // Claim the rows first (this write takes SQLite's write lock).
         let sql = item_sql!(
