@@ -33,6 +33,7 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 fn concrete(path: &str) -> String {
     path.replace("{room_id}", "rm_probe")
         .replace("{invitation_id}", "inv_probe")
+        .replace("{index}", "0")
 }
 
 #[tokio::test]
@@ -102,6 +103,11 @@ async fn the_document_matches_the_router() {
         ),
         ("GET", "/api/v1/rooms/{room_id}/record"),
         ("GET", "/api/v1/rooms/{room_id}/record.csv"),
+        ("GET", "/api/v1/rooms/{room_id}/feedback"),
+        ("GET", "/api/v1/rooms/{room_id}/agreement"),
+        ("PATCH", "/api/v1/rooms/{room_id}/agreement/items/{index}"),
+        ("GET", "/api/v1/reports"),
+        ("GET", "/api/v1/reports.csv"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
