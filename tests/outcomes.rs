@@ -95,7 +95,10 @@ impl Meeting {
     async fn close(&mut self) {
         self.keeper.send(json!({"type": "close_room"})).await;
         let ended = self.keeper.until("ended").await;
-        assert!(ended.get("feedback").is_none(), "keepers are not asked: {ended}");
+        assert!(
+            ended.get("feedback").is_none(),
+            "keepers are not asked: {ended}"
+        );
     }
 }
 
@@ -110,7 +113,8 @@ async fn leave(client: &mut Client) -> Value {
 }
 
 async fn post_feedback(http: &Http, token: Option<&str>, body: Value) -> Answer {
-    http.call(Method::POST, "/feedback", token, Some(body)).await
+    http.call(Method::POST, "/feedback", token, Some(body))
+        .await
 }
 
 async fn give(http: &Http, token: &str, body: Value) {
@@ -253,7 +257,12 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         json!({"declined": true, "answers": {"felt_heard": 3}}),
     ] {
         let answer = post_feedback(&http, Some(ana_token), bad.clone()).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}: {}", answer.text);
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            answer.text
+        );
         assert_eq!(answer.code(), "invalid_answers", "{bad}");
     }
     let answer = post_feedback(&http, Some(ana_token), json!({"answers": {}, "extra": 1})).await;
@@ -264,7 +273,12 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         json!({"answers": {"felt_heard": 5, "felt_safe": 4}, "comment": "zeta: thank you all"}),
     )
     .await;
-    let again = post_feedback(&http, Some(ana_token), json!({"answers": {"felt_heard": 1}})).await;
+    let again = post_feedback(
+        &http,
+        Some(ana_token),
+        json!({"answers": {"felt_heard": 1}}),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(again.code(), "already_answered");
     let declined_after = post_feedback(&http, Some(ana_token), json!({"declined": true})).await;
@@ -296,7 +310,10 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         json!({"answers": {"felt_heard": 3, "fair_process": 2}, "comment": "alpha: too short"}),
     )
     .await;
-    let feedback = http.get(&format!("/api/v1/rooms/{room}/feedback")).await.json();
+    let feedback = http
+        .get(&format!("/api/v1/rooms/{room}/feedback"))
+        .await
+        .json();
     assert_eq!(party(&feedback, "harmed")["answers"], 2);
     assert_eq!(party(&feedback, "harmed")["withheld"], true);
 
@@ -322,11 +339,13 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         json!({"answers": {"felt_heard": 4, "felt_safe": 4, "fair_process": 5}}),
     )
     .await;
-    give(
-&http, &ids[4].1, json!({"declined": true})).await;
+    give(&http, &ids[4].1, json!({"declined": true})).await;
 
     // Three answers: the harmed party's figures appear.
-    let feedback = http.get(&format!("/api/v1/rooms/{room}/feedback")).await.json();
+    let feedback = http
+        .get(&format!("/api/v1/rooms/{room}/feedback"))
+        .await
+        .json();
     let harmed = party(&feedback, "harmed");
     assert_eq!(harmed["answers"], 3);
     assert_eq!(harmed["declined"], 0);
@@ -336,7 +355,10 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
     assert_eq!(heard["mean"], 4.0);
     assert_eq!(heard["distribution"], json!([0, 0, 1, 1, 1]));
     let safe = question(harmed, "felt_safe");
-    assert_eq!((safe["count"].clone(), safe["mean"].clone()), (json!(2), json!(4.0)));
+    assert_eq!(
+        (safe["count"].clone(), safe["mean"].clone()),
+        (json!(2), json!(4.0))
+    );
     assert_eq!(question(harmed, "fair_process")["mean"], 3.5);
     assert_eq!(question(harmed, "would_recommend")["count"], 0);
     assert_eq!(question(harmed, "would_recommend")["mean"], Value::Null);
@@ -364,12 +386,25 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         keys.sort();
         for key in keys {
             assert!(
-                ["answers", "comments", "declined", "party", "questions", "withheld"].contains(&key),
+                [
+                    "answers",
+                    "comments",
+                    "declined",
+                    "party",
+                    "questions",
+                    "withheld"
+                ]
+                .contains(&key),
                 "unexpected key {key} in {p}"
             );
         }
     }
-    let top: HashSet<&str> = feedback.as_object().unwrap().keys().map(String::as_str).collect();
+    let top: HashSet<&str> = feedback
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(top, HashSet::from(["room_id", "min_answers", "parties"]));
 
     // Answering changed no other response: who answered is not exposed,
@@ -385,8 +420,14 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         everything.push(http.get(&path).await.text);
     }
     for text in &everything {
-        assert!(!text.contains("zeta") && !text.contains("alpha: too"), "a comment in {text}");
-        assert!(!text.contains("feedback_given") && !text.contains("answered"), "{text}");
+        assert!(
+            !text.contains("zeta") && !text.contains("alpha: too"),
+            "a comment in {text}"
+        );
+        assert!(
+            !text.contains("feedback_given") && !text.contains("answered"),
+            "{text}"
+        );
     }
 
     // Who is not eligible: never admitted, withdrawn, removed (revoked),
@@ -398,8 +439,18 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         (0, "keeper"),
         (5, "observer"),
     ] {
-        let answer = post_feedback(&http, Some(&ids[i].1), json!({"answers": {"felt_heard": 3}})).await;
-        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{why}: {}", answer.text);
+        let answer = post_feedback(
+            &http,
+            Some(&ids[i].1),
+            json!({"answers": {"felt_heard": 3}}),
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{why}: {}",
+            answer.text
+        );
         assert_eq!(answer.code(), "not_eligible", "{why}");
     }
     for token in [None, Some("not-a-token"), Some(KEY)] {
@@ -407,7 +458,10 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{token:?}");
         assert_eq!(answer.code(), "invalid_token");
     }
-    let feedback_after = http.get(&format!("/api/v1/rooms/{room}/feedback")).await.json();
+    let feedback_after = http
+        .get(&format!("/api/v1/rooms/{room}/feedback"))
+        .await
+        .json();
     assert_eq!(feedback_after, feedback, "refused answers changed nothing");
 }
 
@@ -429,14 +483,25 @@ async fn create_room_takes_a_questionnaire_and_validates_it() {
     let ended = leave(&mut ana).await;
     let offer = &ended["feedback"];
     assert_eq!(offer["free_text"], false);
-    assert_eq!(offer["questions"][0]["translations"]["es"], "Me sentí escuchado.");
+    assert_eq!(
+        offer["questions"][0]["translations"]["es"],
+        "Me sentí escuchado."
+    );
     assert_eq!(offer["questions"][1]["id"], "would_meet_again");
     assert!(offer["questions"][1].get("translations").is_none());
     let (_, token) = m.seat(1);
-    let comment = post_feedback(&http, Some(&token), json!({"answers": {"felt_heard": 4}, "comment": "hi"})).await;
-    assert_eq!(comment.code(), "invalid_answers", "no free text in this room");
-    give(
-&http, &token, json!({"answers": {"would_meet_again": 5}})).await;
+    let comment = post_feedback(
+        &http,
+        Some(&token),
+        json!({"answers": {"felt_heard": 4}, "comment": "hi"}),
+    )
+    .await;
+    assert_eq!(
+        comment.code(),
+        "invalid_answers",
+        "no free text in this room"
+    );
+    give(&http, &token, json!({"answers": {"would_meet_again": 5}})).await;
 
     let bad_questionnaires = [
         json!({"questions": [], "free_text": true}),
@@ -453,7 +518,8 @@ async fn create_room_takes_a_questionnaire_and_validates_it() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(answer.code(), "invalid_feedback", "{bad}");
     }
-    body["feedback"] = json!({"questions": [{"id": "a", "text": "x", "scale": 7}], "free_text": true});
+    body["feedback"] =
+        json!({"questions": [{"id": "a", "text": "x", "scale": 7}], "free_text": true});
     assert_eq!(http.post("/api/v1/rooms", body).await.code(), "bad_json");
 }
 
@@ -472,7 +538,10 @@ async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<Value>) {
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         verify(SECRET, signature, &raw, now, 300).expect("a signed event");
         let body: Value = serde_json::from_slice(&raw).expect("JSON");
         let _ = tx.lock().unwrap().send(body);
@@ -505,21 +574,34 @@ async fn next_item_event(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
             .await
             .expect("an event in time")
             .expect("receiver");
-        if event["type"].as_str().is_some_and(|t| t.starts_with("agreement.item_")) {
+        if event["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("agreement.item_"))
+        {
             return event;
         }
     }
 }
 
-async fn patch(http: &Http, room: &str, index: &str, credential: Option<&str>, body: Value) -> Answer {
+async fn patch(
+    http: &Http,
+    room: &str,
+    index: &str,
+    credential: Option<&str>,
+    body: Value,
+) -> Answer {
     let path = format!("/api/v1/rooms/{room}/agreement/items/{index}");
-    http.call(Method::PATCH, &path, credential, Some(body)).await
+    http.call(Method::PATCH, &path, credential, Some(body))
+        .await
 }
 
 /// Midday UTC of a day, as the sweep's clock.
 fn noon(day: &str) -> Timestamp {
-    let date = time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]"))
-        .expect("a date");
+    let date = time::Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .expect("a date");
     let secs = date.midnight().assume_utc().unix_timestamp() + 12 * 3600;
     Timestamp(secs as u64 * 1000)
 }
@@ -531,10 +613,12 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     let http = Http::new(server.addr);
     let mut body = conference();
     body["options"] = json!({"entry_order": null});
-    body["seats"]
-        .as_array_mut()
-        .unwrap()
-        .push(seat(4, "Sue Supporter", "participant", Some("supporter")));
+    body["seats"].as_array_mut().unwrap().push(seat(
+        4,
+        "Sue Supporter",
+        "participant",
+        Some("supporter"),
+    ));
     let mut m = Meeting::start(&server, &http, body.clone()).await;
     let other = Meeting::start(&server, &http, body).await;
     let room = m.room.clone();
@@ -556,7 +640,9 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     ]);
     let bad = json!([{"what": "x", "who": "y", "by": "z", "due": "2030-02-30"}]);
     assert_eq!(
-        m.keeper.cmd(json!({"type": "draft_agreement", "items": bad})).await,
+        m.keeper
+            .cmd(json!({"type": "draft_agreement", "items": bad}))
+            .await,
         Err("bad_agreement".into())
     );
     m.keeper
@@ -565,9 +651,17 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
         .unwrap();
     ana.wait_view(|v| v["agreement"].is_object()).await;
     let text = ana.view["agreement"]["text"].as_str().unwrap().to_owned();
-    assert!(text.contains("— due: 2030-05-31\n") && text.contains("2. Write a letter — responsible: Ben — by: soon\n"), "{text}");
-    m.keeper.cmd(json!({"type": "finalize_agreement"})).await.unwrap();
-    ana.wait_view(|v| v["agreement"]["final"] == true || v["agreement"]["is_final"] == true).await;
+    assert!(
+        text.contains("— due: 2030-05-31\n")
+            && text.contains("2. Write a letter — responsible: Ben — by: soon\n"),
+        "{text}"
+    );
+    m.keeper
+        .cmd(json!({"type": "finalize_agreement"}))
+        .await
+        .unwrap();
+    ana.wait_view(|v| v["agreement"]["final"] == true || v["agreement"]["is_final"] == true)
+        .await;
     let hash = ana.view["agreement"]["hash"].clone();
 
     let followup = http.get(&format!("/api/v1/rooms/{room}/agreement")).await;
@@ -581,7 +675,11 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(items[0]["due"], "2030-05-31");
     assert_eq!(items[1]["due"], Value::Null);
     assert_eq!(items[2]["what"], "Meet again");
-    assert!(items.iter().all(|i| i["status"] == "open" && i["updated_at"].is_string()));
+    assert!(
+        items
+            .iter()
+            .all(|i| i["status"] == "open" && i["updated_at"].is_string())
+    );
 
     // The program marks item 0 done with its key.
     let done = patch(&http, &room, "0", Some(KEY), json!({"status": "done"})).await;
@@ -592,11 +690,24 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(event["room_id"], room.as_str());
     assert_eq!(event["data"]["index"], 0);
     assert_eq!(event["data"]["hash"], hash);
-    assert_eq!(event["data"]["notify"], json!({"party": "harmed", "invitation_ids": [ana_id]}));
-    assert!(!event.to_string().contains("Repair"), "no agreement text in webhooks");
+    assert_eq!(
+        event["data"]["notify"],
+        json!({"party": "harmed", "invitation_ids": [ana_id]})
+    );
+    assert!(
+        !event.to_string().contains("Repair"),
+        "no agreement text in webhooks"
+    );
 
     // The keeper marks item 1 not done with their own invitation.
-    let missed = patch(&http, &room, "1", Some(&keeper_token), json!({"status": "not_done"})).await;
+    let missed = patch(
+        &http,
+        &room,
+        "1",
+        Some(&keeper_token),
+        json!({"status": "not_done"}),
+    )
+    .await;
     assert_eq!(missed.status, StatusCode::OK, "{}", missed.text);
     let event = next_item_event(&mut rx).await;
     assert_eq!(event["type"], "agreement.item_missed");
@@ -607,44 +718,103 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     // Refused: a participant's invitation, another room's keeper, a
     // read-only key, a forged token, no credential; and bad input.
     for (credential, status, code) in [
-        (Some(ana_token.as_str()), StatusCode::FORBIDDEN, "not_keeper"),
-        (Some(other_keeper_token.as_str()), StatusCode::FORBIDDEN, "not_keeper"),
+        (
+            Some(ana_token.as_str()),
+            StatusCode::FORBIDDEN,
+            "not_keeper",
+        ),
+        (
+            Some(other_keeper_token.as_str()),
+            StatusCode::FORBIDDEN,
+            "not_keeper",
+        ),
         (Some(READ_ONLY_KEY), StatusCode::FORBIDDEN, "read_only_key"),
-        (Some("eyJhbGciOiJub25lIn0.e30."), StatusCode::UNAUTHORIZED, "invalid_token"),
+        (
+            Some("eyJhbGciOiJub25lIn0.e30."),
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        ),
         (None, StatusCode::UNAUTHORIZED, "unauthorized"),
     ] {
         let answer = patch(&http, &room, "2", credential, json!({"status": "done"})).await;
-        assert_eq!((answer.status, answer.code().as_str()), (status, code), "{credential:?}");
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{credential:?}"
+        );
     }
     // A keeper token cannot reach other endpoints of the program API.
     let state = http
-        .call(Method::GET, &format!("/api/v1/rooms/{room}"), Some(&keeper_token), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/rooms/{room}"),
+            Some(&keeper_token),
+            None,
+        )
         .await;
     assert_eq!(state.code(), "unauthorized");
     for (index, body, status, code) in [
-        ("9", json!({"status": "done"}), StatusCode::NOT_FOUND, "item_unknown"),
-        ("x", json!({"status": "done"}), StatusCode::NOT_FOUND, "item_unknown"),
-        ("2", json!({"due": "2030-13-01"}), StatusCode::BAD_REQUEST, "invalid_due"),
+        (
+            "9",
+            json!({"status": "done"}),
+            StatusCode::NOT_FOUND,
+            "item_unknown",
+        ),
+        (
+            "x",
+            json!({"status": "done"}),
+            StatusCode::NOT_FOUND,
+            "item_unknown",
+        ),
+        (
+            "2",
+            json!({"due": "2030-13-01"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_due",
+        ),
         ("2", json!({}), StatusCode::BAD_REQUEST, "empty_update"),
-        ("2", json!({"status": "finished"}), StatusCode::BAD_REQUEST, "bad_json"),
+        (
+            "2",
+            json!({"status": "finished"}),
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
     ] {
         let answer = patch(&http, &room, index, Some(KEY), body.clone()).await;
-        assert_eq!((answer.status, answer.code().as_str()), (status, code), "{index} {body}");
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (status, code),
+            "{index} {body}"
+        );
     }
     let unknown = patch(&http, "rm_nope", "0", Some(KEY), json!({"status": "done"})).await;
     assert_eq!(unknown.code(), "room_unknown");
 
     // After the room closed, the keeper's link still follows up.
     m.close().await;
-    let moved = patch(&http, &room, "2", Some(&keeper_token), json!({"due": "2030-06-10"})).await;
+    let moved = patch(
+        &http,
+        &room,
+        "2",
+        Some(&keeper_token),
+        json!({"due": "2030-06-10"}),
+    )
+    .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
     assert_eq!(moved.json()["due"], "2030-06-10");
     assert_eq!(moved.json()["status"], "open");
 
     // The sweep: nothing before the due day has passed; once it has, the
     // open item is reported missed, exactly once; done and not-done items never.
-    assert!(circlekeeper::api::sweep_overdue(&server.app, noon("2030-06-10")).await.unwrap().is_empty());
-    let swept = circlekeeper::api::sweep_overdue(&server.app, noon("2030-06-11")).await.unwrap();
+    assert!(
+        circlekeeper::api::sweep_overdue(&server.app, noon("2030-06-10"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let swept = circlekeeper::api::sweep_overdue(&server.app, noon("2030-06-11"))
+        .await
+        .unwrap();
     assert_eq!(swept, vec![(room.clone(), 2)]);
     let event = next_item_event(&mut rx).await;
     assert_eq!(event["type"], "agreement.item_missed");
@@ -652,29 +822,56 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(event["data"]["reason"], "overdue");
     assert_eq!(event["data"]["status"], "open");
     assert_eq!(event["data"]["notify"]["invitation_ids"], json!([ana_id]));
-    assert!(circlekeeper::api::sweep_overdue(&server.app, noon("2030-07-01")).await.unwrap().is_empty());
+    assert!(
+        circlekeeper::api::sweep_overdue(&server.app, noon("2030-07-01"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Marking it not done now sends no second `missed`; done then sends
     // `completed`, the very next item event.
     let late = patch(&http, &room, "2", Some(KEY), json!({"status": "not_done"})).await;
     assert_eq!(late.status, StatusCode::OK);
     patch(&http, &room, "2", Some(KEY), json!({"status": "done"})).await;
     let event = next_item_event(&mut rx).await;
-    assert_eq!((event["type"].as_str(), event["data"]["index"].as_u64()), (Some("agreement.item_completed"), Some(2)));
+    assert_eq!(
+        (event["type"].as_str(), event["data"]["index"].as_u64()),
+        (Some("agreement.item_completed"), Some(2))
+    );
     // Done again (after open): at most once per item.
     patch(&http, &room, "2", Some(KEY), json!({"status": "open"})).await;
     patch(&http, &room, "2", Some(KEY), json!({"status": "done"})).await;
     patch(&http, &room, "1", Some(KEY), json!({"status": "done"})).await;
     let event = next_item_event(&mut rx).await;
-    assert_eq!((event["type"].as_str(), event["data"]["index"].as_u64()), (Some("agreement.item_completed"), Some(1)));
+    assert_eq!(
+        (event["type"].as_str(), event["data"]["index"].as_u64()),
+        (Some("agreement.item_completed"), Some(1))
+    );
 
-    let followup = http.get(&format!("/api/v1/rooms/{room}/agreement")).await.json();
-    let statuses: Vec<&str> = followup["items"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    let followup = http
+        .get(&format!("/api/v1/rooms/{room}/agreement"))
+        .await
+        .json();
+    let statuses: Vec<&str> = followup["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["done", "done", "done"]);
 
     // A revoked keeper invitation no longer follows up.
     let (keeper_id, _) = m.seat(0);
-    http.delete(&format!("/api/v1/rooms/{room}/invitations/{keeper_id}")).await;
-    let revoked = patch(&http, &room, "0", Some(&keeper_token), json!({"status": "open"})).await;
+    http.delete(&format!("/api/v1/rooms/{room}/invitations/{keeper_id}"))
+        .await;
+    let revoked = patch(
+        &http,
+        &room,
+        "0",
+        Some(&keeper_token),
+        json!({"status": "open"}),
+    )
+    .await;
     assert_eq!(revoked.code(), "invalid_token");
 }
 
@@ -682,7 +879,12 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
 
 fn today() -> String {
     let now = time::OffsetDateTime::now_utc();
-    format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
 }
 
 fn day_offset(days: i64) -> String {
@@ -735,14 +937,20 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
             {"what": "Repair", "who": "Rae", "by": "May", "due": "2030-05-01"}]}))
         .await
         .unwrap();
-    a.keeper.cmd(json!({"type": "finalize_agreement"})).await.unwrap();
+    a.keeper
+        .cmd(json!({"type": "finalize_agreement"}))
+        .await
+        .unwrap();
     leave(&mut rae).await;
     give(
-&http, &a.seat(2).1, json!({"answers": {"felt_heard": 3}, "comment": "secret words"})).await;
+        &http,
+        &a.seat(2).1,
+        json!({"answers": {"felt_heard": 3}, "comment": "secret words"}),
+    )
+    .await;
     a.close().await;
     pia.until("ended").await;
-    give(
-&http, &a.seat(1).1, json!({"answers": {"felt_heard": 5}})).await;
+    give(&http, &a.seat(1).1, json!({"answers": {"felt_heard": 5}})).await;
     let done = patch(&http, &a.room, "0", Some(KEY), json!({"status": "done"})).await;
     assert_eq!(done.status, StatusCode::OK);
 
@@ -768,10 +976,13 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
     wyn.until("ended").await;
     leave(&mut pat).await;
     leave(&mut pam).await;
+    give(&http, &b.seat(1).1, json!({"answers": {"felt_heard": 4}})).await;
     give(
-&http, &b.seat(1).1, json!({"answers": {"felt_heard": 4}})).await;
-    give(
-&http, &b.seat(2).1, json!({"answers": {"felt_heard": 2, "fair_process": 5}})).await;
+        &http,
+        &b.seat(2).1,
+        json!({"answers": {"felt_heard": 2, "fair_process": 5}}),
+    )
+    .await;
 
     // Room C, a conference: the keeper ends the responsible party's session
     // first, then closes; both stayed to their close. No agreement.
@@ -796,11 +1007,15 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
     hal.until("ended").await;
 
     // Room D, a circle created and never started: not in the report.
-    http.create(json!({"kind": "circle", "title": "Room D", "seats": [seat(1, "Kai", "keeper", None)]}))
-        .await;
+    http.create(
+        json!({"kind": "circle", "title": "Room D", "seats": [seat(1, "Kai", "keeper", None)]}),
+    )
+    .await;
 
     let (from, to) = (day_offset(-1), day_offset(1));
-    let report = http.get(&format!("/api/v1/reports?from={from}&to={to}")).await;
+    let report = http
+        .get(&format!("/api/v1/reports?from={from}&to={to}"))
+        .await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.text);
     let report = report.json();
     assert_eq!(report["min_answers"], 3);
@@ -827,16 +1042,28 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
     assert_eq!(circle["completion_rate"], 0.5);
     // Harmed: 5 (A), 4 and 2 (B): three answers, shown. Responsible: one, withheld.
     let harmed = party(circle, "harmed");
-    assert_eq!((harmed["answers"].as_u64(), harmed["withheld"].as_bool()), (Some(3), Some(false)));
+    assert_eq!(
+        (harmed["answers"].as_u64(), harmed["withheld"].as_bool()),
+        (Some(3), Some(false))
+    );
     let heard = question(harmed, "felt_heard");
     assert_eq!(heard["count"], 3);
     assert_eq!(heard["mean"], 3.67);
     assert_eq!(heard["distribution"], json!([0, 1, 0, 1, 1]));
     let fair = question(harmed, "fair_process");
-    assert_eq!((fair["count"].clone(), fair["mean"].clone()), (json!(1), json!(5.0)));
+    assert_eq!(
+        (fair["count"].clone(), fair["mean"].clone()),
+        (json!(1), json!(5.0))
+    );
     assert!(harmed.get("comments").is_none(), "no comments in reports");
     let responsible = party(circle, "responsible");
-    assert_eq!((responsible["answers"].as_u64(), responsible["withheld"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (
+            responsible["answers"].as_u64(),
+            responsible["withheld"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
     assert!(responsible.get("questions").is_none());
 
     let conference = &kinds[1];
@@ -853,16 +1080,27 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
         ("items_done", 0),
         ("items_open", 0),
     ] {
-        assert_eq!(conference[figure], value, "conference {figure}: {conference}");
+        assert_eq!(
+            conference[figure], value,
+            "conference {figure}: {conference}"
+        );
     }
     assert_eq!(conference["completion_rate"], Value::Null);
     assert_eq!(conference["feedback"], json!([]));
 
     // Only one kind; an empty period; a bad period.
-    let only = http.get(&format!("/api/v1/reports?from={from}&to={to}&kind=conference")).await.json();
+    let only = http
+        .get(&format!(
+            "/api/v1/reports?from={from}&to={to}&kind=conference"
+        ))
+        .await
+        .json();
     assert_eq!(only["kinds"].as_array().unwrap().len(), 1);
     assert_eq!(only["kinds"][0], *conference);
-    let past = http.get("/api/v1/reports?from=2001-01-01&to=2001-12-31").await.json();
+    let past = http
+        .get("/api/v1/reports?from=2001-01-01&to=2001-12-31")
+        .await
+        .json();
     assert_eq!(past["kinds"][0]["rooms"], 0);
     for query in [
         format!("from={to}&to={from}"),
@@ -872,12 +1110,22 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
         let answer = http.get(&format!("/api/v1/reports?{query}")).await;
         assert_eq!(answer.code(), "invalid_period", "{query}");
     }
-    assert_eq!(http.get("/api/v1/reports?from=2026-01-01").await.code(), "bad_query");
+    assert_eq!(
+        http.get("/api/v1/reports?from=2026-01-01").await.code(),
+        "bad_query"
+    );
 
     // The CSV says the same, one figure per row.
-    let csv = http.get(&format!("/api/v1/reports.csv?from={from}&to={to}")).await;
+    let csv = http
+        .get(&format!("/api/v1/reports.csv?from={from}&to={to}"))
+        .await;
     assert_eq!(csv.status, StatusCode::OK);
-    assert!(csv.headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(lines[0], "kind,figure,party,question,value");
     for line in [
@@ -893,18 +1141,35 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
     ] {
         assert!(lines.contains(&line), "{line} missing from\n{}", csv.text);
     }
-    assert!(!lines.iter().any(|l| l.starts_with("circle,feedback_mean,responsible")));
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("circle,feedback_mean,responsible"))
+    );
 
     // Never content or ids: no room id, invitation id, name, title or comment.
-    let json_text = http.get(&format!("/api/v1/reports?from={from}&to={to}")).await.text;
+    let json_text = http
+        .get(&format!("/api/v1/reports?from={from}&to={to}"))
+        .await
+        .text;
     for text in [&json_text, &csv.text] {
         for m in [&a, &b, &c] {
             assert!(!text.contains(m.room.as_str()), "a room id in the report");
             for i in 0..m.created["invitations"].as_array().unwrap().len() {
-                assert!(!text.contains(m.seat(i).0.as_str()), "an invitation id in the report");
+                assert!(
+                    !text.contains(m.seat(i).0.as_str()),
+                    "an invitation id in the report"
+                );
             }
         }
-        for word in ["Pia", "Rae", "Room A", "secret words", "Apologise", "Repair"] {
+        for word in [
+            "Pia",
+            "Rae",
+            "Room A",
+            "secret words",
+            "Apologise",
+            "Repair",
+        ] {
             assert!(!text.contains(word), "{word} in the report");
         }
     }

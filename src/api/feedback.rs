@@ -131,7 +131,11 @@ fn answer_set(
         let score = value
             .as_u64()
             .filter(|v| (1..=u64::from(FEEDBACK_SCALE)).contains(v))
-            .ok_or_else(|| invalid(format!("the answer to {id:?} must be 1 to {FEEDBACK_SCALE}")))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the answer to {id:?} must be 1 to {FEEDBACK_SCALE}"
+                ))
+            })?;
         answers.insert(id, score as u8);
     }
     let comment = body.comment.filter(|c| !c.trim().is_empty());
@@ -197,7 +201,11 @@ pub async fn answer(
         return Err(ApiError::NotEligible);
     }
     let set = answer_set(body, &row.settings.feedback, claims.party)?;
-    if !app.store.give_feedback(&claims.room, &claims.jti, &set).await? {
+    if !app
+        .store
+        .give_feedback(&claims.room, &claims.jti, &set)
+        .await?
+    {
         return Err(ApiError::AlreadyAnswered);
     }
     metrics::counter!("circlekeeper_feedback_total", "declined" => if set.declined { "true" } else { "false" })

@@ -22,7 +22,10 @@ pub async fn sweep_overdue(app: &App, now: Timestamp) -> Result<Vec<(String, u32
     if !missed.is_empty() {
         metrics::counter!("circlekeeper_agreement_items_missed_total")
             .increment(missed.len() as u64);
-        tracing::info!(items = missed.len(), "follow-up: overdue agreement items reported");
+        tracing::info!(
+            items = missed.len(),
+            "follow-up: overdue agreement items reported"
+        );
     }
     Ok(missed)
 }

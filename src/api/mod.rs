@@ -35,8 +35,8 @@ use utoipa_axum::routes;
 use crate::server::App;
 
 pub use error::{ApiError, ErrorBody};
-pub use record::csv;
 pub use followup::{spawn_followup, sweep_overdue};
+pub use record::csv;
 pub use retention::{purge_expired, spawn_retention};
 
 /// Where the API lives.

@@ -116,12 +116,7 @@ pub fn stayed_to_close(events: &[&str]) -> bool {
 }
 
 /// Adds one room's record and item statuses to its kind's figures.
-fn add_room(
-    report: &mut KindReport,
-    record: &RoomRecord,
-    closed: bool,
-    items: &[ItemStatus],
-) {
+fn add_room(report: &mut KindReport, record: &RoomRecord, closed: bool, items: &[ItemStatus]) {
     report.rooms += 1;
     report.sessions_held += u32::from(closed);
     let participants: BTreeSet<&str> = record
@@ -140,14 +135,8 @@ fn add_room(
                 .push(a.event.as_str());
         }
     }
-    report.people_admitted += events
-        .values()
-        .filter(|e| e.contains(&"admitted"))
-        .count() as u32;
-    report.people_stayed_to_close += events
-        .values()
-        .filter(|e| stayed_to_close(e))
-        .count() as u32;
+    report.people_admitted += events.values().filter(|e| e.contains(&"admitted")).count() as u32;
+    report.people_stayed_to_close += events.values().filter(|e| stayed_to_close(e)).count() as u32;
     let who_decided = |decision: &str| {
         record
             .consents
@@ -227,9 +216,8 @@ async fn report(app: &App, params: ReportParams) -> Result<Report, ApiError> {
         .into_iter()
         .map(|(mut report, sets)| {
             let total = report.items_done + report.items_not_done + report.items_open;
-            report.completion_rate = (total > 0).then(|| {
-                (f64::from(report.items_done) / f64::from(total) * 100.0).round() / 100.0
-            });
+            report.completion_rate = (total > 0)
+                .then(|| (f64::from(report.items_done) / f64::from(total) * 100.0).round() / 100.0);
             let order = question_order(Some(&Questionnaire::standard()), &sets);
             report.feedback = aggregate(&sets, &order, false);
             report
@@ -282,7 +270,13 @@ fn name<T: Serialize>(value: &T) -> String {
 pub fn report_csv(report: &Report) -> String {
     let mut out = String::from("kind,figure,party,question,value\r\n");
     let mut line = |kind: &str, figure: &str, party: &str, question: &str, value: String| {
-        let row = [field(kind), field(figure), field(party), field(question), field(&value)];
+        let row = [
+            field(kind),
+            field(figure),
+            field(party),
+            field(question),
+            field(&value),
+        ];
         out.push_str(&row.join(","));
         out.push_str("\r\n");
     };
@@ -309,14 +303,32 @@ pub fn report_csv(report: &Report) -> String {
         for p in &k.feedback {
             let party = p.party.as_ref().map(name).unwrap_or_else(|| "none".into());
             line(&kind, "feedback_answers", &party, "", p.answers.to_string());
-            line(&kind, "feedback_declined", &party, "", p.declined.to_string());
-            line(&kind, "feedback_withheld", &party, "", p.withheld.to_string());
+            line(
+                &kind,
+                "feedback_declined",
+                &party,
+                "",
+                p.declined.to_string(),
+            );
+            line(
+                &kind,
+                "feedback_withheld",
+                &party,
+                "",
+                p.withheld.to_string(),
+            );
             for q in p.questions.iter().flatten() {
                 line(&kind, "feedback_count", &party, &q.id, q.count.to_string());
                 let mean = q.mean.map(|m| m.to_string()).unwrap_or_default();
                 line(&kind, "feedback_mean", &party, &q.id, mean);
                 for (i, n) in q.distribution.iter().enumerate() {
-                    line(&kind, &format!("feedback_score_{}", i + 1), &party, &q.id, n.to_string());
+                    line(
+                        &kind,
+                        &format!("feedback_score_{}", i + 1),
+                        &party,
+                        &q.id,
+                        n.to_string(),
+                    );
                 }
             }
         }
@@ -344,7 +356,10 @@ pub async fn reports_csv(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"report.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"report.csv\"",
+            ),
         ],
         report_csv(&report),
     ))

@@ -54,13 +54,17 @@ pub fn agreement_text(items: &[AgreementItem]) -> String {
 pub fn valid_due(text: &str) -> bool {
     let b = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10)
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
     {
         return false;
     }
-    let number = |r: std::ops::Range<usize>| {
-        b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
-    };
+    let number =
+        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
     let (year, month, day) = (number(0..4), number(5..7), number(8..10));
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days = match month {

@@ -210,7 +210,9 @@ pub enum Refusal {
     NoAgreement,
     #[error("the agreement is not final yet")]
     AgreementNotFinal,
-    #[error("the agreement needs between 1 and 50 items, each with text, any due date as YYYY-MM-DD")]
+    #[error(
+        "the agreement needs between 1 and 50 items, each with text, any due date as YYYY-MM-DD"
+    )]
     BadAgreement,
     #[error("that is not the hash of the final agreement text")]
     HashMismatch,

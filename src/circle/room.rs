@@ -369,9 +369,8 @@ impl Room {
         if let Link::Online(session) = link {
             self.sessions.remove(&session);
             if let Some(reason) = reason {
-                let offer_feedback =
-                    offers_feedback(person.role(), person.admitted_once, reason)
-                        .then(|| person.invitation.id.clone());
+                let offer_feedback = offers_feedback(person.role(), person.admitted_once, reason)
+                    .then(|| person.invitation.id.clone());
                 self.outputs.push_back(Output::End {
                     session,
                     reason,

@@ -9,9 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg};
-use crate::circle::{
-    Accepted, FEEDBACK_SCALE, Input, Output, Refusal, Room, SessionId, Timestamp,
-};
+use crate::circle::{Accepted, FEEDBACK_SCALE, Input, Output, Refusal, Room, SessionId, Timestamp};
 use crate::signal::wire::{Control, FeedbackOffer, control_json, error_json, notice_json};
 use crate::store::Store;
 

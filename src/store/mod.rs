@@ -4,8 +4,8 @@
 //! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
 
 mod journal;
-mod outcomes;
 mod outbox;
+mod outcomes;
 mod programs;
 mod records;
 mod rooms;

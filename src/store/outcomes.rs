@@ -315,11 +315,11 @@ impl Store {
         &self,
         room_id: &str,
     ) -> Result<Vec<AgreementItemRow>, StoreError> {
-        let sql = item_sql!("SELECT", "FROM agreement_items WHERE room_id = ? ORDER BY idx");
-        let rows = sqlx::query(sql)
-            .bind(room_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = item_sql!(
+            "SELECT",
+            "FROM agreement_items WHERE room_id = ? ORDER BY idx"
+        );
+        let rows = sqlx::query(sql).bind(room_id).fetch_all(&self.pool).await?;
         rows.iter().map(item_row).collect()
     }
 
@@ -341,7 +341,10 @@ impl Store {
             .bind(i64::from(index))
             .execute(&mut *tx)
             .await?;
-        let sql = item_sql!("SELECT", "FROM agreement_items WHERE room_id = ? AND idx = ?");
+        let sql = item_sql!(
+            "SELECT",
+            "FROM agreement_items WHERE room_id = ? AND idx = ?"
+        );
         let Some(row) = sqlx::query(sql)
             .bind(room_id)
             .bind(i64::from(index))

@@ -728,3 +728,56 @@ async fn concurrent_appends_on_disk_do_not_conflict() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_clears_outcomes() {
+    use sqlx::{Column, Row};
+    let store = Store::open_memory().await.unwrap();
+    populate(&store, "r1", "jti-1").await;
+    let set = FeedbackSet {
+        party: Some(Party::Harmed),
+        declined: false,
+        answers: [("felt_heard".to_owned(), 4)].into(),
+        comment: Some("it helped".into()),
+    };
+    assert!(!store.feedback_given("r1", "jti-1").await.unwrap());
+    assert!(store.give_feedback("r1", "jti-1", &set).await.unwrap());
+    assert!(store.feedback_given("r1", "jti-1").await.unwrap());
+    let declined = FeedbackSet {
+        declined: true,
+        answers: Default::default(),
+        comment: None,
+        ..set.clone()
+    };
+    assert!(!store.give_feedback("r1", "jti-1", &declined).await.unwrap());
+    assert_eq!(store.feedback_sets("r1").await.unwrap(), vec![set]);
+
+    // The answer row: room, party, scores, comment. No invitation, seat or time.
+    let rows = sqlx::query("SELECT * FROM feedback_answers")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let columns: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        columns,
+        ["slot", "room_id", "party", "declined", "answers", "comment"]
+    );
+    for i in 1..columns.len() {
+        let value: Option<String> = rows[0].try_get(i).ok().flatten();
+        assert!(!value.unwrap_or_default().contains("jti-1"));
+    }
+
+    // The final agreement of `populate` seeded its item, open.
+    let items = store.agreement_items("r1").await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].index, items[0].status, items[0].hash.as_str()),
+        (0, ItemStatus::Open, "h1")
+    );
+
+    assert!(store.delete_room("r1").await.unwrap());
+    assert!(store.feedback_sets("r1").await.unwrap().is_empty());
+    assert!(store.agreement_items("r1").await.unwrap().is_empty());
+    assert!(!store.feedback_given("r1", "jti-1").await.unwrap());
+}

@@ -30,13 +30,22 @@ fn the_rule_offers_only_participants_who_were_in_the_circle_and_ended_normally()
         Replaced,
     ];
     for reason in offered {
-        assert!(offers_feedback(Role::Participant, true, reason), "{reason:?}");
-        assert!(!offers_feedback(Role::Participant, false, reason), "{reason:?}");
+        assert!(
+            offers_feedback(Role::Participant, true, reason),
+            "{reason:?}"
+        );
+        assert!(
+            !offers_feedback(Role::Participant, false, reason),
+            "{reason:?}"
+        );
         assert!(!offers_feedback(Role::Keeper, true, reason), "{reason:?}");
         assert!(!offers_feedback(Role::Observer, true, reason), "{reason:?}");
     }
     for reason in never {
-        assert!(!offers_feedback(Role::Participant, true, reason), "{reason:?}");
+        assert!(
+            !offers_feedback(Role::Participant, true, reason),
+            "{reason:?}"
+        );
     }
 }
 
@@ -77,7 +86,10 @@ fn someone_who_was_in_the_circle_once_is_offered_when_leaving_from_the_lobby() {
     sim.cmd("ana", Command::Leave).unwrap();
     sim.arrive("ana", 2, Role::Participant, None).unwrap();
     sim.take();
-    assert_eq!(sim.room.person(sim.id("ana")).map(|p| p.stage), Some(Stage::Lobby));
+    assert_eq!(
+        sim.room.person(sim.id("ana")).map(|p| p.stage),
+        Some(Stage::Lobby)
+    );
     sim.cmd("ana", Command::Leave).unwrap();
     assert_eq!(offer(&sim, "ana"), Some(Some("jti-ana".into())));
 }
@@ -122,7 +134,12 @@ fn rooms_stored_before_feedback_existed_get_the_standard_questionnaire() {
     json.as_object_mut().unwrap().remove("feedback");
     let settings: Settings = serde_json::from_value(json).unwrap();
     assert_eq!(settings.feedback, Questionnaire::standard());
-    let ids: Vec<_> = settings.feedback.questions.iter().map(|q| q.id.as_str()).collect();
+    let ids: Vec<_> = settings
+        .feedback
+        .questions
+        .iter()
+        .map(|q| q.id.as_str())
+        .collect();
     assert_eq!(
         ids,
         [
@@ -141,9 +158,21 @@ fn due_dates_are_real_calendar_dates() {
         assert!(valid_due(good), "{good}");
     }
     for bad in [
-        "", "2027-1-31", "2027-01-32", "2027-02-29", "1900-02-29", "2027-13-01", "2027-00-10",
-        "2027-01-00", "27-01-31", "2027/01/31", "2027-01-31T00:00", "next week", "１２３４-01-01",
-        "1999-12-31", "+027-01-31",
+        "",
+        "2027-1-31",
+        "2027-01-32",
+        "2027-02-29",
+        "1900-02-29",
+        "2027-13-01",
+        "2027-00-10",
+        "2027-01-00",
+        "27-01-31",
+        "2027/01/31",
+        "2027-01-31T00:00",
+        "next week",
+        "１２３４-01-01",
+        "1999-12-31",
+        "+027-01-31",
     ] {
         assert!(!valid_due(bad), "{bad}");
     }
