@@ -59,7 +59,7 @@ impl Meeting {
     }
 
     /// Seat `i` arrives, consents and waits in the lobby.
-    async fn to_lobby(&mut self, server: &TestServer, i: usize) -> Client {
+    async fn wait_in_lobby(&mut self, server: &TestServer, i: usize) -> Client {
         let (_, token) = self.seat(i);
         let mut client = server.connect().await;
         client.hello(&token).await;
@@ -70,7 +70,7 @@ impl Meeting {
 
     /// Seat `i` (called `name`) arrives, consents and is admitted.
     async fn join(&mut self, server: &TestServer, i: usize, name: &str) -> Client {
-        let mut client = self.to_lobby(server, i).await;
+        let mut client = self.wait_in_lobby(server, i).await;
         self.admit(name).await;
         client.wait_stage("circle").await;
         client
@@ -209,7 +209,7 @@ async fn feedback_is_offered_answered_once_withheld_under_three_and_never_linkab
     let mut abe = m.join(&server, 3, "Abe Three").await;
     let mut ben = m.join(&server, 4, "Ben Resp").await;
     let mut oli = m.join(&server, 5, "Oli Observer").await;
-    let mut lou = m.to_lobby(&server, 6).await;
+    let mut lou = m.wait_in_lobby(&server, 6).await;
     let mut wes = m.join(&server, 7, "Wes Withdraws").await;
     let mut rex = m.join(&server, 8, "Rex Removed").await;
 
@@ -877,16 +877,6 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
 
 // ---------------------------------------------------------------- reports
 
-fn today() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}",
-        now.year(),
-        u8::from(now.month()),
-        now.day()
-    )
-}
-
 fn day_offset(days: i64) -> String {
     let d = time::OffsetDateTime::now_utc() + time::Duration::days(days);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
@@ -1173,5 +1163,4 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
             assert!(!text.contains(word), "{word} in the report");
         }
     }
-    let _ = today();
 }
