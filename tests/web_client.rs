@@ -106,9 +106,12 @@ async fn every_page_and_asset_carries_the_strict_policy() {
             .and_then(|n| n.to_str())
             .expect("file name");
         let response = get(&server, &format!("/client/{name}")).await;
-        assert!(response.starts_with("HTTP/1.1 200"), "/client/{name} is not served");
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "/client/{name} is not served"
+        );
     }
-        // Assets are embedded in the binary: no path reaches the file system.
+    // Assets are embedded in the binary: no path reaches the file system.
     let traversal = get(&server, "/client/../Cargo.toml").await;
     assert!(
         !traversal.starts_with("HTTP/1.1 200") && !traversal.contains("[package]"),

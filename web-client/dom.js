@@ -13,6 +13,8 @@ import { t, formatNumber } from './strings.js';
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  // What people type runs in its own direction (Arabic in an English page, or the reverse).
+  if ((tag === 'textarea' || (tag === 'input' && attrs.type === 'text')) && !('dir' in attrs)) el.dir = 'auto';
   for (const [key, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (key === 'class') el.className = value;

@@ -128,7 +128,7 @@ export function consentScreen(view, submit) {
 
   return {
     element: h('section', { class: 'card consent', 'data-screen': 'consent' },
-      h('p', { class: 'eyebrow', text: `${t(`consent.kind.${view.kind}`)} · ${view.title}` }),
+      h('p', { class: 'eyebrow' }, `${t(`consent.kind.${view.kind}`)} · `, h('bdi', { text: view.title })),
       heading(t('consent.title')),
       h('p', { class: 'lead', text: t('consent.intro') }),
       h('p', { class: 'notice calm', text: t('consent.ok_to_decline') }),
@@ -148,7 +148,7 @@ export function lobbyScreen(view, leave) {
   const check = deviceCheck();
   return {
     element: h('section', { class: 'card lobby', 'data-screen': 'lobby' },
-      h('p', { class: 'eyebrow', text: `${t(`consent.kind.${view.kind}`)} · ${view.title}` }),
+      h('p', { class: 'eyebrow' }, `${t(`consent.kind.${view.kind}`)} · `, h('bdi', { text: view.title })),
       h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
       heading(t('lobby.title')),
       h('p', { class: 'lead', text: t('lobby.body') }),

@@ -287,7 +287,7 @@ export function keeperScreen({ act, say, carry }) {
           h('div', {},
             h('h2', { id: 'turn-title', class: 'status-title', text: status.title }),
             h('p', { class: 'status-body', text: status.body }))),
-        view.round && h('p', { class: 'prompt small-prompt' }, h('span', { class: 'eyebrow', text: `${t('round.title', { n: view.round.number })} · ` }), view.round.prompt),
+        view.round && h('p', { class: 'prompt small-prompt' }, h('span', { class: 'eyebrow', text: `${t('round.title', { n: view.round.number })} · ` }), h('bdi', { text: view.round.prompt })),
         timer.element,
         ownActions);
       fill(ownActions, buttons);
@@ -345,7 +345,7 @@ export function keeperScreen({ act, say, carry }) {
     pieceControls.querySelector('[data-role="end-round"]').hidden = !view.round;
     pieceControls.querySelector('[data-role="take-piece"]').hidden = view.holder === null;
     fill(roundState, view.round
-      ? h('p', {}, h('strong', { text: `${t('round.title', { n: view.round.number })}: ` }), view.round.prompt)
+      ? h('p', {}, h('strong', { text: `${t('round.title', { n: view.round.number })}: ` }), h('bdi', { text: view.round.prompt }))
       : null);
     if (document.activeElement !== timerInput) timerInput.value = view.turn_seconds ? String(Math.round(view.turn_seconds / 60)) : '';
     keeperSpeaks.checked = view.keeper_speaks_out_of_turn;
