@@ -31,6 +31,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("icon.svg", SVG, include_str!("../web-client/icon.svg")),
     ("protocol.js", JS, include_str!("../web-client/protocol.js")),
     ("strings.js", JS, include_str!("../web-client/strings.js")),
+    ("lang-en.js", JS, include_str!("../web-client/lang-en.js")),
+    ("lang-es.js", JS, include_str!("../web-client/lang-es.js")),
+    ("lang-ar.js", JS, include_str!("../web-client/lang-ar.js")),
     ("dom.js", JS, include_str!("../web-client/dom.js")),
     ("media.js", JS, include_str!("../web-client/media.js")),
     ("webrtc.js", JS, include_str!("../web-client/webrtc.js")),
@@ -59,6 +62,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "view-keeper.js",
         JS,
         include_str!("../web-client/view-keeper.js"),
+    ),
+    (
+        "view-language.js",
+        JS,
+        include_str!("../web-client/view-language.js"),
+    ),
+    (
+        "view-feedback.js",
+        JS,
+        include_str!("../web-client/view-feedback.js"),
+    ),
+    (
+        "view-outline.js",
+        JS,
+        include_str!("../web-client/view-outline.js"),
     ),
 ];
 

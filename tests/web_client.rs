@@ -98,6 +98,19 @@ async fn every_page_and_asset_carries_the_strict_policy() {
         assert!(response.contains("x-content-type-options: nosniff"));
         assert!(response.contains("referrer-policy: no-referrer"));
     }
+    // Every file of web-client/ is embedded and served (a module left out
+    // of src/web.rs would break the page with a failed import).
+    for (path, _) in client_files() {
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("file name");
+        let response = get(&server, &format!("/client/{name}")).await;
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "/client/{name} is not served"
+        );
+    }
     // Assets are embedded in the binary: no path reaches the file system.
     let traversal = get(&server, "/client/../Cargo.toml").await;
     assert!(

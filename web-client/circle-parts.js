@@ -5,7 +5,7 @@
 import { h, fill, formatDuration, initials } from './dom.js';
 import { localMedia } from './media.js';
 import { remoteMedia, resumeAudio } from './webrtc.js';
-import { t, listNames } from './strings.js';
+import { t, has, listNames, formatDate } from './strings.js';
 
 /** @typedef {import('./protocol.js').CircleView} CircleView */
 /** @typedef {import('./protocol.js').PersonView} PersonView */
@@ -338,7 +338,9 @@ export function agreementList(items) {
     h('p', { class: 'agreement-what', text: item.what }),
     h('dl', {},
       item.who && h('div', {}, h('dt', { text: t('agreement.who') }), h('dd', { text: item.who })),
-      item.by && h('div', {}, h('dt', { text: t('agreement.by') }), h('dd', { text: item.by }))))));
+      item.by && h('div', {}, h('dt', { text: t('agreement.by') }), h('dd', { text: item.by })),
+      item.due && h('div', { class: 'agreement-due' }, h('dt', { text: t('agreement.due') }),
+        h('dd', {}, h('time', { datetime: item.due, text: formatDate(item.due) })))))));
 }
 
 /**
@@ -361,6 +363,11 @@ export function describeChanges(before, after) {
   }
   if (before && prev.mode !== after.mode) out.push(t('announce.mode', { mode: t(`mode.${after.mode}`) }));
   if (Boolean(prev.caucus) !== Boolean(after.caucus)) out.push(after.caucus ? t('announce.caucus_in') : t('announce.caucus_out'));
+  const stepNow = after.outline?.current ?? null;
+  if (before && stepNow !== null && stepNow !== (prev.outline?.current ?? null)) {
+    const kind = after.outline.steps[stepNow]?.kind;
+    out.push(t('announce.step', { n: stepNow + 1, kind: has(`outline.kind.${kind}`) ? t(`outline.kind.${kind}`) : String(kind) }));
+  }
   const roundNow = after.round?.number ?? null;
   const roundBefore = prev.round?.number ?? null;
   if (roundNow !== null && roundNow !== roundBefore) out.push(t('announce.round', { n: roundNow, prompt: after.round.prompt }));

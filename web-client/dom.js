@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the views. No inline styles or scripts are
 // ever created (the Content-Security-Policy forbids them): classes only.
 
-import { t } from './strings.js';
+import { t, formatNumber } from './strings.js';
 
 /**
  * Creates an element. `attrs`: `class`, `text`, `on<event>` handlers,
@@ -13,6 +13,8 @@ import { t } from './strings.js';
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  // What people type runs in its own direction (Arabic in an English page, or the reverse).
+  if ((tag === 'textarea' || (tag === 'input' && attrs.type === 'text')) && !('dir' in attrs)) el.dir = 'auto';
   for (const [key, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
     if (key === 'class') el.className = value;
@@ -138,8 +140,8 @@ export function panelDialog({ title, content, onClose }) {
 /** Formats milliseconds as m:ss. */
 export function formatDuration(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
-  const m = Math.floor(total / 60);
-  const s = String(total % 60).padStart(2, '0');
+  const m = formatNumber(Math.floor(total / 60));
+  const s = formatNumber(total % 60, { minimumIntegerDigits: 2 });
   return t('time.minutes_seconds', { m, s });
 }
 

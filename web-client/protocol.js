@@ -18,7 +18,8 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {'consent'|'lobby'|'in_circle'|'reconnecting'|'away'|'withdrawn'|'removed'} Presence
  * @typedef {'left'|'consent_declined'|'consent_withdrawn'|'denied'|'removed'|'revoked'|'room_closed'|'session_ended'|'replaced'} EndReason
  *
- * @typedef {{id: string, text: string, required: boolean}} ConsentItem
+ * @typedef {{id: string, text: string, required: boolean, translations?: Record<string, string>}} ConsentItem
+ *   `translations`: language code → the item's text in that language (absent when none).
  * @typedef {{version: string, items: ConsentItem[]}} ConsentTerms
  * @typedef {{first: Party, then: Party}} EntryOrder
  *
@@ -38,7 +39,16 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{number: number, prompt: string, marks: Array<[PersonId, 'spoke'|'passed']>}} RoundView
  * @typedef {{person: PersonId, remaining_ms: number}} TurnView
  * @typedef {{id: number, members: PersonId[]}} CaucusView
- * @typedef {{what: string, who: string, by: string}} AgreementItem
+ * @typedef {{what: string, who: string, by: string, due?: string}} AgreementItem
+ *   `due`: an ISO date `YYYY-MM-DD`, only when the keeper set one.
+ *
+ * @typedef {'opening'|'check_in'|'guidelines'|'round'|'closing'} StepKind
+ * @typedef {{kind: StepKind, prompt: string}} OutlineStep
+ * @typedef {{name: string, steps: OutlineStep[]}} Outline
+ *   What `set_outline` sends: name 1–100 characters, 1–20 steps, prompt ≤ 500
+ *   characters (empty only for `opening` and `closing`).
+ * @typedef {{name: string, steps: OutlineStep[], current: number|null}} OutlineView
+ *   `current`: the index of the step the circle is at, null before the first `next_step`.
  *
  * @typedef {object} AgreementView
  * @property {number} version
@@ -70,9 +80,11 @@ export const PROTOCOL_VERSION = 1;
  * @property {CaucusView|null} caucus   Your own caucus, if you are in one.
  * @property {CaucusView[]} caucuses    Every open caucus (keepers only).
  * @property {AgreementView|null} agreement
+ * @property {OutlineView|null} [outline]  The room's outline (absent from older servers).
+ * @property {string} [language]  The room's language, a BCP 47 primary tag (absent from older servers).
  *
- * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms}} ConsentView
- * @typedef {{stage: 'lobby', title: string, kind: RoomKind}} LobbyView
+ * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms, language?: string}} ConsentView
+ * @typedef {{stage: 'lobby', title: string, kind: RoomKind, language?: string}} LobbyView
  * @typedef {ConsentView|LobbyView|CircleView|{stage: 'gone'}} View
  *
  * Server → client messages:
@@ -83,7 +95,19 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'time_up', person: PersonId}} TimeUpMsg
  * @typedef {{type: 'ok', ref: number}} OkMsg
  * @typedef {{type: 'error', code: string, message: string, ref?: number}} ErrorMsg
- * @typedef {{type: 'ended', reason: EndReason}} EndedMsg
+ * @typedef {{type: 'ended', reason: EndReason, feedback?: FeedbackOffer}} EndedMsg
+ *   `feedback`: offered only to a participant who was in the circle, after
+ *   `left`, `room_closed` or `session_ended`, who has not answered yet.
+ * @typedef {{id: string, text: string, translations?: Record<string, string>}} FeedbackQuestion
+ * @typedef {{questions: FeedbackQuestion[], free_text: boolean, scale: number}} FeedbackOffer
+ *   Every question is answered on a scale of 1 (not at all) to `scale` (completely).
+ *
+ * Keeper commands added with outlines (answered by `ok` or `error` like every command):
+ * @typedef {{type: 'set_outline', outline: Outline}} SetOutlineCmd
+ *   Replaces the room's outline and saves it to the program's library under its name.
+ * @typedef {{type: 'next_step'}} NextStepCmd
+ *   In session: ends a running round and moves to the next step (`outline_done`
+ *   past the last step, `no_outline` without one).
  *
  * Media (docs/protocol.md, "Media"): one RTCPeerConnection with the server
  * while in the circle; the tracks of person N arrive in the stream `peer-N`.
@@ -334,6 +358,58 @@ export class CircleConnection extends EventTarget {
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+/**
+ * What an invitation link's fragment carries: `#t=TOKEN&lang=es`. The
+ * language is no secret and no right; an unusable value is dropped.
+ * @param {string} hash  `location.hash`
+ * @returns {{token: string|null, lang: string|null}}
+ */
+export function readJoinFragment(hash) {
+  const params = new URLSearchParams(String(hash).replace(/^#/, ''));
+  const lang = params.get('lang');
+  return {
+    token: params.get('t') || null,
+    lang: lang && /^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(lang) ? lang : null,
+  };
+}
+
+/**
+ * Posts the answers to the feedback questionnaire (or the wish not to
+ * answer) with the invitation token as the credential. Works after the
+ * socket has closed.
+ * @param {string} token
+ * @param {{answers: Record<string, number>, comment?: string}|{declined: true}} body
+ * @param {{url?: string, fetchImpl?: typeof fetch}} [options]
+ * @returns {Promise<void>}  rejects with a {@link CommandError}: `invalid_token`,
+ *   `not_eligible`, `already_answered`, `invalid_answers`, `too_large`,
+ *   `connection_lost`, or `http_<status>`
+ */
+export async function sendFeedback(token, body, { url = '/feedback', fetchImpl } = {}) {
+  const doFetch = fetchImpl || fetch;
+  let response;
+  try {
+    response = await doFetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new CommandError('connection_lost', 'connection lost');
+  }
+  if (response.ok) return;
+  let error = null;
+  try {
+    error = (await response.json())?.error ?? null;
+  } catch {
+    // Not JSON (a proxy, or the body limit): the status says enough.
+  }
+  if (error && typeof error.code === 'string') throw new CommandError(error.code, String(error.message ?? error.code));
+  if (response.status === 413) throw new CommandError('too_large', 'too large');
+  throw new CommandError(`http_${response.status}`, `HTTP ${response.status}`);
 }
 
 function defaultUrl() {

@@ -1,392 +1,161 @@
-// Every word the client shows or announces, in one catalogue, so a
-// translation is one more object of the same shape. English only for now.
-// Placeholders are written {name}; `t()` fills them in.
-//
-// Tone: calm, plain, short sentences, no blame, no jargon. People may read
-// this in a hard moment.
+// Every word the client shows or announces comes from a catalogue, one
+// module per language (lang-en.js, lang-es.js, lang-ar.js), all of the same
+// shape. This module chooses the language, fills in {placeholders}, picks
+// plural forms and formats numbers, dates and lists with `Intl`.
 
-const en = {
-  'app.name': 'Circle Keeper',
-  'app.connecting': 'Connecting to your circle…',
-  'app.no_link.title': 'Please use your invitation link',
-  'app.no_link.body': 'To join, open the link you were sent by email or text message. It ends with “#t=” followed by a long code.',
-
-  'status.reconnecting': 'The connection was lost. Reconnecting…',
-  'status.reconnecting_in': 'The connection was lost. Trying again in {seconds} s.',
-  'status.retry_now': 'Try now',
-  'status.back': 'Connected again.',
-  'status.reconnect_note': 'Your place is kept for a short while.',
-
-  // Refusals on arrival: a bad, dead or misdirected link, or a room that will not take anyone now.
-  'refused.title': 'This link can’t be used',
-  'refused.contact': 'If you think this is a mistake, please contact the person or organisation that invited you. They can send you a new link.',
-  'refused.token_expired': 'This invitation link has expired.',
-  'refused.token_not_yet_valid': 'This invitation link is not valid yet. Please try again closer to the time of your meeting.',
-  'refused.token_bad_signature': 'This invitation link is not valid. It may have been copied incompletely.',
-  'refused.token_malformed': 'This invitation link is incomplete or damaged. Please check that you copied the whole link.',
-  'refused.token_wrong_algorithm': 'This invitation link is not valid.',
-  'refused.token_wrong_issuer': 'This invitation link was not made for this service.',
-  'refused.token_wrong_audience': 'This invitation link was not made for this service.',
-  'refused.token_invalid_claims': 'This invitation link is not valid.',
-  'refused.invitation_revoked': 'This invitation has been withdrawn, so the link no longer works.',
-  'refused.room_unknown': 'This link is not for a meeting on this server.',
-  'refused.consent_withdrawn': 'You withdrew your consent for this meeting, so this link no longer opens it. That choice is respected.',
-  'refused.room_closed': 'This meeting has ended. Thank you for taking part.',
-  'refused.room_locked': 'The keeper has closed the doors of this meeting for now, so nobody new can enter.',
-  'refused.room_not_open': 'This meeting has not opened yet. Please come back at the agreed time.',
-  'refused.unsupported_version': 'This page is out of date. Please reload it.',
-  'refused.connection_refused': 'The server did not accept the connection.',
-  'refused.default': 'The meeting could not be opened with this link.',
-  'refused.try_again': 'Try again',
-
-  // Consent.
-  'consent.title': 'Before you join',
-  'consent.intro': 'Please read each point and choose whether you agree. Take your time.',
-  'consent.ok_to_decline': 'It is completely fine to say no. Declining is recorded, nobody is blamed, and you will not enter this meeting. You can talk to the person who invited you about other ways to take part.',
-  'consent.kind.circle': 'Circle',
-  'consent.kind.conference': 'Dialogue',
-  'consent.item_label': 'Point {n} of {total}',
-  'consent.accept': 'I agree',
-  'consent.decline': 'I do not agree',
-  'consent.required': 'Needed to take part',
-  'consent.optional': 'Optional',
-  'consent.submit': 'Continue',
-  'consent.answer_all': 'Please answer every point ({left} left).',
-  'consent.confirm_decline.title': 'Leave without joining?',
-  'consent.confirm_decline.body': 'You did not agree to a point that is needed to take part, so you will not enter this meeting. Your choice will be recorded. That is okay.',
-  'consent.confirm_decline.yes': 'Yes, do not join',
-  'consent.confirm_decline.no': 'Go back to the points',
-  'consent.version': 'Terms version {version}',
-
-  // Lobby.
-  'lobby.title': 'You are in the waiting room',
-  'lobby.body': 'A keeper will let you in. You don’t need to do anything until then.',
-  'lobby.meanwhile': 'While you wait, you can check your camera and microphone.',
-  'lobby.leave': 'Leave the waiting room',
-
-  // Device check.
-  'device.title': 'Camera and microphone',
-  'device.intro': 'Nobody can see or hear you here. This is only for you to check.',
-  'device.intro_circle': 'People in the circle see your video, and hear you when it is your turn to speak.',
-  'device.start': 'Turn on camera and microphone',
-  'device.start_audio': 'Turn on microphone',
-  'device.stop': 'Turn off camera and microphone',
-  'device.camera': 'Camera',
-  'device.microphone': 'Microphone',
-  'device.audio_only': 'Audio only — don’t use my camera',
-  'device.hide_self': 'Hide my own video from me',
-  'device.level': 'Microphone level',
-  'device.preview': 'Your camera preview',
-  'device.self_hidden': 'Your own video is hidden from you.',
-  'device.off': 'Camera and microphone are off.',
-  'device.denied': 'The browser was not allowed to use your camera or microphone. You can allow it in the browser’s site settings, then try again. You can still take part and follow the circle.',
-  'device.not_found': 'No camera or microphone was found. You can still take part and follow the circle.',
-  'device.in_use': 'Your camera or microphone is being used by another program. Close it and try again.',
-  'device.failed': 'Your camera or microphone could not be started.',
-  'device.unsupported': 'This browser cannot use a camera or microphone on this page.',
-  'device.default': 'Default',
-  'device.unnamed': '{kind} {n}',
-  'device.done': 'Done',
-  'device.open': 'Camera and microphone',
-
-  // The circle.
-  'circle.you': 'you',
-  'circle.seat': 'Seat {seat}',
-  'circle.people': 'People in the circle, in seat order',
-  'circle.piece': 'Talking piece',
-  'circle.holds_piece': 'holds the talking piece',
-  'circle.next_marker': 'next',
-  'circle.hand_raised': 'hand raised',
-  'circle.may_speak': 'may speak',
-  'circle.muted': 'muted by a keeper',
-  'circle.in_caucus': 'in a side room',
-  'circle.spoke': 'spoke',
-  'circle.passed': 'passed',
-  'circle.keeper': 'keeper',
-  'circle.observer': 'observer',
-  'circle.observers_present': 'Observers present: {names}. Observers watch but do not speak.',
-  'circle.someone': 'Someone',
-  'circle.turn_on_sound': 'Turn on sound',
-
-  'turn.you_hold': 'You hold the talking piece',
-  'turn.you_hold_body': 'Speak when you are ready. When you have finished, pass the piece on.',
-  'turn.other_holds': '{name} holds the talking piece',
-  'turn.next_is_you': 'You are next.',
-  'turn.next_is': 'Next: {name}.',
-  'turn.listen': 'Please listen. Your turn will come.',
-  'turn.nobody': 'Nobody holds the talking piece',
-  'turn.nobody_body': 'The keeper will start a round or hand the piece to someone.',
-  'turn.moderated': 'The keeper gives the floor',
-  'turn.moderated_body': 'Raise your hand when you would like to speak.',
-  'turn.you_have_floor': 'You have the floor',
-  'turn.you_have_floor_body': 'Please speak. When you have finished, give the floor back.',
-  'turn.floor_with': 'The floor is with {names}',
-  'turn.hand_waiting': 'Your hand is raised. You are number {n} in line.',
-  'turn.open': 'Everyone may speak',
-  'turn.open_body': 'This is an open conversation. Please leave room for each other.',
-  'turn.not_started': 'The circle has not started yet',
-  'turn.not_started_body': 'The keeper will begin soon. You can settle in.',
-  'turn.paused': 'The circle is paused',
-  'turn.paused_body': 'Take the time you need. Only the keepers can be heard while paused.',
-  'turn.caucus': 'You are in a private side room',
-  'turn.caucus_body': 'Only {names} can see and hear you now. The others cannot.',
-  'turn.observer': 'You are observing',
-  'turn.observer_body': 'Observers can see and hear the circle but do not speak.',
-  'turn.keeper_may_speak': 'As a keeper you may speak at any time.',
-  'turn.time_left': '{time} left in this turn',
-  'turn.time_up': 'Your time is up. Finish your thought, then pass the piece on.',
-  'turn.time_up_other': 'Time is up for {name}.',
-
-  'round.title': 'Round {n}',
-  'round.prompt': 'Question for this round',
-
-  'phase.scheduled': 'Not open yet',
-  'phase.open': 'Open — not started',
-  'phase.in_session': 'In session',
-  'phase.paused': 'Paused',
-  'phase.closed': 'Closed',
-  'mode.talking_piece': 'Talking piece',
-  'mode.moderated': 'Moderated floor',
-  'mode.open': 'Open floor',
-
-  'action.pass': 'Pass the talking piece',
-  'action.pass_without_speaking': 'Pass without speaking',
-  'action.done_speaking': 'I have finished — give the floor back',
-  'action.raise_hand': 'Raise my hand',
-  'action.lower_hand': 'Lower my hand',
-  'action.need_moment': 'I need a moment',
-  'action.need_moment_sent': 'The keepers have been told you need a moment.',
-  'action.message_keepers': 'Message the keepers',
-  'action.leave': 'Leave',
-  'action.withdraw': 'Withdraw my consent',
-  'action.unmute': 'Unmute my microphone',
-  'action.muted_note': 'A keeper has muted your microphone. Only you can unmute it.',
-  'action.ready': 'I am ready for the other side to come in',
-  'action.ready_done': 'You said you are ready. The keeper can now let the other side in.',
-  'action.more': 'More options',
-
-  'leave.title': 'Leave the circle?',
-  'leave.body': 'You can come back with the same link while the meeting is open. Leaving is not the same as withdrawing your consent.',
-  'leave.yes': 'Leave now',
-  'leave.no': 'Stay',
-
-  'withdraw.title': 'Withdraw your consent?',
-  'withdraw.body': 'From that moment nobody will see or hear you, and you will see and hear no one. You will not be able to come back with this link; a keeper would have to send you a new one. Your decision will be recorded and respected.',
-  'withdraw.yes': 'Yes, withdraw my consent',
-  'withdraw.no': 'No, go back',
-
-  'messages.title': 'Messages',
-  'messages.empty': 'No messages yet.',
-  'messages.to_keepers': 'The keepers only (private)',
-  'messages.to_circle': 'Everyone in the circle',
-  'messages.send': 'Send',
-  'messages.placeholder': 'Write your message',
-  'messages.from_to_keepers': '{name} to the keepers',
-  'messages.from_to_circle': '{name} to the circle',
-  'messages.sent': 'Message sent.',
-  'messages.label': 'Message',
-  'messages.recipient': 'Send to',
-
-  'agreement.title': 'The agreement',
-  'agreement.draft_note': 'This is a draft. The keeper is still working on it.',
-  'agreement.final_note': 'This is the final text. Please read it carefully.',
-  'agreement.what': 'What',
-  'agreement.who': 'Who is responsible',
-  'agreement.by': 'By when',
-  'agreement.ack': 'I acknowledge this agreement',
-  'agreement.acked': 'You acknowledged this agreement.',
-  'agreement.ready_announce': 'The agreement is ready to read.',
-  'agreement.no_party': 'The parties acknowledge the agreement; you don’t need to.',
-  'agreement.version': 'Version {n}',
-
-  // Keeper console.
-  'keeper.console': 'Keeper console',
-  'keeper.pause_request': '{name} needs a moment',
-  'keeper.pause_request_body': 'They asked for a pause.',
-  'keeper.pause_now': 'Pause the circle',
-  'keeper.dismiss': 'Dismiss',
-  'keeper.session': 'Session',
-  'keeper.open_room': 'Open the room',
-  'keeper.start': 'Start the session',
-  'keeper.pause': 'Pause',
-  'keeper.resume': 'Resume',
-  'keeper.lock': 'Lock the doors',
-  'keeper.unlock': 'Unlock the doors',
-  'keeper.locked': 'Doors locked: nobody new can arrive.',
-  'keeper.close_room': 'Close the room',
-  'keeper.close_confirm.title': 'Close the room for everyone?',
-  'keeper.close_confirm.body': 'Everyone’s session ends now and the record becomes final. Nobody can come back into this room.',
-  'keeper.close_confirm.yes': 'Close the room',
-  'keeper.cancel': 'Cancel',
-  'keeper.lobby': 'Waiting room',
-  'keeper.lobby_empty': 'Nobody is waiting.',
-  'keeper.reading_consent': '{name} is reading the consent terms.',
-  'keeper.admit': 'Admit',
-  'keeper.deny': 'Not now',
-  'keeper.deny_confirm.title': 'Turn {name} away?',
-  'keeper.deny_confirm.body': 'Their visit ends. They can come back with their link later.',
-  'keeper.deny_confirm.yes': 'Turn away',
-  'keeper.entry_order': 'Entry order: {then} enter after {first} is ready.',
-  'keeper.ready': 'ready',
-  'keeper.floor': 'Speaking',
-  'keeper.mode': 'Floor mode',
-  'keeper.set_mode': 'Switch mode',
-  'keeper.round_prompt': 'Question for the round',
-  'keeper.round_first': 'Start with',
-  'keeper.round_first_default': 'First in seat order',
-  'keeper.start_round': 'Start round',
-  'keeper.end_round': 'End round',
-  'keeper.give_piece_to': 'Give the piece to',
-  'keeper.give_piece': 'Give',
-  'keeper.take_piece': 'Take the piece back',
-  'keeper.timer': 'Time per turn (minutes, empty for none)',
-  'keeper.set_timer': 'Set',
-  'keeper.keeper_speaks': 'Keepers may speak out of turn',
-  'keeper.hands': 'Raised hands',
-  'keeper.hands_empty': 'No hands raised.',
-  'keeper.grant': 'Give the floor',
-  'keeper.grant_first': 'Give the floor to the first hand',
-  'keeper.granted': 'Has the floor',
-  'keeper.revoke': 'Take the floor back',
-  'keeper.people': 'People',
-  'keeper.move_up': 'Move {name} earlier',
-  'keeper.move_down': 'Move {name} later',
-  'keeper.mute': 'Mute',
-  'keeper.remove': 'Remove',
-  'keeper.remove_confirm.title': 'Remove {name}?',
-  'keeper.remove_confirm.body': 'Their session ends at once and their link stops working for good. Use this only when it is needed for safety.',
-  'keeper.remove_confirm.yes': 'Remove',
-  'keeper.mute_confirm.title': 'Mute {name}?',
-  'keeper.mute_confirm.body': 'Their audio stops reaching the circle. Only they can unmute themselves.',
-  'keeper.mute_confirm.yes': 'Mute',
-  'keeper.caucus': 'Side rooms',
-  'keeper.caucus_intro': 'Choose at least two people. They will see and hear only each other.',
-  'keeper.open_caucus': 'Open a side room',
-  'keeper.caucus_n': 'Side room {n}: {names}',
-  'keeper.close_caucus': 'Bring them back',
-  'keeper.no_caucus': 'No side room is open.',
-  'keeper.agreement': 'Agreement',
-  'keeper.add_item': 'Add an item',
-  'keeper.remove_item': 'Remove item {n}',
-  'keeper.item': 'Item {n}',
-  'keeper.save_draft': 'Save draft',
-  'keeper.finalize': 'Make final',
-  'keeper.finalize_confirm.title': 'Make the agreement final?',
-  'keeper.finalize_confirm.body': 'Everyone will be asked to acknowledge this exact text. To change it afterwards you would save a new draft, and acknowledgements start again.',
-  'keeper.finalize_confirm.yes': 'Make final',
-  'keeper.acks': 'Acknowledgements',
-  'keeper.ack_done': 'acknowledged',
-  'keeper.ack_waiting': 'not yet',
-  'keeper.draft_saved': 'Draft saved (version {n}).',
-  'keeper.end_for': 'End the session for one party',
-  'keeper.end_for_button': 'End their session',
-  'keeper.party': 'Party',
-  'keeper.end_for_confirm.title': 'End the session for everyone who is {party}?',
-  'keeper.end_for_confirm.body': 'Their session ends now; the others stay.',
-  'keeper.end_for_confirm.yes': 'End their session',
-  'keeper.holding': 'You hold the talking piece',
-  'keeper.done': 'Done.',
-  'keeper.messages': 'Messages',
-
-  'presence.consent': 'reading the terms',
-  'presence.lobby': 'waiting',
-  'presence.in_circle': 'in the circle',
-  'presence.reconnecting': 'reconnecting',
-  'presence.away': 'not here',
-  'presence.withdrawn': 'withdrew',
-  'presence.removed': 'removed',
-
-  'party.harmed': 'person harmed',
-  'party.responsible': 'person responsible',
-  'party.supporter': 'supporter',
-  'party.community': 'community member',
-  'party.professional': 'professional',
-  'party.interpreter': 'interpreter',
-  'party.guardian': 'parent or guardian',
-
-  // Announcements for the live region.
-  'announce.admitted': 'You are now in the circle.',
-  'announce.you_hold': 'You hold the talking piece.',
-  'announce.other_holds': '{name} holds the talking piece.',
-  'announce.nobody_holds': 'Nobody holds the talking piece now.',
-  'announce.round': 'Round {n} has started. {prompt}',
-  'announce.round_ended': 'The round has ended.',
-  'announce.paused': 'The circle is paused.',
-  'announce.resumed': 'The circle continues.',
-  'announce.started': 'The circle has started.',
-  'announce.you_have_floor': 'You have the floor. You may speak.',
-  'announce.floor_back': 'The floor has been given back.',
-  'announce.mode': 'The circle is now in {mode} mode.',
-  'announce.caucus_in': 'You are now in a private side room.',
-  'announce.caucus_out': 'You are back in the whole circle.',
-  'announce.muted': 'A keeper has muted your microphone.',
-  'announce.in_lobby': '{name} is waiting to be let in.',
-  'announce.pause_request': '{name} needs a moment.',
-  'announce.message': 'New message from {name}.',
-
-  // Ended.
-  'ended.left.title': 'You have left the circle',
-  'ended.left.body': 'Thank you for being here. You can come back with the same link while the meeting is open.',
-  'ended.rejoin': 'Go back to the circle',
-  'ended.consent_declined.title': 'You have chosen not to join',
-  'ended.consent_declined.body': 'That is completely okay, and your choice has been recorded. If you would like to talk about it, or about other ways to take part, please contact the person who invited you.',
-  'ended.consent_withdrawn.title': 'You have withdrawn your consent',
-  'ended.consent_withdrawn.body': 'Your decision has been recorded and is respected. Nobody can see or hear you, and this link no longer opens the meeting. If you want to talk about what happens next, please contact the person who invited you.',
-  'ended.denied.title': 'You were not let in this time',
-  'ended.denied.body': 'The keeper did not let you in at this moment. This is not necessarily about you. Please contact the person who invited you if you have questions.',
-  'ended.removed.title': 'A keeper has removed you from this meeting',
-  'ended.removed.body': 'Your session has ended and this link no longer works. If you have questions, please contact the organisation that invited you.',
-  'ended.revoked.title': 'Your invitation has been withdrawn',
-  'ended.revoked.body': 'Your session has ended and this link no longer works. If you have questions, please contact the organisation that invited you.',
-  'ended.room_closed.title': 'The meeting has ended',
-  'ended.room_closed.body': 'The keeper has closed the meeting. Thank you for taking part. Take care of yourself; it can help to talk to someone you trust about how it went.',
-  'ended.session_ended.title': 'Your part of the meeting has ended',
-  'ended.session_ended.body': 'The keeper has ended the session for you. Thank you for taking part. Take care of yourself.',
-  'ended.replaced.title': 'This meeting is open in another window',
-  'ended.replaced.body': 'You joined from another tab or device, so this one has closed.',
-  'ended.default.title': 'Your session has ended',
-  'ended.default.body': 'Thank you for taking part.',
-  'ended.close_tab': 'You can close this page now.',
-
-  'error.generic': 'That did not work: {message}',
-  'error.not_connected': 'Not connected right now. Please wait a moment and try again.',
-  'error.not_holder': 'You don’t hold the talking piece right now.',
-  'error.entry_order_not_met': 'The other side can come in only after the first party has said they are ready.',
-  'error.bad_caucus': 'A side room needs at least two people who are in the circle and in no other side room.',
-  'error.bad_agreement': 'Each item needs at least the “what”, and the agreement needs 1 to 50 items.',
-  'error.no_hands': 'Nobody has a hand raised.',
-  'error.wrong_phase': 'That is not possible at this stage of the meeting.',
-  'error.wrong_mode': 'That is not possible in the current floor mode.',
-  'error.may_not_chat': 'You can message the circle only while you may speak. You can always message the keepers.',
-  'error.bad_text': 'The message is empty or too long.',
-  'error.bad_value': 'That value is not allowed.',
-  'error.no_change': 'Nothing to change.',
-
-  'dialog.close': 'Close',
-  'time.minutes_seconds': '{m}:{s}',
-};
-
-/** The catalogue in use. */
-const catalogue = en;
+import en from './lang-en.js';
+import es from './lang-es.js';
+import ar from './lang-ar.js';
 
 /**
- * The text for `key`, with `{name}` placeholders filled from `params`.
- * A missing key shows the key itself (easy to spot, never blank).
+ * The languages the client speaks, each named in its own words.
+ * @type {{code: string, name: string, dir: 'ltr'|'rtl', catalogue: Record<string, string|Record<string, string>>}[]}
+ */
+export const LANGUAGES = [
+  { code: 'en', name: 'English', dir: 'ltr', catalogue: en },
+  { code: 'es', name: 'Español', dir: 'ltr', catalogue: es },
+  { code: 'ar', name: 'العربية', dir: 'rtl', catalogue: ar },
+];
+
+/** Where a person's own choice is kept (across visits, on this device only). */
+export const STORAGE_KEY = 'circlekeeper.lang';
+
+let current = LANGUAGES[0];
+let numbers = new Intl.NumberFormat(current.code);
+let plurals = new Intl.PluralRules(current.code);
+let lists = new Intl.ListFormat(current.code, { style: 'long', type: 'conjunction' });
+const listeners = new Set();
+
+/** The entry for a language code, or null when the client does not speak it. */
+function find(code) {
+  if (typeof code !== 'string') return null;
+  const primary = code.trim().toLowerCase().split(/[-_]/)[0];
+  return LANGUAGES.find((l) => l.code === primary) ?? null;
+}
+
+/** Whether the client has a catalogue for this code (`es`, `es-MX`…). */
+export function isKnown(code) {
+  return find(code) !== null;
+}
+
+/** The language this person chose on this device before, if any. */
+export function storedChoice() {
+  try {
+    return find(localStorage.getItem(STORAGE_KEY))?.code ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The language to show, by the agreed precedence: the person's own choice,
+ * then the invitation link's `lang`, then the room's language, then English.
+ * Codes the client does not know are passed over.
+ * @param {{link?: string|null, room?: string|null}} sources
+ */
+export function chooseLanguage({ link = null, room = null } = {}) {
+  return (find(storedChoice()) ?? find(link) ?? find(room) ?? LANGUAGES[0]).code;
+}
+
+/**
+ * Switches the language: the page's `lang` and `dir`, the catalogue and the
+ * formats. With `remember`, the choice is kept for next time.
+ * @param {string} code
+ * @param {{remember?: boolean}} [options]
+ * @returns {boolean} whether anything changed
+ */
+export function setLanguage(code, { remember = false } = {}) {
+  const next = find(code) ?? LANGUAGES[0];
+  if (remember) {
+    try {
+      localStorage.setItem(STORAGE_KEY, next.code);
+    } catch {
+      // Without storage the choice lasts as long as the page.
+    }
+  }
+  const changed = next !== current;
+  current = next;
+  numbers = new Intl.NumberFormat(next.code);
+  plurals = new Intl.PluralRules(next.code);
+  lists = new Intl.ListFormat(next.code, { style: 'long', type: 'conjunction' });
+  if (typeof document !== 'undefined') {
+    document.documentElement.lang = next.code;
+    document.documentElement.dir = next.dir;
+    document.title = t('app.page_title');
+  }
+  if (changed) for (const listener of listeners) listener(next.code);
+  return changed;
+}
+
+/** Calls `listener(code)` after each change of language. */
+export function onLanguageChange(listener) {
+  listeners.add(listener);
+}
+
+/** The code of the language in use. */
+export function language() {
+  return current.code;
+}
+
+/** `ltr` or `rtl`. */
+export function direction() {
+  return current.dir;
+}
+
+/**
+ * The text for `key`, with `{name}` placeholders filled from `params`
+ * (numbers formatted for the language). Plural texts choose their form by
+ * `params.count`. A key missing in this language falls back to English; a
+ * key missing everywhere shows the key itself (easy to spot, never blank).
  * @param {string} key
  * @param {Record<string, string|number>} [params]
  */
 export function t(key, params = {}) {
-  const text = catalogue[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+  let text = current.catalogue[key] ?? en[key] ?? key;
+  if (typeof text === 'object') {
+    const count = Number(params.count ?? 0);
+    text = text[plurals.select(count)] ?? text.other;
+  }
+  return text.replace(/\{(\w+)\}/g, (_, name) => {
+    if (!(name in params)) return `{${name}}`;
+    const value = params[name];
+    return typeof value === 'number' ? numbers.format(value) : String(value);
+  });
 }
 
 /** Whether the catalogue has `key` (for codes we may not know). */
 export function has(key) {
-  return key in catalogue;
+  return key in en;
 }
 
-/** A list of names in plain language: "A", "A and B", "A, B and C". */
+/** A list of names in plain language: "A", "A and B", "A, B and C" (or "A y B", "A و B"). */
 export function listNames(names) {
-  if (names.length <= 1) return names.join('');
-  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  return lists.format(names.map(String));
+}
+
+/** A number in the language's digits. */
+export function formatNumber(n, options = undefined) {
+  return options ? new Intl.NumberFormat(current.code, options).format(n) : numbers.format(n);
+}
+
+/**
+ * A calendar date `YYYY-MM-DD` in words ("12 May 2026"); anything else as it is.
+ * @param {string} iso
+ */
+export function formatDate(iso) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(iso));
+  if (!match) return String(iso);
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(current.code, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+}
+
+/**
+ * A text the program wrote, in this language when it gave a translation.
+ * @param {string} text
+ * @param {Record<string, string>|undefined} translations
+ */
+export function translated(text, translations) {
+  const own = translations?.[current.code];
+  return typeof own === 'string' && own.trim() ? own : text;
 }

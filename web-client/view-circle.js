@@ -6,6 +6,7 @@ import { t } from './strings.js';
 import { Ring, TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon, nameOf } from './circle-parts.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
+import { kindName } from './view-outline.js';
 
 /**
  * @param {object} deps
@@ -21,6 +22,7 @@ export function circleScreen({ act }) {
   const statusCard = h('section', { class: 'status-card', 'aria-labelledby': 'turn-title' });
   const timeUpNote = h('p', { class: 'notice warn', hidden: true, text: t('turn.time_up') });
   const roundCard = h('section', { class: 'round-card', 'aria-labelledby': 'round-title', hidden: true });
+  const stepCard = h('section', { class: 'step-card', 'aria-labelledby': 'step-title', 'data-section': 'step', hidden: true });
   const agreementSlot = h('div', { class: 'agreement-slot' });
   const sentNote = h('p', { class: 'notice ok', role: 'status', hidden: true });
   const mutedCard = h('div', { class: 'notice warn muted-card', hidden: true });
@@ -66,6 +68,7 @@ export function circleScreen({ act }) {
     h('div', { class: 'console' },
       h('div', { class: 'console-main' },
         statusCard,
+        stepCard,
         roundCard,
         mutedCard,
         readyCard,
@@ -109,6 +112,8 @@ export function circleScreen({ act }) {
       roundCard.hidden = true;
     }
 
+    renderStep(view);
+
     const self = me(view);
     mutedCard.hidden = !self?.muted;
     if (self?.muted) {
@@ -128,6 +133,23 @@ export function circleScreen({ act }) {
     keepFocus(agreementSlot, () => fill(agreementSlot, agreementPanel(view, (hash) => act('acknowledge', { hash }))));
     messages.update(view);
     needMoment.hidden = view.role === 'observer';
+  }
+
+  /**
+   * The step of the outline the circle is at, quietly: its kind, and its
+   * words unless the round card already shows them.
+   * @param {import('./protocol.js').CircleView} view
+   */
+  function renderStep(view) {
+    const outline = view.outline;
+    const index = outline?.current ?? null;
+    const step = index !== null ? outline.steps[index] : null;
+    stepCard.hidden = !step || Boolean(view.caucus);
+    if (stepCard.hidden) return;
+    const sameAsRound = view.round && view.round.prompt === step.prompt;
+    fill(stepCard,
+      h('h2', { id: 'step-title', class: 'eyebrow', text: `${t('outline.step_n', { n: index + 1, total: outline.steps.length })} · ${kindName(step.kind)}` }),
+      step.prompt && !sameAsRound ? h('p', { class: 'step-text', text: step.prompt }) : null);
   }
 
   /** @param {import('./protocol.js').CircleView} view */

@@ -2,7 +2,7 @@
 // the consent terms, the waiting room and the end of a visit.
 
 import { h, confirmDialog } from './dom.js';
-import { t, has } from './strings.js';
+import { t, has, translated } from './strings.js';
 import { deviceCheck } from './view-device.js';
 
 /**
@@ -79,7 +79,7 @@ export function consentScreen(view, submit) {
       h('legend', {},
         h('span', { class: 'item-number', text: t('consent.item_label', { n: index + 1, total }) }),
         h('span', { class: 'tag', text: item.required ? t('consent.required') : t('consent.optional') })),
-      h('p', { class: 'consent-text', id: textId, text: item.text }),
+      h('p', { class: 'consent-text', id: textId, text: translated(item.text, item.translations) }),
       h('div', { class: 'choices' }, choice(true), choice(false)),
     );
   });
@@ -101,7 +101,7 @@ export function consentScreen(view, submit) {
     }
     if (answers.length < total) {
       problem.hidden = false;
-      problem.textContent = t('consent.answer_all', { left: total - answers.length });
+      problem.textContent = t('consent.answer_all', { count: total - answers.length });
       firstMissing?.focus();
       return;
     }
@@ -128,7 +128,7 @@ export function consentScreen(view, submit) {
 
   return {
     element: h('section', { class: 'card consent', 'data-screen': 'consent' },
-      h('p', { class: 'eyebrow', text: `${t(`consent.kind.${view.kind}`)} · ${view.title}` }),
+      h('p', { class: 'eyebrow' }, `${t(`consent.kind.${view.kind}`)} · `, h('bdi', { text: view.title })),
       heading(t('consent.title')),
       h('p', { class: 'lead', text: t('consent.intro') }),
       h('p', { class: 'notice calm', text: t('consent.ok_to_decline') }),
@@ -148,7 +148,7 @@ export function lobbyScreen(view, leave) {
   const check = deviceCheck();
   return {
     element: h('section', { class: 'card lobby', 'data-screen': 'lobby' },
-      h('p', { class: 'eyebrow', text: `${t(`consent.kind.${view.kind}`)} · ${view.title}` }),
+      h('p', { class: 'eyebrow' }, `${t(`consent.kind.${view.kind}`)} · `, h('bdi', { text: view.title })),
       h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
       heading(t('lobby.title')),
       h('p', { class: 'lead', text: t('lobby.body') }),
@@ -168,18 +168,21 @@ export function lobbyScreen(view, leave) {
  * nothing more than that sentence.
  * @param {string} reason
  * @param {() => void} [rejoin]  offered after leaving on one's own
+ * @param {{element: HTMLElement, carry: () => any}|null} [questionnaire]  the feedback form, when offered
  * @returns {Screen}
  */
-export function endedScreen(reason, rejoin) {
+export function endedScreen(reason, rejoin, questionnaire = null) {
   const key = has(`ended.${reason}.title`) ? reason : 'default';
   return {
     element: h('section', { class: 'card center ended', 'data-screen': 'ended', 'data-reason': reason },
       h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
       heading(t(`ended.${key}.title`)),
       h('p', { class: 'lead', text: t(`ended.${key}.body`) }),
+      questionnaire?.element,
       reason === 'left' && rejoin
-        ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
+        ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: questionnaire ? 'button secondary' : 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
         : h('p', { class: 'muted-text', text: t('ended.close_tab') }),
     ),
+    carry: () => questionnaire?.carry(),
   };
 }

@@ -7,6 +7,7 @@ import { t, listNames } from './strings.js';
 import { Ring, TurnTimer, Messages, turnStatus, nameOf, pieceIcon, agreementList } from './circle-parts.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
+import { outlinePanel } from './view-outline.js';
 
 const PARTIES = ['harmed', 'responsible', 'supporter', 'community', 'professional', 'interpreter', 'guardian'];
 const MODES = ['talking_piece', 'moderated', 'open'];
@@ -15,8 +16,9 @@ const MODES = ['talking_piece', 'moderated', 'open'];
  * @param {object} deps
  * @param {(type: string, fields?: object) => Promise<boolean>} deps.act  true when accepted
  * @param {(text: string) => void} deps.say  a short confirmation for the keeper
+ * @param {any} [deps.carry]  what the keeper had typed, from a previous build (another language)
  */
-export function keeperScreen({ act, say }) {
+export function keeperScreen({ act, say, carry }) {
   /** @type {import('./protocol.js').CircleView|null} */
   let view = null;
   const ring = new Ring();
@@ -114,13 +116,16 @@ export function keeperScreen({ act, say }) {
         const members = [...caucusChoices.querySelectorAll('input:checked')].map((input) => Number(input.value));
         act('open_caucus', { members });
       } })));
-  const caucusPicks = new Set();
+  const caucusPicks = new Set(carry?.caucusPicks ?? []);
+
+  // --- outline ---
+  const outline = outlinePanel({ act, say, carry: carry?.outline });
 
   // --- agreement editor ---
-  /** @type {{what: string, who: string, by: string}[]} */
-  let draft = [{ what: '', who: '', by: '' }];
-  let draftDirty = false;
-  let draftVersionSeen = 0;
+  /** @type {{what: string, who: string, by: string, due?: string}[]} */
+  let draft = carry?.draft ?? [{ what: '', who: '', by: '', due: '' }];
+  let draftDirty = carry?.draftDirty ?? false;
+  let draftVersionSeen = carry?.draftVersionSeen ?? 0;
   const itemsEditor = h('ol', { class: 'item-editor' });
   const agreementState = h('div', { class: 'agreement-state' });
   const finalizeButton = h('button', { type: 'button', class: 'button primary', text: t('keeper.finalize'),
@@ -132,10 +137,15 @@ export function keeperScreen({ act, say }) {
     itemsEditor,
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button secondary', text: t('keeper.add_item'),
-        onclick: () => { draft.push({ what: '', who: '', by: '' }); draftDirty = true; renderDraft(); itemsEditor.querySelector('li:last-child textarea')?.focus(); } }),
+        onclick: () => { draft.push({ what: '', who: '', by: '', due: '' }); draftDirty = true; renderDraft(); itemsEditor.querySelector('li:last-child textarea')?.focus(); } }),
       h('button', { type: 'button', class: 'button secondary', text: t('keeper.save_draft'),
         onclick: async () => {
-          const items = draft.map((i) => ({ what: i.what.trim(), who: i.who.trim(), by: i.by.trim() })).filter((i) => i.what || i.who || i.by);
+          // `due` only when set: an item without it is exactly what it was before due dates.
+          const items = draft.map((i) => {
+            const item = { what: i.what.trim(), who: i.who.trim(), by: i.by.trim() };
+            if (i.due) item.due = i.due;
+            return item;
+          }).filter((i) => i.what || i.who || i.by || i.due);
           if (await act('draft_agreement', { items })) {
             draftDirty = false;
             updateFinalize();
@@ -148,11 +158,11 @@ export function keeperScreen({ act, say }) {
   function renderDraft() {
     fill(itemsEditor, draft.map((item, index) => {
       const n = index + 1;
-      const field = (key, label, multiline) => {
+      const field = (key, label, multiline, type = 'text') => {
         const id = `item-${n}-${key}`;
         const input = multiline
           ? h('textarea', { id, rows: '2', maxlength: '500', value: item[key] })
-          : h('input', { id, type: 'text', maxlength: '500', value: item[key] });
+          : h('input', { id, type, maxlength: type === 'text' ? '500' : null, value: item[key] ?? '' });
         input.addEventListener('input', () => { item[key] = input.value; draftDirty = true; updateFinalize(); });
         return h('div', { class: 'field' }, h('label', { for: id, text: label }), input);
       };
@@ -160,6 +170,7 @@ export function keeperScreen({ act, say }) {
         h('p', { class: 'item-number', text: t('keeper.item', { n }) }),
         field('what', t('agreement.what'), true),
         h('div', { class: 'item-pair' }, field('who', t('agreement.who')), field('by', t('agreement.by'))),
+        h('div', { class: 'item-pair' }, field('due', t('keeper.item_due'), false, 'date')),
         draft.length > 1 && h('button', { type: 'button', class: 'button quiet small', text: t('keeper.remove_item', { n }),
           onclick: () => { draft.splice(index, 1); draftDirty = true; renderDraft(); } }));
     }));
@@ -203,6 +214,7 @@ export function keeperScreen({ act, say }) {
       h('div', { class: 'console-main' },
         statusCard,
         h('section', { class: 'panel ring-panel', 'aria-label': t('circle.people') }, ring.element),
+        outline.element,
         floorPanel,
         peoplePanel),
       h('div', { class: 'console-side' },
@@ -229,6 +241,7 @@ export function keeperScreen({ act, say }) {
     renderCaucus();
     renderAgreement();
     renderParties();
+    outline.update(view);
     ring.update(view);
     timer.update(view);
     messages.update(view);
@@ -274,7 +287,7 @@ export function keeperScreen({ act, say }) {
           h('div', {},
             h('h2', { id: 'turn-title', class: 'status-title', text: status.title }),
             h('p', { class: 'status-body', text: status.body }))),
-        view.round && h('p', { class: 'prompt small-prompt' }, h('span', { class: 'eyebrow', text: `${t('round.title', { n: view.round.number })} · ` }), view.round.prompt),
+        view.round && h('p', { class: 'prompt small-prompt' }, h('span', { class: 'eyebrow', text: `${t('round.title', { n: view.round.number })} · ` }), h('bdi', { text: view.round.prompt })),
         timer.element,
         ownActions);
       fill(ownActions, buttons);
@@ -332,7 +345,7 @@ export function keeperScreen({ act, say }) {
     pieceControls.querySelector('[data-role="end-round"]').hidden = !view.round;
     pieceControls.querySelector('[data-role="take-piece"]').hidden = view.holder === null;
     fill(roundState, view.round
-      ? h('p', {}, h('strong', { text: `${t('round.title', { n: view.round.number })}: ` }), view.round.prompt)
+      ? h('p', {}, h('strong', { text: `${t('round.title', { n: view.round.number })}: ` }), h('bdi', { text: view.round.prompt }))
       : null);
     if (document.activeElement !== timerInput) timerInput.value = view.turn_seconds ? String(Math.round(view.turn_seconds / 60)) : '';
     keeperSpeaks.checked = view.keeper_speaks_out_of_turn;
@@ -414,7 +427,7 @@ export function keeperScreen({ act, say }) {
     if (agreement && agreement.version !== draftVersionSeen) {
       draftVersionSeen = agreement.version;
       if (!draftDirty) {
-        draft = agreement.items.map((i) => ({ ...i }));
+        draft = agreement.items.map((i) => ({ ...i, due: i.due ?? '' }));
         renderDraft();
       }
     } else if (!itemsEditor.firstChild) {
@@ -456,6 +469,10 @@ export function keeperScreen({ act, say }) {
     },
     timeUp(msg) {
       if (view) say(t('turn.time_up_other', { name: nameOf(view, msg.person) }));
+    },
+    /** What the keeper typed and chose, for a rebuild in another language. */
+    carry() {
+      return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry() };
     },
     dispose() {
       ring.dispose();

@@ -25,6 +25,30 @@ export function linkOf(name) {
   return found.link;
 }
 
+/**
+ * Makes a room of its own through the program API (run.sh configures the
+ * key). Rooms made so start `scheduled`: the keeper opens them.
+ * @param {object} body  as `POST /api/v1/rooms` takes it
+ * @returns {Promise<{room_id: string, invitations: {seat: number, role: string, link: string}[]}>}
+ */
+export async function createRoom(body) {
+  const response = await fetch(`${BASE}/api/v1/rooms`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${process.env.CK_API_KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`create room: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** The link of a seat in a room made by {@link createRoom}. */
+export function seatLink(room, seat) {
+  const found = room.invitations.find((i) => i.seat === seat);
+  if (!found) throw new Error(`no seat ${seat}`);
+  return found.link;
+}
+
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircleConnection } from '../../web-client/protocol.js';
+import { CircleConnection, readJoinFragment, sendFeedback } from '../../web-client/protocol.js';
 
 class FakeSocket extends EventTarget {
   static all = [];
@@ -133,5 +133,34 @@ describe('protocol.js', () => {
     assert.equal(reason, 'removed');
     assert.equal(FakeSocket.all.length, 1);
     assert.equal(conn.status, 'closed');
+  });
+
+  it('reads the token and the language from the link’s fragment, dropping an unusable language', () => {
+    assert.deepEqual(readJoinFragment('#t=abc.def.ghi&lang=ar'), { token: 'abc.def.ghi', lang: 'ar' });
+    assert.deepEqual(readJoinFragment('#t=abc'), { token: 'abc', lang: null });
+    assert.deepEqual(readJoinFragment('#lang=es-MX&t=x'), { token: 'x', lang: 'es-MX' });
+    assert.deepEqual(readJoinFragment('#t=x&lang=<script>'), { token: 'x', lang: null });
+    assert.deepEqual(readJoinFragment(''), { token: null, lang: null });
+  });
+
+  it('posts feedback with the token as bearer, and turns refusals into codes', async () => {
+    const calls = [];
+    const answer = (status, body) => async (url, init) => {
+      calls.push({ url, init });
+      return new Response(body === undefined ? null : JSON.stringify(body), { status });
+    };
+    await sendFeedback('TOKEN', { answers: { felt_heard: 4 } }, { fetchImpl: answer(204) });
+    assert.equal(calls[0].url, '/feedback');
+    assert.equal(calls[0].init.method, 'POST');
+    assert.equal(calls[0].init.headers.Authorization, 'Bearer TOKEN');
+    assert.deepEqual(JSON.parse(calls[0].init.body), { answers: { felt_heard: 4 } });
+    await assert.rejects(sendFeedback('T', { declined: true }, { fetchImpl: answer(409, { error: { code: 'already_answered', message: 'no' } }) }),
+      (e) => e.code === 'already_answered');
+    await assert.rejects(sendFeedback('T', { declined: true }, { fetchImpl: async () => new Response('too big', { status: 413 }) }),
+      (e) => e.code === 'too_large');
+    await assert.rejects(sendFeedback('T', { declined: true }, { fetchImpl: async () => new Response('oops', { status: 502 }) }),
+      (e) => e.code === 'http_502');
+    await assert.rejects(sendFeedback('T', { declined: true }, { fetchImpl: async () => { throw new TypeError('offline'); } }),
+      (e) => e.code === 'connection_lost');
   });
 });

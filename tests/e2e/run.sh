@@ -44,8 +44,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# No config file: the shipped defaults, a demo circle, and our own port and store.
-(cd "$data_dir" && exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
+# A program API key for tests that make their own rooms (only its SHA-256 is configured).
+api_key="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+api_key_sha="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
+
+# No config file: the shipped defaults, a demo circle, and our own port, store and API key.
+(cd "$data_dir" && CIRCLEKEEPER_API__KEYS="[{id = \"e2e\", key_sha256 = \"$api_key_sha\"}]" \
+  exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
 server_pid=$!
 
 base="http://127.0.0.1:$port"
@@ -73,6 +78,7 @@ links_json="$(grep -E '^\s+(keeper|participant)\s' "$log" | node -e '
 ')"
 export CK_BASE_URL="$base"
 export CK_LINKS="$links_json"
+export CK_API_KEY="$api_key"
 export CK_SCREENSHOTS="$here/screenshots"
 mkdir -p "$CK_SCREENSHOTS"
 
