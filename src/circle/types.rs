@@ -1,8 +1,11 @@
 //! The room's vocabulary: identities, roles, parties, phases and settings.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use super::outline::Outline;
 
 /// Milliseconds since the Unix epoch. The state machine never reads a clock:
 /// the driver passes the time in with every input.
@@ -120,6 +123,9 @@ pub struct ConsentItem {
     pub id: String,
     pub text: String,
     pub required: bool,
+    /// The item's text in other languages (language tag → text); `text` is the fallback.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
 }
 
 /// The versioned terms a person accepts before entering.
@@ -137,6 +143,7 @@ impl ConsentTerms {
             id: id.into(),
             text: text.into(),
             required: true,
+            translations: BTreeMap::new(),
         };
         ConsentTerms {
             version: "2026-11".into(),
@@ -183,9 +190,28 @@ pub struct Settings {
     pub turn_seconds: Option<u32>,
     /// How long a lost connection keeps its place (SPEC §3.7).
     pub grace_ms: u64,
+    /// The room's language (a primary language tag): what the client shows
+    /// unless the link or the person chooses another.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// The keeper's plan of the circle, walked with `next_step`.
+    #[serde(default)]
+    pub outline: Option<Outline>,
 }
 
 pub const DEFAULT_GRACE_MS: u64 = 30_000;
+
+pub const DEFAULT_LANGUAGE: &str = "en";
+
+fn default_language() -> String {
+    DEFAULT_LANGUAGE.to_owned()
+}
+
+/// A primary language tag as rooms, links and translations use it: two or
+/// three lowercase ASCII letters (`en`, `es`, `ar`, `fil`).
+pub fn is_language_tag(tag: &str) -> bool {
+    (2..=3).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_lowercase())
+}
 
 impl Settings {
     /// The defaults of SPEC §2: a circle starts in talking-piece mode, a
@@ -205,6 +231,8 @@ impl Settings {
             keeper_speaks_out_of_turn: true,
             turn_seconds: None,
             grace_ms: DEFAULT_GRACE_MS,
+            language: default_language(),
+            outline: None,
         }
     }
 

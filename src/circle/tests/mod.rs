@@ -5,5 +5,6 @@ mod arrival;
 mod floor;
 mod gathering;
 mod harness;
+mod outline;
 mod properties;
 mod purity;
