@@ -33,6 +33,7 @@ fn refs(value: &Value, out: &mut Vec<String>) {
 fn concrete(path: &str) -> String {
     path.replace("{room_id}", "rm_probe")
         .replace("{invitation_id}", "inv_probe")
+        .replace("{outline_id}", "ol_probe")
 }
 
 #[tokio::test]
@@ -102,6 +103,10 @@ async fn the_document_matches_the_router() {
         ),
         ("GET", "/api/v1/rooms/{room_id}/record"),
         ("GET", "/api/v1/rooms/{room_id}/record.csv"),
+        ("POST", "/api/v1/outlines"),
+        ("GET", "/api/v1/outlines"),
+        ("GET", "/api/v1/outlines/{outline_id}"),
+        ("DELETE", "/api/v1/outlines/{outline_id}"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

@@ -44,6 +44,10 @@ pub enum ApiError {
     RoomClosed,
     #[error("the server holds its maximum number of rooms")]
     RoomLimit,
+    #[error("no such outline")]
+    OutlineUnknown,
+    #[error("the library has an outline of that name: delete it first, or choose another name")]
+    OutlineExists,
     /// Logged with its detail; the caller only learns that it was our fault.
     #[error("internal error")]
     Internal(String),
@@ -62,12 +66,12 @@ impl ApiError {
         match self {
             Unauthorized => StatusCode::UNAUTHORIZED,
             ReadOnlyKey => StatusCode::FORBIDDEN,
-            NotFound | RoomUnknown | InvitationUnknown => StatusCode::NOT_FOUND,
+            NotFound | RoomUnknown | InvitationUnknown | OutlineUnknown => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             BadJson(_) | Invalid { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            SeatTaken(_) | RoomClosed | RoomLimit => StatusCode::CONFLICT,
+            SeatTaken(_) | RoomClosed | RoomLimit | OutlineExists => StatusCode::CONFLICT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +92,8 @@ impl ApiError {
             SeatTaken(_) => "seat_taken",
             RoomClosed => "room_closed",
             RoomLimit => "room_limit",
+            OutlineUnknown => "outline_unknown",
+            OutlineExists => "outline_exists",
             Internal(_) => "internal",
         }
     }

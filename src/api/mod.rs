@@ -8,6 +8,7 @@
 mod auth;
 mod error;
 mod extract;
+mod outlines;
 mod record;
 mod retention;
 mod rooms;
@@ -45,7 +46,10 @@ pub const PREFIX: &str = "/api/v1";
     ),
     modifiers(&BearerKey),
     security(("api_key" = [])),
-    tags((name = "rooms", description = "Rooms, their invitations and records"))
+    tags(
+        (name = "rooms", description = "Rooms, their invitations and records"),
+        (name = "outlines", description = "The program's library of circle outlines"),
+    )
 )]
 struct ApiDoc;
 
@@ -70,6 +74,8 @@ fn documented() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(rooms::revoke_invitation))
         .routes(routes!(record::export_record))
         .routes(routes!(record::export_record_csv))
+        .routes(routes!(outlines::create_outline, outlines::list_outlines))
+        .routes(routes!(outlines::get_outline, outlines::delete_outline))
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

@@ -5,6 +5,7 @@
 
 mod journal;
 mod outbox;
+mod outlines;
 mod programs;
 mod records;
 mod rooms;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 use crate::circle::Timestamp;
 
 pub use outbox::{OutboxRow, rfc3339};
+pub use outlines::StoredOutline;
 pub use programs::{CreateError, RoomSummary};
 pub use records::{
     AcknowledgementRow, AgreementRow, AttendanceRow, ConsentRow, PhaseChangeRow, RevocationRow,
