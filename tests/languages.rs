@@ -95,7 +95,10 @@ async fn a_seat_language_rides_in_its_link_and_not_in_its_token() {
     keeper.hello(&invitation(&created, 0).1).await;
     keeper.consent_all().await;
     keeper.wait_stage("circle").await;
-    keeper.cmd(json!({"type": "open_room"})).await.expect("open");
+    keeper
+        .cmd(json!({"type": "open_room"}))
+        .await
+        .expect("open");
     let mut ana = server.connect().await;
     assert_eq!(
         ana.hello(&invitation(&created, 1).1).await["type"],
