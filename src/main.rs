@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use circlekeeper::auth::with_language;
 use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::config::{CliOverrides, Config};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
@@ -56,6 +57,10 @@ enum Commands {
         /// Days the link stays valid [default: auth.invitation_days].
         #[arg(long)]
         days: Option<u32>,
+        /// The person's language (`es`, `ar`, …), added to the link as `&lang=`;
+        /// also the language of a room created by this command.
+        #[arg(long, value_parser = language_tag)]
+        lang: Option<String>,
     },
     /// Make TLS certificates: `--dev` writes a self-signed one for localhost.
     Certs {
@@ -119,6 +124,7 @@ async fn main() -> ExitCode {
             kind,
             title,
             days,
+            lang,
         }) => {
             let role = match role {
                 RoleArg::Keeper => Role::Keeper,
@@ -135,7 +141,12 @@ async fn main() -> ExitCode {
                 party: party.map(party_of),
                 name: &name,
             };
-            invite(config, &room, seat, kind, &title, days).await
+            let created = Created {
+                kind,
+                title: &title,
+                language: lang.as_deref(),
+            };
+            invite(config, &room, seat, created, days).await
         }
     };
     match result {
@@ -144,6 +155,15 @@ async fn main() -> ExitCode {
             eprintln!("circlekeeper: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Clap's check of `--lang`: a language tag of 2 or 3 lowercase letters.
+fn language_tag(text: &str) -> Result<String, String> {
+    if circlekeeper::circle::is_language_tag(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("a language tag is 2 or 3 lowercase letters, like es".to_owned())
     }
 }
 
@@ -193,14 +213,25 @@ fn certs(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The room `invite` creates when it does not exist, and the link's language.
+struct Created<'a> {
+    kind: RoomKind,
+    title: &'a str,
+    language: Option<&'a str>,
+}
+
 async fn invite(
     config: Config,
     room: &str,
     seat: Seat<'_>,
-    kind: RoomKind,
-    title: &str,
+    created: Created<'_>,
     days: Option<u32>,
 ) -> anyhow::Result<()> {
+    let Created {
+        kind,
+        title,
+        language,
+    } = created;
     let valid_room_id = !room.is_empty()
         && room.len() <= 64
         && room
@@ -213,6 +244,9 @@ async fn invite(
     let (app, _shutdown) = server::build(config).await?;
     let mut settings = Settings::for_kind(kind, title);
     settings.grace_ms = u64::from(app.config.rooms.grace_seconds) * 1000;
+    if let Some(language) = language {
+        settings.language = language.to_owned();
+    }
     if ensure_room(&app.store, room, settings, Phase::Open).await? {
         eprintln!("created {kind:?} room {room}");
     }
@@ -226,6 +260,6 @@ async fn invite(
         u64::from(days) * 86_400,
     )
     .await?;
-    println!("{}", issued.link);
+    println!("{}", with_language(issued.link, language));
     Ok(())
 }

@@ -34,6 +34,7 @@ fn concrete(path: &str) -> String {
     path.replace("{room_id}", "rm_probe")
         .replace("{invitation_id}", "inv_probe")
         .replace("{index}", "0")
+        .replace("{outline_id}", "ol_probe")
 }
 
 #[tokio::test]
@@ -108,6 +109,10 @@ async fn the_document_matches_the_router() {
         ("PATCH", "/api/v1/rooms/{room_id}/agreement/items/{index}"),
         ("GET", "/api/v1/reports"),
         ("GET", "/api/v1/reports.csv"),
+        ("POST", "/api/v1/outlines"),
+        ("GET", "/api/v1/outlines"),
+        ("GET", "/api/v1/outlines/{outline_id}"),
+        ("DELETE", "/api/v1/outlines/{outline_id}"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

@@ -147,6 +147,40 @@ async fn invite_mints_a_link_for_a_new_room() {
     assert!(!bad.status.success());
 }
 
+#[tokio::test]
+async fn invite_adds_the_language_to_the_link_and_a_new_room() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let invite = |lang: &str| {
+        Command::new(BIN)
+            .args([
+                "invite", "--room", "case-18", "--seat", "1", "--role", "keeper",
+            ])
+            .args(["--name", "Kim", "--lang", lang, "--data-dir"])
+            .arg(data.path())
+            .env_remove("CIRCLEKEEPER_CONFIG")
+            .output()
+            .expect("run invite")
+    };
+    let output = invite("es");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(link.trim().ends_with("&lang=es"), "{link}");
+    assert!(
+        !invite("ES").status.success(),
+        "a language tag is lowercase"
+    );
+    let store = circlekeeper::store::Store::open(data.path())
+        .await
+        .expect("store");
+    let room = store.room("case-18").await.expect("read").expect("room");
+    assert_eq!(room.settings.language, "es");
+    store.close().await;
+}
+
 #[test]
 fn help_documents_every_command() {
     let output = Command::new(BIN)

@@ -67,6 +67,16 @@ fn every_command() -> Vec<Command> {
         Command::Remove { person: p },
         Command::DraftAgreement { items: vec![] },
         Command::FinalizeAgreement,
+        Command::SetOutline {
+            outline: Outline {
+                name: "o".into(),
+                steps: vec![OutlineStep {
+                    kind: StepKind::CheckIn,
+                    prompt: "p".into(),
+                }],
+            },
+        },
+        Command::NextStep,
     ];
     for command in &all {
         use Command::*;
@@ -108,7 +118,9 @@ fn every_command() -> Vec<Command> {
             | Mute { .. }
             | Remove { .. }
             | DraftAgreement { .. }
-            | FinalizeAgreement => {}
+            | FinalizeAgreement
+            | SetOutline { .. }
+            | NextStep => {}
         }
     }
     all
@@ -214,10 +226,21 @@ fn every_error_code_and_end_reason_is_documented() {
 
 #[test]
 fn the_circle_view_has_the_documented_shape() {
-    let mut room = Room::new(
-        Settings::for_kind(RoomKind::Circle, "Snapshot circle"),
-        Phase::Open,
-    );
+    let mut settings = Settings::for_kind(RoomKind::Circle, "Snapshot circle");
+    settings.outline = Some(Outline {
+        name: "Peacemaking circle".into(),
+        steps: vec![
+            OutlineStep {
+                kind: StepKind::Opening,
+                prompt: "Welcome.".into(),
+            },
+            OutlineStep {
+                kind: StepKind::CheckIn,
+                prompt: "What brings you here?".into(),
+            },
+        ],
+    });
+    let mut room = Room::new(settings, Phase::Open);
     let now = Timestamp(1_800_000_000_000);
     let invite = |id: &str, seat, role, party, name: &str| Invitation {
         id: id.into(),
@@ -277,6 +300,7 @@ fn the_circle_view_has_the_documented_shape() {
     );
     cmd(&mut room, Command::StartSession);
     cmd(&mut room, Command::SetTurnTimer { seconds: Some(90) });
+    cmd(&mut room, Command::NextStep);
     cmd(
         &mut room,
         Command::StartRound {
@@ -289,7 +313,8 @@ fn the_circle_view_has_the_documented_shape() {
         "lobby_view",
         View::Lobby {
             title: "Snapshot circle".into(),
-            kind: RoomKind::Circle
+            kind: RoomKind::Circle,
+            language: "en".into(),
         }
     );
 }

@@ -59,6 +59,10 @@ pub enum ApiError {
     NoAgreement,
     #[error("the final agreement has no item with that index")]
     ItemUnknown,
+    #[error("no such outline")]
+    OutlineUnknown,
+    #[error("the library has an outline of that name: delete it first, or choose another name")]
+    OutlineExists,
     /// Logged with its detail; the caller only learns that it was our fault.
     #[error("internal error")]
     Internal(String),
@@ -77,15 +81,14 @@ impl ApiError {
         match self {
             Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
             ReadOnlyKey | NotEligible | NotKeeper => StatusCode::FORBIDDEN,
-            NotFound | RoomUnknown | InvitationUnknown | NoAgreement | ItemUnknown => {
-                StatusCode::NOT_FOUND
-            }
+            NotFound | RoomUnknown | InvitationUnknown | NoAgreement | ItemUnknown
+            | OutlineUnknown => StatusCode::NOT_FOUND,
             AlreadyAnswered => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             BadJson(_) | Invalid { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            SeatTaken(_) | RoomClosed | RoomLimit => StatusCode::CONFLICT,
+            SeatTaken(_) | RoomClosed | RoomLimit | OutlineExists => StatusCode::CONFLICT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +115,8 @@ impl ApiError {
             NotKeeper => "not_keeper",
             NoAgreement => "no_agreement",
             ItemUnknown => "item_unknown",
+            OutlineUnknown => "outline_unknown",
+            OutlineExists => "outline_exists",
             Internal(_) => "internal",
         }
     }

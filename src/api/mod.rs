@@ -12,6 +12,7 @@ mod extract;
 pub mod feedback;
 mod followup;
 mod invitation;
+mod outlines;
 mod record;
 pub mod reports;
 mod retention;
@@ -53,7 +54,8 @@ pub const PREFIX: &str = "/api/v1";
     security(("api_key" = [])),
     tags(
         (name = "rooms", description = "Rooms, their invitations and records"),
-        (name = "outcomes", description = "Feedback, agreement follow-up and reports")
+        (name = "outcomes", description = "Feedback, agreement follow-up and reports"),
+        (name = "outlines", description = "The program's library of circle outlines")
     )
 )]
 struct ApiDoc;
@@ -84,6 +86,8 @@ fn documented() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(agreement::update_item))
         .routes(routes!(reports::reports))
         .routes(routes!(reports::reports_csv))
+        .routes(routes!(outlines::create_outline, outlines::list_outlines))
+        .routes(routes!(outlines::get_outline, outlines::delete_outline))
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

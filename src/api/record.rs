@@ -49,6 +49,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                         id: i.id,
                         text: i.text,
                         required: i.required,
+                        translations: i.translations,
                     })
                     .collect(),
             },

@@ -19,10 +19,10 @@ use super::types::{
     AddInvitations, CreateRoom, CreatedRoom, Invitations, IssuedInvitation, ListParams,
     PersonState, Presence, RoomList, RoomState, RoomSummary, SeatRequest,
 };
-use crate::auth::invitation_link;
+use crate::auth::invitation_link_in;
 use crate::circle::{
     self, ConsentItem, ConsentTerms, Input, Link, MAX_TURN_SECONDS, Phase, Room, Settings, Stage,
-    Timestamp,
+    Timestamp, is_language_tag,
 };
 use crate::rooms::wall_clock;
 use crate::server::App;
@@ -77,8 +77,22 @@ fn validate_seats(seats: &[SeatRequest], room_size: usize, max: usize) -> Result
                 ),
             ));
         }
+        if let Some(language) = &seat.language {
+            check_language(language, &format!("the language of seat {}", seat.seat))?;
+        }
     }
     Ok(())
+}
+
+/// `invalid_language` unless `tag` is a primary language tag (`[a-z]{2,3}`).
+fn check_language(tag: &str, what: &str) -> Result<(), ApiError> {
+    if is_language_tag(tag) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "invalid_language",
+        format!("{what} must be a language tag of 2 or 3 lowercase letters, like \"es\""),
+    ))
 }
 
 fn validate_consent(terms: super::types::ConsentTerms) -> Result<ConsentTerms, ApiError> {
@@ -114,6 +128,20 @@ fn validate_consent(terms: super::types::ConsentTerms) -> Result<ConsentTerms, A
                 item.id
             )));
         }
+        for (language, text) in &item.translations {
+            if !is_language_tag(language) {
+                return Err(bad(format!(
+                    "the translations of consent item {:?} are keyed by language tags of 2 or 3 lowercase letters, not {language:?}",
+                    item.id
+                )));
+            }
+            if text.trim().is_empty() || text.chars().count() > 2000 {
+                return Err(bad(format!(
+                    "the {language:?} text of consent item {:?} must be 1 to 2000 characters",
+                    item.id
+                )));
+            }
+        }
     }
     Ok(ConsentTerms {
         version: terms.version,
@@ -124,6 +152,7 @@ fn validate_consent(terms: super::types::ConsentTerms) -> Result<ConsentTerms, A
                 id: i.id,
                 text: i.text,
                 required: i.required,
+                translations: i.translations,
             })
             .collect(),
     })
@@ -190,6 +219,23 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if let Some(allowed) = options.keeper_speaks_out_of_turn {
         settings.keeper_speaks_out_of_turn = allowed;
     }
+    if let Some(language) = &request.language {
+        check_language(language, "language")?;
+        settings.language = language.clone();
+    }
+    match (&request.outline, &request.outline_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "invalid_outline",
+                "give either outline or outline_id, not both",
+            ));
+        }
+        (Some(outline), None) => {
+            settings.outline = Some(super::outlines::validated(outline.clone())?);
+        }
+        // The library's outline is read by `create_room`.
+        _ => {}
+    }
     Ok(settings)
 }
 
@@ -236,7 +282,7 @@ fn mint(
             seat: seat.seat,
             role: seat.role,
             party: seat.party,
-            link: invitation_link(&public_url, &token),
+            link: invitation_link_in(&public_url, &token, seat.language.as_deref()),
             expires_at: rfc3339(expires_at),
         });
         rows.push(InvitationRow {
@@ -261,7 +307,7 @@ fn mint(
     request_body = CreateRoom,
     responses(
         (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
-        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_outline`, `outline_unknown`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`room_limit`", body = ErrorBody),
@@ -274,8 +320,17 @@ pub async fn create_room(
     ApiJson(request): ApiJson<CreateRoom>,
 ) -> Result<(StatusCode, Json<CreatedRoom>), ApiError> {
     let now = wall_clock();
-    let settings = settings_of(&app, &request)?;
+    let mut settings = settings_of(&app, &request)?;
     validate_seats(&request.seats, 0, app.config.limits.max_people_per_room)?;
+    if let Some(id) = &request.outline_id {
+        let stored = app.store.outline(id).await?.ok_or_else(|| {
+            ApiError::invalid(
+                "outline_unknown",
+                "outline_id names no outline of the library",
+            )
+        })?;
+        settings.outline = Some(stored.outline);
+    }
     if !request
         .seats
         .iter()
@@ -539,7 +594,7 @@ pub async fn delete_room(
     request_body = AddInvitations,
     responses(
         (status = 201, description = "One invitation link per seat", body = Invitations),
-        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `invalid_language`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 404, description = "`room_unknown`", body = ErrorBody),

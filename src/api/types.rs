@@ -2,8 +2,12 @@
 //! the state machine's types (which stay free of HTTP concerns) and convert
 //! to and from them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+pub use super::outlines::{NewOutline, OutlineStep, StepKind};
 
 use crate::circle;
 
@@ -72,6 +76,15 @@ pub struct CreateRoom {
     /// Asked of participants after their visit; absent: the standard questions.
     #[serde(default)]
     pub feedback: Option<Questionnaire>,
+    /// The room's language, `[a-z]{2,3}` (`en`, `es`, `ar`, …); absent: `en`. People may choose another.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// An outline of the library to copy into the room (not with `outline`).
+    #[serde(default)]
+    pub outline_id: Option<String>,
+    /// An outline for this room only (not with `outline_id`).
+    #[serde(default)]
+    pub outline: Option<NewOutline>,
 }
 
 /// Post-session questions; each is answered on a 5-point scale (1 = not at all … 5 = completely).
@@ -114,6 +127,9 @@ pub struct ConsentItem {
     pub text: String,
     /// Declining a required item ends the visit.
     pub required: bool,
+    /// The text in other languages: language tag (`[a-z]{2,3}`) → text of 1–2000 characters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -126,6 +142,9 @@ pub struct SeatRequest {
     pub role: Role,
     #[serde(default)]
     pub party: Option<Party>,
+    /// This person's language, `[a-z]{2,3}`: the link carries it as `&lang=`. Absent: the room's.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]

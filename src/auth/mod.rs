@@ -29,3 +29,18 @@ pub use token::{MAX_TOKEN_BYTES, TokenKeys};
 pub fn invitation_link(public_url: &str, token: &str) -> String {
     format!("{}/join#t={}", public_url.trim_end_matches('/'), token)
 }
+
+/// The link with the person's language as a second fragment parameter,
+/// `…/join#t=TOKEN&lang=es`. A language is neither a secret nor a right, so
+/// it stays out of the signed token; the caller passes a valid language tag.
+pub fn invitation_link_in(public_url: &str, token: &str, language: Option<&str>) -> String {
+    with_language(invitation_link(public_url, token), language)
+}
+
+/// Adds `&lang=` to an invitation link (see `invitation_link_in`).
+pub fn with_language(link: String, language: Option<&str>) -> String {
+    match language {
+        Some(language) => format!("{link}&lang={language}"),
+        None => link,
+    }
+}

@@ -438,6 +438,14 @@ fn invitation_links() {
         invitation_link("https://h/base//", "t"),
         "https://h/base/join#t=t"
     );
+    assert_eq!(
+        invitation_link_in("https://h/", "a.b.c", Some("ar")),
+        "https://h/join#t=a.b.c&lang=ar"
+    );
+    assert_eq!(
+        invitation_link_in("https://h", "a.b.c", None),
+        "https://h/join#t=a.b.c"
+    );
 }
 
 #[test]

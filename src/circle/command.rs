@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::outline::Outline;
 use super::types::{CaucusId, FloorMode, Invitation, Party, PersonId, SessionId};
 
 /// Everything that can change a room. The journal stores accepted inputs
@@ -159,6 +160,12 @@ pub enum Command {
         items: Vec<AgreementItem>,
     },
     FinalizeAgreement,
+    /// Replace the room's outline; it is also saved to the program's library.
+    SetOutline {
+        outline: Outline,
+    },
+    /// Move to the outline's next step.
+    NextStep,
 }
 
 impl Command {

@@ -111,7 +111,7 @@ impl Room {
         };
     }
 
-    fn set_holder(&mut self, holder: Option<PersonId>) {
+    pub(super) fn set_holder(&mut self, holder: Option<PersonId>) {
         self.floor.holder = holder;
         self.start_turn(holder);
     }
@@ -132,7 +132,7 @@ impl Room {
         }
     }
 
-    fn end_round(&mut self) {
+    pub(super) fn end_round(&mut self) {
         if let Some(round) = self.floor.round.take() {
             self.record(Record::RoundEnded {
                 round: round.number,

@@ -12,6 +12,7 @@ mod feedback;
 mod floor;
 mod gates;
 mod gathering;
+mod outline;
 mod output;
 mod room;
 mod types;
@@ -25,15 +26,20 @@ pub use command::{AgreementItem, ChatTo, Command, ConsentAnswer, Input};
 pub use feedback::{FEEDBACK_SCALE, Question, Questionnaire, offers_feedback};
 pub use floor::{MAX_PROMPT_CHARS, MAX_TURN_SECONDS};
 pub use gathering::MAX_CHAT_CHARS;
+pub use outline::{
+    MAX_OUTLINE_NAME_CHARS, MAX_OUTLINE_STEPS, Outline, OutlineError, OutlineStep, StepKind,
+};
 pub use output::{
     AttendanceEvent, ConsentDecision, EndReason, GateChange, Notice, Output, Record, Refusal,
     RoundMark,
 };
 pub use room::{Accepted, Link, Person, Room, Stage};
 pub use types::{
-    CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, EntryOrder, FloorMode, Invitation,
-    MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
+    CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, DEFAULT_LANGUAGE, EntryOrder, FloorMode,
+    Invitation, MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
+    is_language_tag,
 };
 pub use view::{
-    AgreementView, CaucusView, CircleView, PersonView, Presence, RoundView, TurnView, View,
+    AgreementView, CaucusView, CircleView, OutlineView, PersonView, Presence, RoundView, TurnView,
+    View,
 };

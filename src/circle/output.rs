@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::command::{AgreementItem, ChatTo};
+use super::outline::Outline;
 use super::types::{MediaKind, Party, PersonId, Phase, SessionId};
 use super::view::View;
 
@@ -145,6 +146,10 @@ pub enum Record {
     Revoked {
         invitation_id: String,
     },
+    /// A keeper set this outline: the program's library keeps it under its name.
+    OutlineSaved {
+        outline: Outline,
+    },
 }
 
 /// Why an input was refused. A refused input changes nothing.
@@ -224,6 +229,14 @@ pub enum Refusal {
     BadValue,
     #[error("nothing to change")]
     NoChange,
+    #[error("this room has no outline")]
+    NoOutline,
+    #[error("the outline has no further step")]
+    OutlineDone,
+    #[error(
+        "an outline needs a name of 1 to 100 characters and 1 to 20 steps, each prompt at most 500 characters and not blank except for an opening or closing"
+    )]
+    BadOutline,
 }
 
 impl Refusal {
@@ -267,6 +280,9 @@ impl Refusal {
             NotMuted => "not_muted",
             BadValue => "bad_value",
             NoChange => "no_change",
+            NoOutline => "no_outline",
+            OutlineDone => "outline_done",
+            BadOutline => "bad_outline",
         }
     }
 
@@ -308,5 +324,8 @@ impl Refusal {
         Refusal::NotMuted,
         Refusal::BadValue,
         Refusal::NoChange,
+        Refusal::NoOutline,
+        Refusal::OutlineDone,
+        Refusal::BadOutline,
     ];
 }

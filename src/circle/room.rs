@@ -126,6 +126,8 @@ pub struct Room {
     pub(super) caucuses: BTreeMap<CaucusId, BTreeSet<PersonId>>,
     pub(super) next_caucus: u32,
     pub(super) agreement: Option<Agreement>,
+    /// The outline step the circle is at; `None` before the first `next_step`.
+    pub(super) step: Option<usize>,
     /// Revoked invitation ids, including ones never seen here.
     pub(super) revoked: BTreeSet<String>,
     /// The gates the media layer was last told are open.
@@ -150,6 +152,7 @@ impl Room {
             caucuses: BTreeMap::new(),
             next_caucus: 1,
             agreement: None,
+            step: None,
             revoked: BTreeSet::new(),
             open_gates: BTreeSet::new(),
             outputs: VecDeque::new(),
@@ -277,6 +280,8 @@ impl Room {
             Remove { person } => self.remove(me, person),
             DraftAgreement { items } => self.draft_agreement(items),
             FinalizeAgreement => self.finalize_agreement(),
+            SetOutline { outline } => self.set_outline(outline),
+            NextStep => self.next_step(),
         }
     }
 
@@ -439,5 +444,7 @@ fn is_keeper_command(command: &Command) -> bool {
             | Remove { .. }
             | DraftAgreement { .. }
             | FinalizeAgreement
+            | SetOutline { .. }
+            | NextStep
     )
 }

@@ -1,10 +1,12 @@
 //! The room's vocabulary: identities, roles, parties, phases and settings.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use super::feedback::Questionnaire;
+use super::outline::Outline;
 
 /// Milliseconds since the Unix epoch. The state machine never reads a clock:
 /// the driver passes the time in with every input.
@@ -122,6 +124,9 @@ pub struct ConsentItem {
     pub id: String,
     pub text: String,
     pub required: bool,
+    /// The item's text in other languages (language tag → text); `text` is the fallback.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
 }
 
 /// The versioned terms a person accepts before entering.
@@ -139,6 +144,7 @@ impl ConsentTerms {
             id: id.into(),
             text: text.into(),
             required: true,
+            translations: BTreeMap::new(),
         };
         ConsentTerms {
             version: "2026-11".into(),
@@ -188,9 +194,28 @@ pub struct Settings {
     /// Asked of participants after their visit (issue 8).
     #[serde(default = "Questionnaire::standard")]
     pub feedback: Questionnaire,
+    /// The room's language (a primary language tag): what the client shows
+    /// unless the link or the person chooses another.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// The keeper's plan of the circle, walked with `next_step`.
+    #[serde(default)]
+    pub outline: Option<Outline>,
 }
 
 pub const DEFAULT_GRACE_MS: u64 = 30_000;
+
+pub const DEFAULT_LANGUAGE: &str = "en";
+
+fn default_language() -> String {
+    DEFAULT_LANGUAGE.to_owned()
+}
+
+/// A primary language tag as rooms, links and translations use it: two or
+/// three lowercase ASCII letters (`en`, `es`, `ar`, `fil`).
+pub fn is_language_tag(tag: &str) -> bool {
+    (2..=3).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_lowercase())
+}
 
 impl Settings {
     /// The defaults of SPEC §2: a circle starts in talking-piece mode, a
@@ -211,6 +236,8 @@ impl Settings {
             turn_seconds: None,
             grace_ms: DEFAULT_GRACE_MS,
             feedback: Questionnaire::standard(),
+            language: default_language(),
+            outline: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::command::AgreementItem;
+use super::outline::OutlineStep;
 use super::output::RoundMark;
 use super::room::{Link, Person, Room, Stage};
 use super::types::{
@@ -17,10 +18,16 @@ pub enum View {
     Consent {
         title: String,
         kind: RoomKind,
+        /// The room's language; each stage carries it so the client can choose.
+        language: String,
         terms: ConsentTerms,
     },
     /// In the lobby: "a keeper will let you in", nothing else.
-    Lobby { title: String, kind: RoomKind },
+    Lobby {
+        title: String,
+        kind: RoomKind,
+        language: String,
+    },
     /// Admitted.
     Circle(Box<CircleView>),
     /// The visit is over (sent only in tests; a session ends with `End`).
@@ -33,6 +40,7 @@ pub struct CircleView {
     pub role: Role,
     pub title: String,
     pub kind: RoomKind,
+    pub language: String,
     pub phase: Phase,
     pub locked: bool,
     pub mode: FloorMode,
@@ -53,6 +61,16 @@ pub struct CircleView {
     /// Every open caucus (keepers only; empty for others).
     pub caucuses: Vec<CaucusView>,
     pub agreement: Option<AgreementView>,
+    /// The keeper's plan of the circle and the step it is at.
+    pub outline: Option<OutlineView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutlineView {
+    pub name: String,
+    pub steps: Vec<OutlineStep>,
+    /// Index into `steps` of the step the circle is at; null before the first.
+    pub current: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -134,13 +152,19 @@ impl Room {
         };
         let title = self.settings.title.clone();
         let kind = self.settings.kind;
+        let language = self.settings.language.clone();
         match me.stage {
             Stage::Consent => View::Consent {
                 title,
                 kind,
+                language,
                 terms: self.settings.consent.clone(),
             },
-            Stage::Lobby => View::Lobby { title, kind },
+            Stage::Lobby => View::Lobby {
+                title,
+                kind,
+                language,
+            },
             Stage::Admitted => View::Circle(Box::new(self.circle_view(me))),
             Stage::Away | Stage::Withdrawn | Stage::Removed => View::Gone,
         }
@@ -177,6 +201,7 @@ impl Room {
             role: me.role(),
             title: self.settings.title.clone(),
             kind: self.settings.kind,
+            language: self.settings.language.clone(),
             phase: self.phase,
             locked: self.locked,
             mode: self.floor.mode,
@@ -213,6 +238,11 @@ impl Room {
                 hash: a.hash.clone(),
                 is_final: a.is_final,
                 acknowledged_by: a.acknowledged.iter().copied().collect(),
+            }),
+            outline: self.settings.outline.as_ref().map(|o| OutlineView {
+                name: o.name.clone(),
+                steps: o.steps.clone(),
+                current: self.step,
             }),
         }
     }

@@ -54,6 +54,8 @@ pub const COMMAND_TYPES: &[&str] = &[
     "remove",
     "draft_agreement",
     "finalize_agreement",
+    "set_outline",
+    "next_step",
 ];
 
 /// Every media `type` a client may send once in the circle.

@@ -6,6 +6,7 @@
 mod journal;
 mod outbox;
 mod outcomes;
+mod outlines;
 mod programs;
 mod records;
 mod rooms;
@@ -26,6 +27,7 @@ use crate::circle::Timestamp;
 
 pub use outbox::{OutboxRow, rfc3339};
 pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
+pub use outlines::StoredOutline;
 pub use programs::{CreateError, RoomSummary};
 pub use records::{
     AcknowledgementRow, AgreementRow, AttendanceRow, ConsentRow, PhaseChangeRow, RevocationRow,

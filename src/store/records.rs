@@ -115,6 +115,8 @@ pub(super) async fn write(
         // The invitation row is written when it is minted; the journal holds the claims.
         Record::Invited { .. } => return Ok(()),
         Record::Revoked { invitation_id } => return mark_revoked(conn, room_id, invitation_id, at).await,
+        // Not the room's record: the program's library, in the same transaction.
+        Record::OutlineSaved { outline } => return super::outlines::save(conn, outline, at).await,
         Record::Consent {
             invitation_id,
             item,

@@ -188,10 +188,11 @@ pub fn conference() -> Value {
     })
 }
 
-/// The token in an invitation link (`…/join#t=TOKEN`).
+/// The token in an invitation link (`…/join#t=TOKEN`, maybe `&lang=xx` after it).
 pub fn token_of(link: &Value) -> String {
     link.as_str()
         .and_then(|l| l.split("#t=").nth(1))
+        .and_then(|fragment| fragment.split('&').next())
         .expect("a link with #t=")
         .to_owned()
 }

@@ -15,7 +15,8 @@ fn a_participant_passes_consent_then_waits_in_the_lobby_until_admitted() {
         sim.view("ana"),
         View::Lobby {
             title: "Test circle".into(),
-            kind: RoomKind::Circle
+            kind: RoomKind::Circle,
+            language: "en".into(),
         }
     );
     assert!(!sim.receives_anything("ana"));

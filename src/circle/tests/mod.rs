@@ -6,5 +6,6 @@ mod feedback;
 mod floor;
 mod gathering;
 mod harness;
+mod outline;
 mod properties;
 mod purity;

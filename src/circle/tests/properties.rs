@@ -103,7 +103,35 @@ fn command() -> impl Strategy<Value = Command> {
             }]
         }),
         Just(Command::CloseRoom),
+        outline().prop_map(|outline| Command::SetOutline { outline }),
+        Just(Command::NextStep),
+        Just(Command::NextStep),
+        Just(Command::NextStep),
     ]
+}
+
+/// Outlines of one to four steps of any kind, and now and then an invalid one.
+fn outline() -> impl Strategy<Value = Outline> {
+    let kind = prop_oneof![
+        Just(StepKind::Opening),
+        Just(StepKind::CheckIn),
+        Just(StepKind::Guidelines),
+        Just(StepKind::Round),
+        Just(StepKind::Closing),
+    ];
+    let prompt = prop_oneof![1 => Just(""), 4 => Just("What brings you here?")];
+    let step = (kind, prompt).prop_map(|(kind, prompt)| OutlineStep {
+        kind,
+        prompt: prompt.into(),
+    });
+    (
+        prop_oneof![3 => Just("Plan A"), 2 => Just("Plan B"), 1 => Just("")],
+        proptest::collection::vec(step, 0..5),
+    )
+        .prop_map(|(name, steps)| Outline {
+            name: name.into(),
+            steps,
+        })
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -117,6 +145,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Restored),
         // Keepers act most in a real circle, and their commands reach the most states.
         6 => command().prop_map(|c| Step::Command(0, c)),
+        // The keeper walks the outline, when the room has one.
+        2 => Just(Step::Command(0, Command::NextStep)),
         6 => (who, command()).prop_map(|(w, c)| Step::Command(w, c)),
     ]
 }
@@ -230,6 +260,15 @@ fn check_invariants(sim: &Sim) {
             }
         }
     }
+    // The outline's step is one of its steps.
+    if let Some(step) = room.outline_step() {
+        let outline = room
+            .settings()
+            .outline
+            .as_ref()
+            .expect("a step needs an outline");
+        assert!(step < outline.steps.len(), "step {step} past the outline");
+    }
     // One live session per person.
     let live: Vec<PersonId> = room
         .people()
@@ -256,8 +295,35 @@ fn check_invariants(sim: &Sim) {
     }
 }
 
-fn replay(sim: &Sim, kind: RoomKind) -> Room {
-    let mut room = Room::new(Settings::for_kind(kind, "Test circle"), Phase::Open);
+/// An outline the room accepts, to start with.
+fn valid_outline() -> impl Strategy<Value = Outline> {
+    outline().prop_map(|mut outline| {
+        if outline.name.is_empty() {
+            outline.name = "Plan C".into();
+        }
+        if outline.steps.is_empty() {
+            outline.steps.push(OutlineStep {
+                kind: StepKind::Opening,
+                prompt: String::new(),
+            });
+        }
+        for step in &mut outline.steps {
+            if step.kind.starts_round() && step.prompt.is_empty() {
+                step.prompt = "Who was affected?".into();
+            }
+        }
+        outline
+    })
+}
+
+fn settings(kind: RoomKind, outline: Option<Outline>) -> Settings {
+    let mut settings = Settings::for_kind(kind, "Test circle");
+    settings.outline = outline;
+    settings
+}
+
+fn replay(sim: &Sim, settings: Settings) -> Room {
+    let mut room = Room::new(settings, Phase::Open);
     for (at, input) in &sim.journal {
         room.handle(*at, input.clone())
             .expect("a journaled input is accepted again");
@@ -274,10 +340,12 @@ proptest! {
         conference in any::<bool>(),
         present in proptest::collection::vec(any::<bool>(), CAST.len()),
         started in any::<bool>(),
+        outlined in proptest::option::weighted(0.8, valid_outline()),
         steps in proptest::collection::vec(step(), 1..80),
     ) {
         let kind = if conference { RoomKind::Conference } else { RoomKind::Circle };
-        let mut sim = Sim::new(kind, Phase::Open);
+        // Outlines reach `next_step` more often when the room starts with one.
+        let mut sim = Sim::with_settings(settings(kind, outlined.clone()), Phase::Open);
         for (name, seat, role, party) in CAST {
             sim.input(Input::Invite { invitation: invitation(name, seat, role, party) }).unwrap();
         }
@@ -307,7 +375,7 @@ proptest! {
         // The journal rebuilds the room exactly (SPEC §7).
         let mut live = sim.room.clone();
         while live.poll_output().is_some() {}
-        let mut rebuilt = replay(&sim, kind);
+        let mut rebuilt = replay(&sim, settings(kind, outlined));
         rebuilt.now = live.now;
         prop_assert!(rebuilt == live, "replay differs from the live room");
     }
