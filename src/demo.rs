@@ -14,23 +14,6 @@ const DEMO_SEATS: &[(u32, Role, Option<Party>, &str)] = &[
     (4, Role::Participant, Some(Party::Community), "Jordan"),
 ];
 
-/// The standard consent items in Spanish, so the demo shows a translated consent screen.
-fn spanish(item: &str) -> Option<&'static str> {
-    Some(match item {
-        "voluntary" => {
-            "Participo de forma voluntaria. Puedo irme en cualquier momento y puedo retirar mi consentimiento."
-        }
-        "confidentiality" => {
-            "Lo que se dice en este círculo se queda en él, salvo cuando la seguridad de alguien está en riesgo o la ley obliga a quien guía el círculo a informar."
-        }
-        "no_recording" => "Nadie graba esta sesión: ni el servicio, ni yo, ni nadie más.",
-        "withdrawal" => {
-            "Puedo retirar mi consentimiento con el botón de mi pantalla; desde ese momento nadie me ve ni me oye, y yo no veo ni oigo a nadie."
-        }
-        _ => return None,
-    })
-}
-
 /// Creates the demo circle when the store has no room yet, and returns the
 /// lines to print (empty when nothing was created). Links are minted anew
 /// on every start, so a newcomer always has working ones.
@@ -42,11 +25,6 @@ pub async fn prepare(app: &App) -> Result<Vec<String>, IssueError> {
     }
     let mut settings = Settings::for_kind(RoomKind::Circle, "Demo circle");
     settings.grace_ms = u64::from(app.config.rooms.grace_seconds) * 1000;
-    for item in &mut settings.consent.items {
-        if let Some(text) = spanish(&item.id) {
-            item.translations.insert("es".to_owned(), text.to_owned());
-        }
-    }
     ensure_room(&app.store, DEMO_ROOM, settings, Phase::Open).await?;
     let public_url = app.config.public_url();
     let mut lines = vec![

@@ -32,34 +32,6 @@ pub struct Questionnaire {
     pub free_text: bool,
 }
 
-impl Questionnaire {
-    /// The questions of a room created without its own (ids fixed: reports
-    /// compare them across rooms).
-    pub fn standard() -> Questionnaire {
-        let question = |id: &str, text: &str| Question {
-            id: id.into(),
-            text: text.into(),
-            translations: BTreeMap::new(),
-        };
-        Questionnaire {
-            questions: vec![
-                question("felt_heard", "I felt heard."),
-                question("felt_safe", "I felt safe."),
-                question("fair_process", "The way the meeting was run was fair."),
-                question(
-                    "would_recommend",
-                    "I would recommend this kind of meeting to someone in my situation.",
-                ),
-                question(
-                    "agreement_satisfaction",
-                    "I am satisfied with what was agreed.",
-                ),
-            ],
-            free_text: true,
-        }
-    }
-}
-
 impl Default for Questionnaire {
     fn default() -> Questionnaire {
         Questionnaire::standard()

@@ -15,6 +15,7 @@ mod gathering;
 mod outline;
 mod output;
 mod room;
+mod standard;
 mod types;
 mod view;
 

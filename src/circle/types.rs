@@ -137,39 +137,6 @@ pub struct ConsentTerms {
     pub items: Vec<ConsentItem>,
 }
 
-impl ConsentTerms {
-    /// The terms used when a room is created without its own.
-    pub fn standard() -> ConsentTerms {
-        let item = |id: &str, text: &str| ConsentItem {
-            id: id.into(),
-            text: text.into(),
-            required: true,
-            translations: BTreeMap::new(),
-        };
-        ConsentTerms {
-            version: "2026-11".into(),
-            items: vec![
-                item(
-                    "voluntary",
-                    "I am taking part voluntarily. I can leave at any time, and I can withdraw my consent.",
-                ),
-                item(
-                    "confidentiality",
-                    "What is said in this circle stays in it, except where someone's safety is at risk or the law requires the keeper to report.",
-                ),
-                item(
-                    "no_recording",
-                    "Nobody records this session: not the service, not me, not anyone else.",
-                ),
-                item(
-                    "withdrawal",
-                    "I can withdraw my consent with the button on my screen; from then on nobody sees or hears me, and I see and hear no one.",
-                ),
-            ],
-        }
-    }
-}
-
 /// Conference rule: the `then` party is admitted only after someone of the
 /// `first` party is admitted and has said they are ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
