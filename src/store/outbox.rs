@@ -152,14 +152,9 @@ pub(super) async fn enqueue(
     if events.is_empty() {
         return Ok(());
     }
-    let enabled: Option<bool> =
-        sqlx::query_scalar("SELECT enabled FROM webhook_settings WHERE id = 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    if enabled != Some(true) {
+    if !webhooks_enabled(conn).await? {
         return Ok(());
     }
-    let at_db = ts_to_db(at)?;
     for (ord, event) in events.into_iter().enumerate() {
         let mut data = event.data;
         if let Some(invitation_id) = &event.invitation_id {
@@ -172,28 +167,8 @@ pub(super) async fn enqueue(
             data.insert("invitation_id".into(), json!(invitation_id));
             data.insert("party".into(), json!(party.flatten()));
         }
-        let id = new_event_id();
-        let body = json!({
-            "id": id,
-            "type": event.kind,
-            "room_id": room_id,
-            "at": rfc3339(at),
-            "data": data,
-        });
         let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("event count"))?;
-        sqlx::query(
-            "INSERT INTO webhook_outbox (id, room_id, seq, ord, created_at, body, attempts, next_attempt_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-        )
-        .bind(&id)
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(at_db)
-        .bind(body.to_string())
-        .bind(at_db)
-        .execute(&mut *conn)
-        .await?;
+        insert_event(conn, room_id, (seq, ord), at, event.kind, json!(data)).await?;
     }
     Ok(())
 }
@@ -207,11 +182,7 @@ pub(super) async fn enqueue_event(
     kind: &str,
     data: Value,
 ) -> Result<(), StoreError> {
-    let enabled: Option<bool> =
-        sqlx::query_scalar("SELECT enabled FROM webhook_settings WHERE id = 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    if enabled != Some(true) {
+    if !webhooks_enabled(conn).await? {
         return Ok(());
     }
     let seq: i64 =
@@ -226,6 +197,27 @@ pub(super) async fn enqueue_event(
     .bind(seq)
     .fetch_one(&mut *conn)
     .await?;
+    insert_event(conn, room_id, (seq, ord), at, kind, data).await
+}
+
+async fn webhooks_enabled(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    let enabled: Option<bool> =
+        sqlx::query_scalar("SELECT enabled FROM webhook_settings WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(enabled == Some(true))
+}
+
+/// Writes one event, in the envelope every receiver verifies, due at once.
+/// `(seq, ord)` places it in the room's delivery order.
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    room_id: &str,
+    (seq, ord): (i64, i64),
+    at: Timestamp,
+    kind: &str,
+    data: Value,
+) -> Result<(), StoreError> {
     let id = new_event_id();
     let at_db = ts_to_db(at)?;
     let body = json!({
