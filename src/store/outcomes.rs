@@ -193,14 +193,8 @@ impl Store {
         room_id: &str,
         invitation_id: &str,
     ) -> Result<bool, StoreError> {
-        let hit: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM feedback_given WHERE room_id = ? AND invitation_id = ?",
-        )
-        .bind(room_id)
-        .bind(invitation_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(hit.is_some())
+        let mut conn = self.pool.acquire().await?;
+        self.given_in(&mut conn, room_id, invitation_id).await
     }
 
     /// In one transaction: marks the invitation as having answered and
