@@ -22,7 +22,8 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
 }
 
-/// Prepares `rooms` circles of `people` seats in a fresh data dir.
+/// Prepares `rooms` circles of `people` seats in a fresh data dir (seat 1 the
+/// keeper). Invitations are minted a room at a time, concurrently within a room.
 async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<Vec<Vec<String>>> {
     let config = Config {
         data_dir: data_dir.to_path_buf(),
@@ -42,25 +43,28 @@ async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<V
         ensure_room(&store, &room, settings, Phase::Open)
             .await
             .context("create room")?;
-        let mut tokens = Vec::new();
-        for seat in 1..=people {
-            let (role, party) = match seat {
-                1 => (Role::Keeper, None),
-                _ => (Role::Participant, Some(Party::Community)),
-            };
-            let name = format!("P{seat}");
-            let seat = Seat {
-                seat,
-                role,
-                party,
-                name: &name,
-            };
-            let issued = issue(&store, &keys, "http://x", &room, seat, 3600)
-                .await
-                .context("issue an invitation")?;
-            let token = issued.link.split("#t=").nth(1).context("token in link")?;
-            tokens.push(token.to_owned());
-        }
+        let mint = (1..=people).map(|seat| {
+            let (store, keys, room) = (&store, &keys, &room);
+            async move {
+                let (role, party) = match seat {
+                    1 => (Role::Keeper, None),
+                    _ => (Role::Participant, Some(Party::Community)),
+                };
+                let name = format!("P{seat}");
+                let seat = Seat {
+                    seat,
+                    role,
+                    party,
+                    name: &name,
+                };
+                let issued = issue(store, keys, "http://x", room, seat, 3600)
+                    .await
+                    .context("issue an invitation")?;
+                let token = issued.link.split("#t=").nth(1).context("token in link")?;
+                Ok::<_, anyhow::Error>(token.to_owned())
+            }
+        });
+        let tokens = futures_util::future::try_join_all(mint).await?;
         all.push(tokens);
     }
     store.close().await;
@@ -96,6 +100,8 @@ impl ServerProcess {
         people: u32,
     ) -> anyhow::Result<ServerProcess> {
         let tokens = prepare(&data_dir, rooms, people).await?;
+        // Limits high enough for everyone the run connects (SPEC §5.6 limits are
+        // per IP, and every load-tool session comes from 127.0.0.1).
         let sessions = rooms * people as usize + 16;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let mut child = Command::new(bin)
@@ -105,6 +111,12 @@ impl ServerProcess {
             .env_remove("CIRCLEKEEPER_CONFIG")
             .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
             .env("CIRCLEKEEPER_LIMITS__SESSIONS_PER_IP", sessions.to_string())
+            .env("CIRCLEKEEPER_LIMITS__MAX_SESSIONS", sessions.max(20_000).to_string())
+            .env("CIRCLEKEEPER_LIMITS__MAX_ROOMS", rooms.max(1000).to_string())
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_PEOPLE_PER_ROOM",
+                (people as usize).max(100).to_string(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
