@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg};
-use crate::circle::{Accepted, Input, Output, Refusal, Room, SessionId, Timestamp};
+use crate::circle::{Accepted, Input, Notice, Output, Refusal, Room, SessionId, Timestamp};
 use crate::signal::wire::{Control, control_json, error_json, notice_json};
 use crate::store::Store;
 
@@ -28,6 +28,12 @@ pub(super) struct RoomTask {
     store: Store,
     /// Each live session's outbound queue.
     sessions: HashMap<SessionId, Outbound>,
+    /// The last `state` sent to each session. The room renders everyone's view
+    /// after every change; a view that did not change (a lobby member's, while
+    /// others arrive) is not sent again: `state` comes "after every change the
+    /// person can see" (docs/protocol.md), and resending it made each arrival
+    /// cost a write to every session of the room.
+    last_state: HashMap<SessionId, String>,
     rx: mpsc::Receiver<RoomMsg>,
     shutdown: watch::Receiver<bool>,
     /// The room's SFU and the peer links of the people in the circle.
@@ -48,6 +54,7 @@ impl RoomTask {
             room,
             store,
             sessions: HashMap::new(),
+            last_state: HashMap::new(),
             rx,
             shutdown,
             media,
@@ -147,7 +154,7 @@ impl RoomTask {
                 voice,
             } => self.speaking(person, level_dbov, voice),
             RoomMsg::Disconnect { session } => {
-                self.sessions.remove(&session);
+                self.forget(session);
                 let (_, outputs) = self.apply(Input::Disconnect { session }).await;
                 self.deliver(outputs);
             }
@@ -190,7 +197,16 @@ impl RoomTask {
         for output in outputs {
             match output {
                 Output::Send { to, notice } => {
-                    self.send_frame(to, OutFrame::Text(notice_json(&notice)))
+                    let text = notice_json(&notice);
+                    if matches!(notice, Notice::State { .. }) {
+                        if self.last_state.get(&to) == Some(&text) {
+                            continue;
+                        }
+                        if self.sessions.contains_key(&to) {
+                            self.last_state.insert(to, text.clone());
+                        }
+                    }
+                    self.send_frame(to, OutFrame::Text(text))
                 }
                 Output::End { session, reason } => {
                     self.send_frame(
@@ -204,7 +220,7 @@ impl RoomTask {
                             reason: "session ended",
                         },
                     );
-                    self.sessions.remove(&session);
+                    self.forget(session);
                 }
                 Output::Gate(change) => {
                     self.media.gate(change);
@@ -255,7 +271,7 @@ impl RoomTask {
                     reason: "room deleted",
                 },
             );
-            self.sessions.remove(&session);
+            self.forget(session);
         }
     }
 
@@ -268,8 +284,13 @@ impl RoomTask {
         if outbound.frames.try_send(frame).is_err() {
             metrics::counter!("circlekeeper_slow_clients_dropped_total").increment(1);
             outbound.drop_now.notify_one();
-            self.sessions.remove(&session);
+            self.forget(session);
         }
+    }
+
+    fn forget(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+        self.last_state.remove(&session);
     }
 }
 
