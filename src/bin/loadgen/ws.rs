@@ -67,6 +67,12 @@ impl Client {
         }
     }
 
+    /// Waits for the next frame without looking into it (a held session only
+    /// needs to keep reading, which also answers pings); false once closed.
+    pub async fn next_frame(&mut self) -> bool {
+        matches!(self.ws.next().await, Some(Ok(msg)) if !msg.is_close())
+    }
+
     async fn recv(&mut self) -> anyhow::Result<Value> {
         tokio::time::timeout(PATIENCE, self.next_message())
             .await
