@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
@@ -38,7 +38,13 @@ pub(super) struct RoomTask {
     shutdown: watch::Receiver<bool>,
     /// The room's SFU and the peer links of the people in the circle.
     media: RoomMedia,
+    /// When the message (or tick) being handled was taken from the queue.
+    taken: Instant,
 }
+
+/// Message taken by the room task → its gate changes applied (the store write
+/// of the journal entry comes between).
+const GATE_APPLY: &str = "circlekeeper_gate_apply_seconds";
 
 impl RoomTask {
     pub(super) fn new(
@@ -58,6 +64,7 @@ impl RoomTask {
             rx,
             shutdown,
             media,
+            taken: Instant::now(),
         }
     }
 
@@ -68,7 +75,7 @@ impl RoomTask {
                 .next_deadline()
                 .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
             tokio::select! {
-                msg = self.rx.recv() => match msg {
+                msg = self.rx.recv() => match msg.inspect(|_| self.taken = Instant::now()) {
                     Some(RoomMsg::Stop { reply }) => {
                         self.end_all();
                         let _ = reply.send(());
@@ -78,6 +85,7 @@ impl RoomTask {
                     None => break,
                 },
                 () = sleep_or_forever(wait) => {
+                    self.taken = Instant::now();
                     let outputs = self.apply(Input::Tick).await.1;
                     self.deliver(outputs);
                 }
@@ -194,6 +202,7 @@ impl RoomTask {
     }
 
     fn deliver(&mut self, outputs: Vec<Output>) {
+        let mut gates_applied = false;
         for output in outputs {
             match output {
                 Output::Send { to, notice } => {
@@ -224,6 +233,10 @@ impl RoomTask {
                 }
                 Output::Gate(change) => {
                     self.media.gate(change);
+                    if !gates_applied {
+                        gates_applied = true;
+                        metrics::histogram!(GATE_APPLY).record(self.taken.elapsed().as_secs_f64());
+                    }
                     let state = if change.open { "open" } else { "closed" };
                     metrics::counter!("circlekeeper_gate_changes_total", "to" => state)
                         .increment(1);

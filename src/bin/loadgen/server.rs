@@ -212,3 +212,80 @@ pub fn dropped(metrics: &str, reason: &str) -> u64 {
         Some(&format!("reason=\"{reason}\"")),
     )
 }
+
+/// A Prometheus histogram from `/metrics` text: cumulative counts per bucket bound
+/// (`le`), summed over the series whose labels contain every one of `labels`.
+pub fn histogram(metrics: &str, name: &str, labels: &[&str]) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: Vec<(f64, u64)> = Vec::new();
+    for line in metrics.lines().filter(|l| l.starts_with(&prefix)) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if !labels.iter().all(|l| series.contains(l)) {
+            continue;
+        }
+        let Some(le) = series
+            .split("le=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::INFINITY)
+        };
+        let count = value.parse::<f64>().unwrap_or(0.0) as u64;
+        match buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some((_, c)) => *c += count,
+            None => buckets.push((le, count)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The observations of `after` not yet in `before` (same buckets).
+pub fn histogram_delta(before: &[(f64, u64)], after: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    after
+        .iter()
+        .map(|&(le, c)| {
+            let old = before.iter().find(|(b, _)| *b == le).map_or(0, |x| x.1);
+            (le, c.saturating_sub(old))
+        })
+        .collect()
+}
+
+/// "p50 ≤ X ms, p99 ≤ Y ms, n observations" from cumulative buckets: each
+/// quantile is the upper bound of the bucket it falls in.
+pub fn histogram_text(buckets: &[(f64, u64)]) -> String {
+    let total = buckets.last().map_or(0, |b| b.1);
+    if total == 0 {
+        return "no observations".to_owned();
+    }
+    let bound = |q: f64| {
+        let rank = (total as f64 * q).ceil().max(1.0) as u64;
+        let le = buckets
+            .iter()
+            .find(|(_, c)| *c >= rank)
+            .map_or(f64::INFINITY, |b| b.0);
+        if le.is_infinite() {
+            "> last bucket".to_owned()
+        } else {
+            format!("≤ {} ms", le * 1e3)
+        }
+    };
+    let within_20ms = buckets
+        .iter()
+        .find(|(le, _)| (*le - 0.02).abs() < 1e-9)
+        .map_or(0, |b| b.1);
+    format!(
+        "p50 {} / p99 {} / max {} ({total}, {:.1} % ≤ 20 ms)",
+        bound(0.5),
+        bound(0.99),
+        bound(1.0),
+        100.0 * within_20ms as f64 / total as f64
+    )
+}
