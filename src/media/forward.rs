@@ -106,7 +106,7 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
                 PubCtrl::KeyframeRequest => want_keyframe = true,
             }
         }
-        let packet = match event {
+        let mut packet = match event {
             TrackRemoteEvent::OnRtpPacket(packet) => packet,
             TrackRemoteEvent::OnEnded => break,
             _ => continue,
@@ -121,6 +121,9 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
         if let Some(id) = p.audio_level_id {
             report_level(&p, id, &packet, &mut levels);
         }
+        // Extension ids are per connection; each subscriber's were negotiated apart.
+        // Dropped here once, so the copies below do not each clone the list.
+        strip_extensions(&mut packet);
         for s in subs.iter_mut() {
             let open = s.gate.is_open();
             let stamp = s.gate.stamp();
@@ -179,6 +182,12 @@ fn report_level(p: &Publication, id: u8, packet: &rtp::Packet, levels: &mut Leve
             .events
             .try_send(MediaEvent::AudioLevel { level_dbov, voice });
     }
+}
+
+fn strip_extensions(packet: &mut rtp::Packet) {
+    packet.header.extension = false;
+    packet.header.extensions = Vec::new();
+    packet.header.extensions_padding = 0;
 }
 
 /// Makes a subscriber's sequence numbers contiguous across gate closures, so its jitter
@@ -259,10 +268,6 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
                 packet.header.ssrc = d.ssrc;
                 packet.header.payload_type = payload_type;
                 packet.header.sequence_number = seq.rewrite(packet.header.sequence_number, fwd.resync);
-                // Extension ids are per connection; the subscriber's were negotiated apart.
-                packet.header.extension = false;
-                packet.header.extensions.clear();
-                packet.header.extensions_padding = 0;
                 match d.track.write_rtp(packet).await {
                     Ok(()) => {
                         forwarded.increment(1);
