@@ -236,6 +236,7 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
     base.print();
 
     let server = ServerProcess::start(&args.server_bin, args.rooms, args.people).await?;
+    server.stop_on_ctrl_c(args.keep_data);
     let pid = server.pid();
     println!(
         "server {} pid {pid} on {}, {} room(s) of {} people, video {} kbit/s ({} packet(s) \

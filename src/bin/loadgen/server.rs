@@ -152,6 +152,31 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// On Ctrl-C: stops the server and removes its data dir (unless kept), then
+    /// exits, so an interrupted run leaves nothing behind.
+    pub fn stop_on_ctrl_c(&self, keep_data: bool) {
+        let pid = self.pid().to_string();
+        let data_dir = self.data_dir.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("interrupted: stopping the server");
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            // Give it the moment it needs to close its store before the files go.
+            for _ in 0..50 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if !keep_data {
+                let _ = std::fs::remove_dir_all(&data_dir);
+            }
+            std::process::exit(130);
+        });
+    }
+
     /// `GET /metrics` (plain HTTP/1.1 on loopback).
     pub async fn metrics(&self) -> anyhow::Result<String> {
         let addr = self.addr;

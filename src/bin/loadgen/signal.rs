@@ -118,6 +118,7 @@ pub async fn run(args: SignalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(rooms > 0, "nothing to do: give --sessions or --burst-rate");
     let started = Instant::now();
     let server = ServerProcess::start(&args.server_bin, rooms, args.per_room + 1).await?;
+    server.stop_on_ctrl_c(args.keep_data);
     println!(
         "server {} pid {} on {}: {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
          {:.1} s; open files limit {}",
