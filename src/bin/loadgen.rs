@@ -476,8 +476,14 @@ async fn run_circles(
         gate("circlekeeper_gate_apply_seconds", &[]),
     );
     for (what, labels) in [
-        ("server: audio gate opened → 1st packet", ["kind=\"audio\"", "to=\"open\""]),
-        ("server: audio gate closed → 1st packet", ["kind=\"audio\"", "to=\"closed\""]),
+        (
+            "server: audio gate opened → 1st packet",
+            ["kind=\"audio\"", "to=\"open\""],
+        ),
+        (
+            "server: audio gate closed → 1st packet",
+            ["kind=\"audio\"", "to=\"closed\""],
+        ),
     ] {
         row(what, gate("circlekeeper_gate_switch_seconds", &labels));
     }

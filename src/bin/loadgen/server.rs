@@ -111,8 +111,14 @@ impl ServerProcess {
             .env_remove("CIRCLEKEEPER_CONFIG")
             .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
             .env("CIRCLEKEEPER_LIMITS__SESSIONS_PER_IP", sessions.to_string())
-            .env("CIRCLEKEEPER_LIMITS__MAX_SESSIONS", sessions.max(20_000).to_string())
-            .env("CIRCLEKEEPER_LIMITS__MAX_ROOMS", rooms.max(1000).to_string())
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_SESSIONS",
+                sessions.max(20_000).to_string(),
+            )
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_ROOMS",
+                rooms.max(1000).to_string(),
+            )
             .env(
                 "CIRCLEKEEPER_LIMITS__MAX_PEOPLE_PER_ROOM",
                 (people as usize).max(100).to_string(),

@@ -169,7 +169,8 @@ async fn measure(
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut setup = Vec::new();
     for i in 0..args.sessions {
-        let token = server.tokens[i / args.per_room as usize][1 + i % args.per_room as usize].clone();
+        let token =
+            server.tokens[i / args.per_room as usize][1 + i % args.per_room as usize].clone();
         let gate = gate.clone();
         setup.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
@@ -217,8 +218,7 @@ async fn measure(
         report.burst_server_cpu_percent = burst.server_cpu_percent;
         report.burst_tool_cpu_percent = burst.tool_cpu_percent;
         report.burst_connect_to_lobby_ms = Percentiles::of(burst.times.iter().map(|a| a.lobby));
-        report.burst_connect_to_welcome_ms =
-            Percentiles::of(burst.times.iter().map(|a| a.welcome));
+        report.burst_connect_to_welcome_ms = Percentiles::of(burst.times.iter().map(|a| a.welcome));
         report.burst_scheduled_to_lobby_ms =
             Percentiles::of(burst.times.iter().map(|a| a.lag + a.lobby));
         held.extend(burst.held);
