@@ -157,8 +157,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     if let Some((before, after)) = raise_open_files_limit() {
         tracing::info!(before, after, "open files limit");
-        let wanted = app.config.limits.max_sessions as u64 + 1024;
-        if after < wanted {
+        if after < app.config.limits.max_sessions as u64 {
             tracing::warn!(
                 limit = after,
                 max_sessions = app.config.limits.max_sessions,

@@ -45,7 +45,7 @@ impl Gate {
     /// Time since the change of stamp `stamp` (not 0).
     pub(crate) fn since(stamp: u64) -> Duration {
         let now = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(now.saturating_sub(stamp - 1))
+        Duration::from_nanos(now.saturating_sub(stamp.saturating_sub(1)))
     }
 
     /// Only the room's task writes a gate: no change, no new stamp (re-applying
