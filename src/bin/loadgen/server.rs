@@ -169,12 +169,16 @@ impl ServerProcess {
             }
             eprintln!("interrupted: stopping the server");
             let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            // Give it the moment it needs to close its store before the files go.
-            for _ in 0..50 {
+            // Give it the moment it needs to close its sessions and its store
+            // before the files go (a few seconds with thousands of sessions).
+            for _ in 0..100 {
                 if !Path::new(&format!("/proc/{pid}")).exists() {
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
             }
             if !keep_data {
                 let _ = std::fs::remove_dir_all(&data_dir);
