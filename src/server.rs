@@ -124,6 +124,30 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     )
 }
 
+/// Raises this process's soft limit of open files to its hard limit, since every
+/// WebSocket session and every peer connection holds descriptors and the usual
+/// soft limit (1024) is far below `limits.max_sessions`. Returns (before, after).
+pub fn raise_open_files_limit() -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let before = limit.current?;
+        // No hard limit (infinity) cannot be a soft limit for files: leave it.
+        let after = limit.maximum.unwrap_or(before);
+        if after > before {
+            let raised = Rlimit {
+                current: Some(after),
+                maximum: limit.maximum,
+            };
+            setrlimit(Resource::Nofile, raised).ok()?;
+        }
+        Some((before, after.max(before)))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// Serves until `signal` resolves, then stops every room and session.
 pub async fn serve(
     app: Arc<App>,
@@ -131,6 +155,16 @@ pub async fn serve(
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if let Some((before, after)) = raise_open_files_limit() {
+        tracing::info!(before, after, "open files limit");
+        if after < app.config.limits.max_sessions as u64 {
+            tracing::warn!(
+                limit = after,
+                max_sessions = app.config.limits.max_sessions,
+                "the open files limit is below limits.max_sessions: raise `ulimit -n`"
+            );
+        }
+    }
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     // Background work that stops with the server: webhook delivery, retention,
     // the agreement follow-up sweep.

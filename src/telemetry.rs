@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -26,13 +26,27 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Bucket bounds of `circlekeeper_gate_*_seconds` (SPEC §9: a gate change takes
+/// effect within 20 ms).
+pub const GATE_BUCKETS_SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
 /// The process-wide Prometheus recorder (a recorder can be installed once;
 /// tests that start several servers share it).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Gate timings as histograms with buckets (not summaries): they add up
+            // across scrapes, and the load tool diffs them over its window.
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Prefix("circlekeeper_gate_".into()),
+                    GATE_BUCKETS_SECONDS,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be set (by an embedding program); ours then stays idle.
             let _ = metrics::set_global_recorder(recorder);

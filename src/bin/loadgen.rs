@@ -1,4 +1,4 @@
-//! The load tool of SPEC §9 (first cut).
+//! The load tool of SPEC §9.
 //!
 //! - `loadgen baseline --fanout N --seconds S`: the raw UDP relay baseline (receive a
 //!   packet, send it to N sockets, no crypto), CPU time per relayed packet.
@@ -8,6 +8,9 @@
 //!   everyone, starts the session and a round, and the holder passes the piece every
 //!   ~2 s. Reports packets, loss, the server's CPU per forwarded packet (as a ratio to
 //!   the baseline measured in the same run), memory, latency, join and switch times.
+//! - `loadgen signal --sessions N --burst-rate A`: signalling only: N idle sessions in
+//!   the lobby (server memory per session), then A arrivals per second for a few
+//!   seconds (connect → lobby latency percentiles).
 //!
 //! Everything runs on loopback, on the same machine: the participants' CPU competes
 //! with the server's, and the latency includes both webrtc-rs stacks of the peers.
@@ -20,6 +23,8 @@ mod peer;
 mod procstat;
 #[path = "loadgen/server.rs"]
 mod server;
+#[path = "loadgen/signal.rs"]
+mod signal;
 #[path = "loadgen/ws.rs"]
 mod ws;
 
@@ -80,11 +85,42 @@ enum Cmd {
         #[arg(long)]
         keep_data: bool,
     },
+    /// Signalling only: idle sessions in the lobby (memory per session), then a
+    /// burst of arrivals at a fixed rate (arrival → lobby latency).
+    Signal {
+        /// Idle sessions held in the lobby.
+        #[arg(long, default_value_t = 1000)]
+        sessions: usize,
+        /// Lobby members per room (each room also has its keeper connected).
+        #[arg(long, default_value_t = 100)]
+        per_room: u32,
+        /// Arrivals per second in the burst (0: no burst).
+        #[arg(long, default_value_t = 1000)]
+        burst_rate: u32,
+        #[arg(long, default_value_t = 3.0)]
+        burst_seconds: f64,
+        /// Seconds the idle sessions are held before memory is read again.
+        #[arg(long, default_value_t = 5.0)]
+        hold: f64,
+        /// Idle sessions connecting at once during the setup.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value = "target/release/circlekeeper")]
+        server_bin: PathBuf,
+        #[arg(long)]
+        keep_data: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     peer::epoch();
+    // Thousands of sessions are thousands of descriptors, here and in the server
+    // (which inherits the limit, and raises its own too).
+    circlekeeper::server::raise_open_files_limit();
     match cli.command {
         Cmd::Baseline {
             fanout,
@@ -117,6 +153,33 @@ fn main() -> anyhow::Result<()> {
                 server_bin,
                 pass_every: Duration::from_secs_f64(pass_every),
                 keep_data,
+            }))
+        }
+        Cmd::Signal {
+            sessions,
+            per_room,
+            burst_rate,
+            burst_seconds,
+            hold,
+            concurrency,
+            server_bin,
+            keep_data,
+            json,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(signal::run(signal::SignalArgs {
+                sessions,
+                per_room,
+                burst_rate,
+                burst_seconds,
+                hold,
+                concurrency,
+                server_bin,
+                keep_data,
+                json,
             }))
         }
     }
@@ -173,6 +236,7 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
     base.print();
 
     let server = ServerProcess::start(&args.server_bin, args.rooms, args.people).await?;
+    server.stop_on_ctrl_c(args.keep_data);
     let pid = server.pid();
     println!(
         "server {} pid {pid} on {}, {} room(s) of {} people, video {} kbit/s ({} packet(s) \
@@ -401,9 +465,33 @@ async fn run_circles(
             pctf(&last_old, 1.0)
         ),
     );
+    let gate = |name: &str, labels: &[&str]| {
+        server::histogram_text(&server::histogram_delta(
+            &server::histogram(&metrics0, name, labels),
+            &server::histogram(&metrics1, name, labels),
+        ))
+    };
+    row(
+        "server: message taken → gates applied",
+        gate("circlekeeper_gate_apply_seconds", &[]),
+    );
+    for (what, labels) in [
+        (
+            "server: audio gate opened → 1st packet",
+            ["kind=\"audio\"", "to=\"open\""],
+        ),
+        (
+            "server: audio gate closed → 1st packet",
+            ["kind=\"audio\"", "to=\"closed\""],
+        ),
+    ] {
+        row(what, gate("circlekeeper_gate_switch_seconds", &labels));
+    }
     println!(
         "(latency and switch times are end to end at the peers, through both webrtc-rs \
-         stacks of the load tool and the server; the switch is seen at the keeper.)"
+         stacks of the load tool and the server; the switch is seen at the keeper. The \
+         server's gate figures are bucket bounds from /metrics: a gate change waits for \
+         the stream's next packet, up to 20 ms for audio.)"
     );
     let failed: usize = rooms
         .iter()

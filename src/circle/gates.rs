@@ -63,7 +63,15 @@ impl Room {
     /// Recomputes every gate and tells the media layer what changed:
     /// closings first, so a pass never has two voices open at once.
     pub(super) fn refresh_gates(&mut self) {
-        let ids: Vec<PersonId> = self.people.keys().copied().collect();
+        // Only people in the circle send or receive anything (`may_forward`): the
+        // lobby and the absent are left out of the pairs, which made every arrival
+        // quadratic in the size of the lobby.
+        let ids: Vec<PersonId> = self
+            .people
+            .values()
+            .filter(|p| p.in_circle())
+            .map(|p| p.id)
+            .collect();
         let mut now_open = BTreeSet::new();
         for &from in &ids {
             for &to in &ids {

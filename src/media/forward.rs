@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics::{Counter, counter};
+use metrics::{Counter, Histogram, counter, histogram};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use tokio::sync::mpsc;
@@ -20,11 +20,13 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::audio_level::{self, LevelReporter};
-use super::gates::MediaStats;
+use super::gates::{Gate, MediaStats};
 use super::{MediaEvent, MediaKind, PeerKey};
 
 const DROPPED: &str = "circlekeeper_media_packets_dropped_total";
 const FORWARDED: &str = "circlekeeper_media_packets_forwarded_total";
+/// Gate change → the first packet of that stream forwarded or dropped under it.
+const GATE_SWITCH: &str = "circlekeeper_gate_switch_seconds";
 /// Keyframe requests to one publisher closer together than this are merged.
 const PLI_MIN_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -40,10 +42,12 @@ pub(crate) enum PubCtrl {
 pub(crate) struct Subscriber {
     pub(crate) to: PeerKey,
     /// Read once per packet; written by [`super::Sfu::set_gate`].
-    pub(crate) gate: Arc<AtomicBool>,
+    pub(crate) gate: Arc<Gate>,
     pub(crate) queue: mpsc::Sender<Forwarded>,
     /// Gate state at the previous packet, to notice an opening.
     pub(crate) was_open: bool,
+    /// The gate's change stamp at the previous packet: a new one is a switch to time.
+    pub(crate) seen: u64,
 }
 
 /// A packet on its way to one subscriber.
@@ -69,6 +73,9 @@ struct Drops {
     gate_closed: Counter,
     refused: Counter,
     queue_full: Counter,
+    /// Gate switch delays, by the state switched to.
+    opened: Histogram,
+    closed: Histogram,
 }
 
 pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedReceiver<PubCtrl>) {
@@ -76,6 +83,8 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
         gate_closed: counter!(DROPPED, "reason" => "gate_closed"),
         refused: counter!(DROPPED, "reason" => "publish_refused"),
         queue_full: counter!(DROPPED, "reason" => "subscriber_queue_full"),
+        opened: histogram!(GATE_SWITCH, "kind" => p.kind.as_str(), "to" => "open"),
+        closed: histogram!(GATE_SWITCH, "kind" => p.kind.as_str(), "to" => "closed"),
     };
     let stats: &MediaStats = &p.stats.stats;
     let mut subs: Vec<Subscriber> = Vec::new();
@@ -97,7 +106,7 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
                 PubCtrl::KeyframeRequest => want_keyframe = true,
             }
         }
-        let packet = match event {
+        let mut packet = match event {
             TrackRemoteEvent::OnRtpPacket(packet) => packet,
             TrackRemoteEvent::OnEnded => break,
             _ => continue,
@@ -112,8 +121,17 @@ pub(crate) async fn publisher_loop(p: Publication, mut ctrl: mpsc::UnboundedRece
         if let Some(id) = p.audio_level_id {
             report_level(&p, id, &packet, &mut levels);
         }
+        // Extension ids are per connection; each subscriber's were negotiated apart.
+        // Dropped here once, so the copies below do not each clone the list.
+        strip_extensions(&mut packet);
         for s in subs.iter_mut() {
-            let open = s.gate.load(Ordering::Acquire);
+            let open = s.gate.is_open();
+            let stamp = s.gate.stamp();
+            if stamp != s.seen {
+                s.seen = stamp;
+                let delay = Gate::since(stamp).as_secs_f64();
+                if open { &drops.opened } else { &drops.closed }.record(delay);
+            }
             let opened = open && !s.was_open;
             s.was_open = open;
             if !open {
@@ -166,6 +184,12 @@ fn report_level(p: &Publication, id: u8, packet: &rtp::Packet, levels: &mut Leve
     }
 }
 
+fn strip_extensions(packet: &mut rtp::Packet) {
+    packet.header.extension = false;
+    packet.header.extensions = Vec::new();
+    packet.header.extensions_padding = 0;
+}
+
 /// Makes a subscriber's sequence numbers contiguous across gate closures, so its jitter
 /// buffer sees a pause rather than thousands of lost packets.
 #[derive(Default)]
@@ -200,7 +224,7 @@ pub(crate) struct DownTrack {
     pub(crate) stats: Arc<super::gates::Gates>,
     /// The same gate the publisher checks: checked again at write time, so
     /// packets still queued when it closes are not sent either.
-    pub(crate) gate: Arc<AtomicBool>,
+    pub(crate) gate: Arc<Gate>,
 }
 
 /// The payload type the subscriber negotiated for the publisher's codec.
@@ -227,7 +251,7 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
             fwd = queue.recv() => {
                 // None: the publisher left or unsubscribed us.
                 let Some(fwd) = fwd else { break };
-                if !d.gate.load(Ordering::Acquire) {
+                if !d.gate.is_open() {
                     gate_closed.increment(1);
                     stats.dropped_gate_closed.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -244,10 +268,6 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
                 packet.header.ssrc = d.ssrc;
                 packet.header.payload_type = payload_type;
                 packet.header.sequence_number = seq.rewrite(packet.header.sequence_number, fwd.resync);
-                // Extension ids are per connection; the subscriber's were negotiated apart.
-                packet.header.extension = false;
-                packet.header.extensions.clear();
-                packet.header.extensions_padding = 0;
                 match d.track.write_rtp(packet).await {
                     Ok(()) => {
                         forwarded.increment(1);

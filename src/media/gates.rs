@@ -1,22 +1,69 @@
 //! Forwarding gates and publish refusals: the only state the room layer writes and
 //! the forwarding tasks read per packet.
 //!
-//! Each gate is an `Arc<AtomicBool>` shared with the one writer that needs it, so
-//! the per-packet check is a single relaxed load and no lock. The maps below are
-//! touched only on control paths (a gate change, a new subscription).
+//! Each gate is an `Arc<Gate>` shared with the publisher and the one writer that
+//! need it, so the per-packet check is an atomic load and no lock. The maps below
+//! are touched only on control paths (a gate change, a new subscription).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::{MediaKind, PeerKey};
 
 type GateKey = (PeerKey, PeerKey, MediaKind);
 
+/// One forwarding gate: open or closed, and when it last changed, so the
+/// forwarding path can measure how long a change takes to reach the packets
+/// (`circlekeeper_gate_switch_seconds`, SPEC §9).
+#[derive(Default, Debug)]
+pub(crate) struct Gate {
+    open: AtomicBool,
+    /// Nanoseconds since [`epoch`] at the last change, plus one; 0: never changed.
+    changed: AtomicU64,
+}
+
+/// The reference instant for gate change stamps.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Gate {
+    /// Acquire pairs with the Release store in [`Gate::set`]: a packet read after the
+    /// change sees it.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// The stamp of the last change (0: never). Read after [`Gate::is_open`].
+    pub(crate) fn stamp(&self) -> u64 {
+        self.changed.load(Ordering::Relaxed)
+    }
+
+    /// Time since the change of stamp `stamp` (not 0).
+    pub(crate) fn since(stamp: u64) -> Duration {
+        let now = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(now.saturating_sub(stamp.saturating_sub(1)))
+    }
+
+    /// Only the room's task writes a gate: no change, no new stamp (re-applying
+    /// the open gates of a new peer changes nothing).
+    fn set(&self, open: bool) {
+        if self.open.load(Ordering::Relaxed) == open {
+            return;
+        }
+        let now = u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.changed.store(now + 1, Ordering::Relaxed);
+        self.open.store(open, Ordering::Release);
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Gates {
     /// (from, to, kind) → open. Created closed on first use by either side.
-    gates: Mutex<HashMap<GateKey, Arc<AtomicBool>>>,
+    gates: Mutex<HashMap<GateKey, Arc<Gate>>>,
     /// publisher → refused.
     refused: Mutex<HashMap<PeerKey, Arc<AtomicBool>>>,
     /// Counters, shared with every forwarding task.
@@ -29,14 +76,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Gates {
-    pub(crate) fn gate(&self, from: PeerKey, to: PeerKey, kind: MediaKind) -> Arc<AtomicBool> {
+    pub(crate) fn gate(&self, from: PeerKey, to: PeerKey, kind: MediaKind) -> Arc<Gate> {
         Arc::clone(lock(&self.gates).entry((from, to, kind)).or_default())
     }
 
     pub(crate) fn set(&self, from: PeerKey, to: PeerKey, kind: MediaKind, open: bool) {
-        // Release pairs with the Acquire load in the forwarding loop: a packet read after
-        // the change sees it.
-        self.gate(from, to, kind).store(open, Ordering::Release);
+        self.gate(from, to, kind).set(open);
     }
 
     pub(crate) fn refused_flag(&self, peer: PeerKey) -> Arc<AtomicBool> {
@@ -100,11 +145,30 @@ mod tests {
         let g = Gates::default();
         let (a, b) = (PeerKey(1), PeerKey(2));
         let flag = g.gate(a, b, MediaKind::Audio);
-        assert!(!flag.load(Ordering::Acquire));
+        assert!(!flag.is_open());
         g.set(a, b, MediaKind::Audio, true);
-        assert!(flag.load(Ordering::Acquire), "the holder sees the change");
-        assert!(!g.gate(a, b, MediaKind::Video).load(Ordering::Acquire));
-        assert!(!g.gate(b, a, MediaKind::Audio).load(Ordering::Acquire));
+        assert!(flag.is_open(), "the holder sees the change");
+        assert!(!g.gate(a, b, MediaKind::Video).is_open());
+        assert!(!g.gate(b, a, MediaKind::Audio).is_open());
+    }
+
+    #[test]
+    fn a_change_is_stamped_and_a_non_change_is_not() {
+        let g = Gates::default();
+        let (a, b) = (PeerKey(1), PeerKey(2));
+        let flag = g.gate(a, b, MediaKind::Audio);
+        assert_eq!(flag.stamp(), 0, "never changed");
+        g.set(a, b, MediaKind::Audio, false);
+        assert_eq!(flag.stamp(), 0, "closed → closed is no change");
+        g.set(a, b, MediaKind::Audio, true);
+        let opened = flag.stamp();
+        assert_ne!(opened, 0);
+        assert!(Gate::since(opened) < Duration::from_secs(5));
+        g.set(a, b, MediaKind::Audio, true);
+        assert_eq!(flag.stamp(), opened, "open → open keeps the stamp");
+        std::thread::sleep(Duration::from_millis(2));
+        g.set(a, b, MediaKind::Audio, false);
+        assert!(flag.stamp() > opened);
     }
 
     #[test]

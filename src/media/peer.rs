@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -17,7 +16,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use super::engine::{AUDIO_LEVEL_URI, Pc, PcEvent, PortLease};
 use super::forward::{self, DownTrack, PubCtrl, Publication, Subscriber};
-use super::gates::Gates;
+use super::gates::{Gate, Gates};
 use super::{IceCandidateInit, MediaError, MediaEvent, MediaKind, PeerKey, sfu, stream_id_for};
 
 type Reply<T> = oneshot::Sender<Result<T, MediaError>>;
@@ -56,7 +55,7 @@ pub(crate) struct Subscription {
     pub(crate) kind: MediaKind,
     pub(crate) codec: RTCRtpCodec,
     pub(crate) publisher: mpsc::UnboundedSender<PubCtrl>,
-    pub(crate) gate: Arc<AtomicBool>,
+    pub(crate) gate: Arc<Gate>,
 }
 
 /// A forwarded track's sender here, and its publisher's task.
@@ -323,6 +322,8 @@ impl PeerTask {
         tokio::spawn(forward::writer_loop(down, rx));
         let _ = s.publisher.send(PubCtrl::Subscribe(Subscriber {
             to: self.key,
+            // A change made before this subscription is not a switch it sees.
+            seen: s.gate.stamp(),
             gate: s.gate,
             queue: tx,
             was_open: false,

@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg};
-use crate::circle::{Accepted, FEEDBACK_SCALE, Input, Output, Refusal, Room, SessionId, Timestamp};
+use crate::circle::{
+    Accepted, FEEDBACK_SCALE, Input, Notice, Output, Refusal, Room, SessionId, Timestamp,
+};
 use crate::signal::wire::{Control, FeedbackOffer, control_json, error_json, notice_json};
 use crate::store::Store;
 
@@ -28,11 +30,23 @@ pub(super) struct RoomTask {
     store: Store,
     /// Each live session's outbound queue.
     sessions: HashMap<SessionId, Outbound>,
+    /// The last `state` sent to each session. The room renders everyone's view
+    /// after every change; a view that did not change (a lobby member's, while
+    /// others arrive) is not sent again: `state` comes "after every change the
+    /// person can see" (docs/protocol.md), and resending it made each arrival
+    /// cost a write to every session of the room.
+    last_state: HashMap<SessionId, String>,
     rx: mpsc::Receiver<RoomMsg>,
     shutdown: watch::Receiver<bool>,
     /// The room's SFU and the peer links of the people in the circle.
     media: RoomMedia,
+    /// When the message (or tick) being handled was taken from the queue.
+    taken: Instant,
 }
+
+/// Message taken by the room task → its gate changes applied (the store write
+/// of the journal entry comes between).
+const GATE_APPLY: &str = "circlekeeper_gate_apply_seconds";
 
 impl RoomTask {
     pub(super) fn new(
@@ -48,9 +62,11 @@ impl RoomTask {
             room,
             store,
             sessions: HashMap::new(),
+            last_state: HashMap::new(),
             rx,
             shutdown,
             media,
+            taken: Instant::now(),
         }
     }
 
@@ -61,7 +77,7 @@ impl RoomTask {
                 .next_deadline()
                 .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
             tokio::select! {
-                msg = self.rx.recv() => match msg {
+                msg = self.rx.recv() => match msg.inspect(|_| self.taken = Instant::now()) {
                     Some(RoomMsg::Stop { reply }) => {
                         self.end_all();
                         let _ = reply.send(());
@@ -71,6 +87,7 @@ impl RoomTask {
                     None => break,
                 },
                 () = sleep_or_forever(wait) => {
+                    self.taken = Instant::now();
                     let outputs = self.apply(Input::Tick).await.1;
                     self.deliver(outputs).await;
                 }
@@ -147,7 +164,7 @@ impl RoomTask {
                 voice,
             } => self.speaking(person, level_dbov, voice),
             RoomMsg::Disconnect { session } => {
-                self.sessions.remove(&session);
+                self.forget(session);
                 let (_, outputs) = self.apply(Input::Disconnect { session }).await;
                 self.deliver(outputs).await;
             }
@@ -199,10 +216,20 @@ impl RoomTask {
     }
 
     async fn deliver(&mut self, outputs: Vec<Output>) {
+        let mut gates_applied = false;
         for output in outputs {
             match output {
                 Output::Send { to, notice } => {
-                    self.send_frame(to, OutFrame::Text(notice_json(&notice)))
+                    let text = notice_json(&notice);
+                    if matches!(notice, Notice::State { .. }) {
+                        if self.last_state.get(&to) == Some(&text) {
+                            continue;
+                        }
+                        if self.sessions.contains_key(&to) {
+                            self.last_state.insert(to, text.clone());
+                        }
+                    }
+                    self.send_frame(to, OutFrame::Text(text))
                 }
                 Output::End {
                     session,
@@ -228,10 +255,14 @@ impl RoomTask {
                             reason: "session ended",
                         },
                     );
-                    self.sessions.remove(&session);
+                    self.forget(session);
                 }
                 Output::Gate(change) => {
                     self.media.gate(change);
+                    if !gates_applied {
+                        gates_applied = true;
+                        metrics::histogram!(GATE_APPLY).record(self.taken.elapsed().as_secs_f64());
+                    }
                     let state = if change.open { "open" } else { "closed" };
                     metrics::counter!("circlekeeper_gate_changes_total", "to" => state)
                         .increment(1);
@@ -280,7 +311,7 @@ impl RoomTask {
                     reason: "room deleted",
                 },
             );
-            self.sessions.remove(&session);
+            self.forget(session);
         }
     }
 
@@ -293,8 +324,13 @@ impl RoomTask {
         if outbound.frames.try_send(frame).is_err() {
             metrics::counter!("circlekeeper_slow_clients_dropped_total").increment(1);
             outbound.drop_now.notify_one();
-            self.sessions.remove(&session);
+            self.forget(session);
         }
+    }
+
+    fn forget(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+        self.last_state.remove(&session);
     }
 }
 

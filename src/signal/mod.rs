@@ -17,6 +17,12 @@ use crate::rooms::OutFrame;
 use crate::server::App;
 use session::{InFrame, WriteFrame};
 
+/// Initial read buffer of a WebSocket. tungstenite's default (128 KiB) is zeroed
+/// in full before each read, which made it most of an idle session's memory and a
+/// memset per message; signalling messages are small, and a larger one grows the
+/// buffer to its announced length.
+const READ_BUFFER: usize = 8 * 1024;
+
 /// `GET /ws`: checks Origin and connection limits before upgrading.
 pub async fn upgrade(
     State(app): State<Arc<App>>,
@@ -36,7 +42,8 @@ pub async fn upgrade(
         return (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
     };
     let max = app.config.limits.max_message_bytes;
-    ws.max_message_size(max)
+    ws.read_buffer_size(READ_BUFFER)
+        .max_message_size(max)
         .max_frame_size(max)
         .max_write_buffer_size(4 * max + 128 * 1024)
         .on_upgrade(move |socket| async move {

@@ -22,7 +22,8 @@ pub struct ServerProcess {
     pub data_dir: PathBuf,
 }
 
-/// Prepares `rooms` circles of `people` seats in a fresh data dir.
+/// Prepares `rooms` circles of `people` seats in a fresh data dir (seat 1 the
+/// keeper). Invitations are minted a room at a time, concurrently within a room.
 async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<Vec<Vec<String>>> {
     let config = Config {
         data_dir: data_dir.to_path_buf(),
@@ -42,25 +43,28 @@ async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<V
         ensure_room(&store, &room, settings, Phase::Open)
             .await
             .context("create room")?;
-        let mut tokens = Vec::new();
-        for seat in 1..=people {
-            let (role, party) = match seat {
-                1 => (Role::Keeper, None),
-                _ => (Role::Participant, Some(Party::Community)),
-            };
-            let name = format!("P{seat}");
-            let seat = Seat {
-                seat,
-                role,
-                party,
-                name: &name,
-            };
-            let issued = issue(&store, &keys, "http://x", &room, seat, 3600)
-                .await
-                .context("issue an invitation")?;
-            let token = issued.link.split("#t=").nth(1).context("token in link")?;
-            tokens.push(token.to_owned());
-        }
+        let mint = (1..=people).map(|seat| {
+            let (store, keys, room) = (&store, &keys, &room);
+            async move {
+                let (role, party) = match seat {
+                    1 => (Role::Keeper, None),
+                    _ => (Role::Participant, Some(Party::Community)),
+                };
+                let name = format!("P{seat}");
+                let seat = Seat {
+                    seat,
+                    role,
+                    party,
+                    name: &name,
+                };
+                let issued = issue(store, keys, "http://x", room, seat, 3600)
+                    .await
+                    .context("issue an invitation")?;
+                let token = issued.link.split("#t=").nth(1).context("token in link")?;
+                Ok::<_, anyhow::Error>(token.to_owned())
+            }
+        });
+        let tokens = futures_util::future::try_join_all(mint).await?;
         all.push(tokens);
     }
     store.close().await;
@@ -96,6 +100,8 @@ impl ServerProcess {
         people: u32,
     ) -> anyhow::Result<ServerProcess> {
         let tokens = prepare(&data_dir, rooms, people).await?;
+        // Limits high enough for everyone the run connects (SPEC §5.6 limits are
+        // per IP, and every load-tool session comes from 127.0.0.1).
         let sessions = rooms * people as usize + 16;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let mut child = Command::new(bin)
@@ -105,6 +111,18 @@ impl ServerProcess {
             .env_remove("CIRCLEKEEPER_CONFIG")
             .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
             .env("CIRCLEKEEPER_LIMITS__SESSIONS_PER_IP", sessions.to_string())
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_SESSIONS",
+                sessions.max(20_000).to_string(),
+            )
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_ROOMS",
+                rooms.max(1000).to_string(),
+            )
+            .env(
+                "CIRCLEKEEPER_LIMITS__MAX_PEOPLE_PER_ROOM",
+                (people as usize).max(100).to_string(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -138,6 +156,35 @@ impl ServerProcess {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// On Ctrl-C: stops the server and removes its data dir (unless kept), then
+    /// exits, so an interrupted run leaves nothing behind.
+    pub fn stop_on_ctrl_c(&self, keep_data: bool) {
+        let pid = self.pid().to_string();
+        let data_dir = self.data_dir.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("interrupted: stopping the server");
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            // Give it the moment it needs to close its sessions and its store
+            // before the files go (a few seconds with thousands of sessions).
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+            if !keep_data {
+                let _ = std::fs::remove_dir_all(&data_dir);
+            }
+            std::process::exit(130);
+        });
     }
 
     /// `GET /metrics` (plain HTTP/1.1 on loopback).
@@ -198,5 +245,82 @@ pub fn dropped(metrics: &str, reason: &str) -> u64 {
         metrics,
         "circlekeeper_media_packets_dropped_total",
         Some(&format!("reason=\"{reason}\"")),
+    )
+}
+
+/// A Prometheus histogram from `/metrics` text: cumulative counts per bucket bound
+/// (`le`), summed over the series whose labels contain every one of `labels`.
+pub fn histogram(metrics: &str, name: &str, labels: &[&str]) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: Vec<(f64, u64)> = Vec::new();
+    for line in metrics.lines().filter(|l| l.starts_with(&prefix)) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if !labels.iter().all(|l| series.contains(l)) {
+            continue;
+        }
+        let Some(le) = series
+            .split("le=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap_or(f64::INFINITY)
+        };
+        let count = value.parse::<f64>().unwrap_or(0.0) as u64;
+        match buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some((_, c)) => *c += count,
+            None => buckets.push((le, count)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The observations of `after` not yet in `before` (same buckets).
+pub fn histogram_delta(before: &[(f64, u64)], after: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    after
+        .iter()
+        .map(|&(le, c)| {
+            let old = before.iter().find(|(b, _)| *b == le).map_or(0, |x| x.1);
+            (le, c.saturating_sub(old))
+        })
+        .collect()
+}
+
+/// "p50 ≤ X ms, p99 ≤ Y ms, n observations" from cumulative buckets: each
+/// quantile is the upper bound of the bucket it falls in.
+pub fn histogram_text(buckets: &[(f64, u64)]) -> String {
+    let total = buckets.last().map_or(0, |b| b.1);
+    if total == 0 {
+        return "no observations".to_owned();
+    }
+    let bound = |q: f64| {
+        let rank = (total as f64 * q).ceil().max(1.0) as u64;
+        let le = buckets
+            .iter()
+            .find(|(_, c)| *c >= rank)
+            .map_or(f64::INFINITY, |b| b.0);
+        if le.is_infinite() {
+            "> last bucket".to_owned()
+        } else {
+            format!("≤ {} ms", le * 1e3)
+        }
+    };
+    let within_20ms = buckets
+        .iter()
+        .find(|(le, _)| (*le - 0.02).abs() < 1e-9)
+        .map_or(0, |b| b.1);
+    format!(
+        "p50 {} / p99 {} / max {} ({total}, {:.1} % ≤ 20 ms)",
+        bound(0.5),
+        bound(0.99),
+        bound(1.0),
+        100.0 * within_20ms as f64 / total as f64
     )
 }

@@ -9,7 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 /// Waiting longer than this for a message is a failure.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -26,7 +27,10 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Client> {
-        let (ws, _) = connect_async(format!("ws://{addr}/ws"))
+        // A small read buffer (tungstenite zeroes the whole default 128 KiB one
+        // before each read): thousands of idle sessions live in this process too.
+        let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+        let (ws, _) = connect_async_with_config(format!("ws://{addr}/ws"), Some(config), true)
             .await
             .context("websocket connect")?;
         Ok(Client {
@@ -61,6 +65,12 @@ impl Client {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+
+    /// Waits for the next frame without looking into it (a held session only
+    /// needs to keep reading, which also answers pings); false once closed.
+    pub async fn next_frame(&mut self) -> bool {
+        matches!(self.ws.next().await, Some(Ok(msg)) if !msg.is_close())
     }
 
     async fn recv(&mut self) -> anyhow::Result<Value> {

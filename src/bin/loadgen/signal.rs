@@ -1,0 +1,438 @@
+//! Signalling only (SPEC §9): thousands of idle sessions waiting in the lobby, the
+//! server's memory per session, and a burst of arrivals at a fixed rate with the
+//! arrival → lobby latency of each.
+//!
+//! Every room is started and watched by its keeper before anything is measured, as
+//! in real use (a room is created, its keeper opens it, people arrive): the first
+//! arrival in a room that is not running yet pays for starting it (journal replay,
+//! one store write per invitation), which is not the cost of an arrival.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::procstat;
+use crate::server::ServerProcess;
+use crate::ws::{Client, PATIENCE};
+
+pub struct SignalArgs {
+    /// Idle sessions held in the lobby.
+    pub sessions: usize,
+    /// Lobby members per room.
+    pub per_room: u32,
+    /// Arrivals per second in the burst (0: no burst).
+    pub burst_rate: u32,
+    pub burst_seconds: f64,
+    /// Seconds the idle sessions are held before the second memory reading.
+    pub hold: f64,
+    /// Idle sessions connecting at once during the setup.
+    pub concurrency: usize,
+    pub server_bin: PathBuf,
+    pub keep_data: bool,
+    /// Also write the report as JSON here.
+    pub json: Option<PathBuf>,
+}
+
+/// One arrival's timings, from the moment its TCP connect began.
+#[derive(Clone, Copy)]
+struct Arrival {
+    /// Scheduled start → connect began (the load tool's own lag).
+    lag: Duration,
+    /// → `welcome` and the consent view read.
+    welcome: Duration,
+    /// → `state` with stage `lobby` read (after `consent`).
+    lobby: Duration,
+}
+
+/// Percentiles in milliseconds.
+#[derive(Serialize, Default)]
+pub struct Percentiles {
+    pub count: usize,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(values: impl Iterator<Item = Duration>) -> Percentiles {
+        let mut ms: Vec<f64> = values.map(|d| d.as_secs_f64() * 1e3).collect();
+        ms.sort_by(f64::total_cmp);
+        let q = |q: f64| crate::pctf(&ms, q);
+        Percentiles {
+            count: ms.len(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: q(1.0),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{:.1} / {:.1} / {:.1} / {:.1} ms ({})",
+            self.p50, self.p90, self.p99, self.max, self.count
+        )
+    }
+}
+
+/// What `loadgen signal` measured; `--json` writes it as is.
+#[derive(Serialize, Default)]
+pub struct SignalReport {
+    pub rooms: usize,
+    pub keepers: usize,
+    pub idle_sessions: usize,
+    /// Idle sessions that reached the lobby.
+    pub idle_in_lobby: usize,
+    /// Idle sessions the server closed while they were held.
+    pub idle_dropped: usize,
+    pub rss_rooms_started_bytes: u64,
+    pub rss_idle_bytes: u64,
+    pub rss_after_hold_bytes: u64,
+    pub rss_per_session_bytes: f64,
+    pub setup_connect_to_lobby_ms: Percentiles,
+    pub burst_arrivals: usize,
+    pub burst_in_lobby: usize,
+    pub burst_failed: usize,
+    pub burst_rate_achieved: f64,
+    pub burst_connect_to_lobby_ms: Percentiles,
+    pub burst_connect_to_welcome_ms: Percentiles,
+    pub burst_scheduled_to_lobby_ms: Percentiles,
+    pub burst_server_cpu_percent: f64,
+    pub burst_tool_cpu_percent: f64,
+    pub load_average: String,
+}
+
+pub async fn run(args: SignalArgs) -> anyhow::Result<()> {
+    let per_room = args.per_room.max(1) as usize;
+    let arrivals = (f64::from(args.burst_rate) * args.burst_seconds).round() as usize;
+    let idle_rooms = args.sessions.div_ceil(per_room);
+    let burst_rooms = arrivals.div_ceil(per_room);
+    let rooms = idle_rooms + burst_rooms;
+    anyhow::ensure!(rooms > 0, "nothing to do: give --sessions or --burst-rate");
+    let started = Instant::now();
+    let server = ServerProcess::start(&args.server_bin, rooms, args.per_room + 1).await?;
+    server.stop_on_ctrl_c(args.keep_data);
+    println!(
+        "server {} pid {} on {}: {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
+         {:.1} s; open files limit {}",
+        args.server_bin.display(),
+        server.pid(),
+        server.addr,
+        started.elapsed().as_secs_f64(),
+        procstat::open_files_limit(server.pid()).unwrap_or_else(|| "?".into()),
+    );
+    let result = measure(&args, &server, idle_rooms, burst_rooms, arrivals).await;
+    server.stop(args.keep_data);
+    let report = result?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn measure(
+    args: &SignalArgs,
+    server: &ServerProcess,
+    idle_rooms: usize,
+    burst_rooms: usize,
+    arrivals: usize,
+) -> anyhow::Result<SignalReport> {
+    let pid = server.pid();
+    let addr = server.addr;
+    let (stop_tx, stop) = watch::channel(false);
+    let mut report = SignalReport {
+        rooms: idle_rooms + burst_rooms,
+        idle_sessions: args.sessions,
+        burst_arrivals: arrivals,
+        ..SignalReport::default()
+    };
+
+    // Every room started and watched by its keeper.
+    let mut held: Vec<JoinHandle<bool>> = Vec::new();
+    for tokens in &server.tokens {
+        let (client, _) = arrive(addr, &tokens[0], "circle", Instant::now()).await?;
+        held.push(hold(client, stop.clone()));
+    }
+    report.keepers = held.len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    report.rss_rooms_started_bytes = procstat::rss_bytes(pid);
+
+    // The idle sessions, `concurrency` connecting at a time.
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut setup = Vec::new();
+    for i in 0..args.sessions {
+        let token =
+            server.tokens[i / args.per_room as usize][1 + i % args.per_room as usize].clone();
+        let gate = gate.clone();
+        setup.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            arrive(addr, &token, "lobby", Instant::now()).await
+        }));
+    }
+    let mut setup_times = Vec::new();
+    let mut idle_handles = Vec::new();
+    let mut first_error = None;
+    for task in setup {
+        match task.await? {
+            Ok((client, arrival)) => {
+                setup_times.push(arrival.lobby);
+                idle_handles.push(hold(client, stop.clone()));
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    report.idle_in_lobby = idle_handles.len();
+    if let Some(e) = first_error {
+        println!(
+            "{} idle session(s) did not reach the lobby; first error: {e:#}",
+            args.sessions - report.idle_in_lobby
+        );
+    }
+    report.setup_connect_to_lobby_ms = Percentiles::of(setup_times.into_iter());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report.rss_idle_bytes = procstat::rss_bytes(pid);
+    tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
+    report.rss_after_hold_bytes = procstat::rss_bytes(pid);
+    report.idle_dropped = idle_handles.iter().filter(|h| h.is_finished()).count();
+    report.rss_per_session_bytes = report
+        .rss_after_hold_bytes
+        .saturating_sub(report.rss_rooms_started_bytes) as f64
+        / report.idle_in_lobby.max(1) as f64;
+
+    // The burst: arrival i starts at i / rate, whatever the others are doing.
+    if arrivals > 0 {
+        let burst = burst(args, server, idle_rooms, arrivals, &stop).await?;
+        report.burst_in_lobby = burst.times.len();
+        report.burst_failed = burst.failed;
+        report.burst_rate_achieved = burst.rate;
+        report.burst_server_cpu_percent = burst.server_cpu_percent;
+        report.burst_tool_cpu_percent = burst.tool_cpu_percent;
+        report.burst_connect_to_lobby_ms = Percentiles::of(burst.times.iter().map(|a| a.lobby));
+        report.burst_connect_to_welcome_ms = Percentiles::of(burst.times.iter().map(|a| a.welcome));
+        report.burst_scheduled_to_lobby_ms =
+            Percentiles::of(burst.times.iter().map(|a| a.lag + a.lobby));
+        held.extend(burst.held);
+    }
+    report.load_average = procstat::loadavg();
+    print(&report, args);
+
+    let _ = stop_tx.send(true);
+    for handle in held.into_iter().chain(idle_handles) {
+        let _ = handle.await;
+    }
+    Ok(report)
+}
+
+struct Burst {
+    times: Vec<Arrival>,
+    failed: usize,
+    rate: f64,
+    server_cpu_percent: f64,
+    tool_cpu_percent: f64,
+    held: Vec<JoinHandle<bool>>,
+}
+
+async fn burst(
+    args: &SignalArgs,
+    server: &ServerProcess,
+    first_room: usize,
+    arrivals: usize,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Burst> {
+    let rooms = arrivals.div_ceil(args.per_room as usize);
+    let every = Duration::from_secs_f64(1.0 / f64::from(args.burst_rate));
+    let cpu0 = procstat::cpu_seconds(server.pid());
+    let self0 = procstat::self_cpu_seconds();
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(arrivals);
+    for i in 0..arrivals {
+        // Round-robin over the rooms, so each fills evenly.
+        let token = server.tokens[first_room + i % rooms][1 + i / rooms].clone();
+        let at = start + every * i as u32;
+        tokio::time::sleep_until(at).await;
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            arrive(addr, &token, "lobby", at.into_std()).await
+        }));
+    }
+    let sent = start.elapsed().as_secs_f64();
+    let mut out = Burst {
+        times: Vec::new(),
+        failed: 0,
+        rate: arrivals as f64 / sent.max(1e-3),
+        server_cpu_percent: 0.0,
+        tool_cpu_percent: 0.0,
+        held: Vec::new(),
+    };
+    let mut first_error = None;
+    for task in tasks {
+        match task.await? {
+            Ok((client, arrival)) => {
+                out.times.push(arrival);
+                out.held.push(hold(client, stop.clone()));
+            }
+            Err(e) => {
+                out.failed += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    out.server_cpu_percent = 100.0 * (procstat::cpu_seconds(server.pid()) - cpu0) / elapsed;
+    out.tool_cpu_percent = 100.0 * (procstat::self_cpu_seconds() - self0) / elapsed;
+    if let Some(e) = first_error {
+        println!(
+            "{} arrival(s) of the burst failed; first error: {e:#}",
+            out.failed
+        );
+    }
+    Ok(out)
+}
+
+/// Connects, says `hello`, consents to every item, and waits for the view of
+/// `stage` (`lobby`, or `circle` for a keeper).
+async fn arrive(
+    addr: SocketAddr,
+    token: &str,
+    stage: &str,
+    scheduled: Instant,
+) -> anyhow::Result<(Client, Arrival)> {
+    let start = Instant::now();
+    let lag = start.saturating_duration_since(scheduled);
+    let mut client = Client::connect(addr).await?;
+    client.hello(token).await?;
+    let welcome = start.elapsed();
+    client.consent_all().await?;
+    // The room delivers the new view before it answers the command, but wait
+    // for it in any order.
+    let deadline = Instant::now() + PATIENCE;
+    while client.view["stage"] != stage {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, client.next_message()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => bail!("closed before reaching the {stage}"),
+            Err(_) => return Err(anyhow!("never reached the {stage}")),
+        }
+    }
+    let lobby = start.elapsed();
+    Ok((
+        client,
+        Arrival {
+            lag,
+            welcome,
+            lobby,
+        },
+    ))
+}
+
+/// Keeps a session open (reading, so pings are answered) until `stop`; returns
+/// true when the server closed it first.
+fn hold(mut client: Client, mut stop: watch::Receiver<bool>) -> JoinHandle<bool> {
+    tokio::spawn(async move {
+        // Only reading, never parsing: a keeper's view of a full lobby is large,
+        // and parsing it at every arrival would cost the load tool more than the
+        // server.
+        client.log = Vec::new();
+        loop {
+            tokio::select! {
+                open = client.next_frame() => {
+                    if !open {
+                        return true;
+                    }
+                }
+                // The guard `wait_for` returns is not `Send`: drop it before awaiting.
+                () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    client.close().await;
+                    return false;
+                }
+            }
+        }
+    })
+}
+
+fn print(r: &SignalReport, args: &SignalArgs) {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!();
+    println!("signalling only, load average {}", r.load_average);
+    let row = |what: &str, value: String| println!("| {what:<46} | {value:<50} |");
+    println!("| {:<46} | {:<50} |", "figure", "value");
+    println!("|{:-<48}|{:-<52}|", "", "");
+    row(
+        "rooms (a keeper in each)",
+        format!("{} ({} keepers)", r.rooms, r.keepers),
+    );
+    row(
+        "idle sessions in the lobby",
+        format!(
+            "{} of {} ({} closed by the server while held {:.0} s)",
+            r.idle_in_lobby, r.idle_sessions, r.idle_dropped, args.hold
+        ),
+    );
+    row(
+        "server RSS: rooms started / idle / after hold",
+        format!(
+            "{:.1} / {:.1} / {:.1} MiB",
+            mib(r.rss_rooms_started_bytes),
+            mib(r.rss_idle_bytes),
+            mib(r.rss_after_hold_bytes)
+        ),
+    );
+    row(
+        "server RSS per idle session",
+        format!(
+            "{:.1} KiB (10 000 sessions ≈ {:.0} MiB)",
+            r.rss_per_session_bytes / 1024.0,
+            r.rss_per_session_bytes * 10_000.0 / (1024.0 * 1024.0)
+        ),
+    );
+    row(
+        "setup connect→lobby p50/p90/p99/max",
+        format!(
+            "{} at {} at once",
+            r.setup_connect_to_lobby_ms.text(),
+            args.concurrency
+        ),
+    );
+    if r.burst_arrivals > 0 {
+        row(
+            "burst arrivals (in lobby / failed)",
+            format!(
+                "{} at {:.0}/s ({} / {})",
+                r.burst_arrivals, r.burst_rate_achieved, r.burst_in_lobby, r.burst_failed
+            ),
+        );
+        row(
+            "burst connect→lobby p50/p90/p99/max",
+            r.burst_connect_to_lobby_ms.text(),
+        );
+        row(
+            "burst connect→welcome p50/p90/p99/max",
+            r.burst_connect_to_welcome_ms.text(),
+        );
+        row(
+            "burst scheduled→lobby p50/p90/p99/max",
+            r.burst_scheduled_to_lobby_ms.text(),
+        );
+        row(
+            "CPU during the burst: server / load tool",
+            format!(
+                "{:.0} % / {:.0} % of one core",
+                r.burst_server_cpu_percent, r.burst_tool_cpu_percent
+            ),
+        );
+    }
+    println!(
+        "(connect→lobby: TCP connect, WebSocket upgrade, hello, welcome + consent view, \
+         consent, lobby view; scheduled→lobby adds the load tool's own lag.)"
+    );
+}
