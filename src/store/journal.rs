@@ -26,7 +26,7 @@ impl Store {
         }
         let json = serde_json::to_string(input)?;
         let at_db = ts_to_db(at)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // The first statement writes, so SQLite takes the write lock before
         // reading MAX(seq): no stale-snapshot upgrade failure under WAL.
         let seq: i64 = sqlx::query_scalar(

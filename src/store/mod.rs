@@ -65,10 +65,17 @@ pub enum StoreError {
     Ephemeral,
 }
 
-/// Handle to the store; cheap to clone (the pool is shared).
+/// Handle to the store; cheap to clone (the pools are shared).
+///
+/// Every write goes through `writer`, a pool of one connection: SQLite has
+/// one write lock, and writers that meet it on separate connections wait in
+/// its busy handler, which sleeps (1, 2, 5, 10 … ms). Queueing them in
+/// process instead cut the p99 of 1 000 arrivals/s by half or more
+/// (docs/benchmarks.md). Reads use `pool` and run beside the writer (WAL).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -84,11 +91,15 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Store::migrated(pool).await
+        Store::migrated(pool, writer).await
     }
 
     /// A private in-memory store, for tests.
@@ -105,16 +116,17 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Store::migrated(pool).await
+        Store::migrated(pool.clone(), pool).await
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<Store, StoreError> {
-        MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+    async fn migrated(pool: SqlitePool, writer: SqlitePool) -> Result<Store, StoreError> {
+        MIGRATOR.run(&writer).await?;
+        Ok(Store { pool, writer })
     }
 
     /// Closes every connection; waits for running queries to finish.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

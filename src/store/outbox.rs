@@ -276,7 +276,7 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled",
         )
         .bind(enabled)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -302,7 +302,7 @@ impl Store {
     pub async fn outbox_delivered(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -325,7 +325,7 @@ impl Store {
         .bind(error)
         .bind(if give_up { Some(ts_to_db(now)?) } else { None })
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -83,7 +83,7 @@ impl Store {
         .bind(serde_json::to_string(&outline.steps)?)
         .bind(ts_to_db(at)?)
         .bind(ts_to_db(at)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(write_error)?;
         Ok(row)
@@ -115,7 +115,7 @@ impl Store {
     pub async fn delete_outline(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM outlines WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
     }

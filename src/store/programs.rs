@@ -114,7 +114,7 @@ impl Store {
         invitations: &[InvitationRow],
         max_rooms: usize,
     ) -> Result<(), CreateError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.writer.begin().await.map_err(StoreError::from)?;
         insert_room(&mut tx, room).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms")
             .fetch_one(&mut *tx)
@@ -145,7 +145,7 @@ impl Store {
         room_id: &str,
         rows: &[InvitationRow],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for row in rows {
             // Insert first (takes the write lock), then look for a live seat holder.
             insert_invitation(&mut tx, row).await?;
@@ -212,7 +212,7 @@ impl Store {
         let deleted = self.delete_room(room_id).await?;
         sqlx::query("DELETE FROM api_rooms WHERE room_id = ?")
             .bind(room_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(deleted)
     }

@@ -52,7 +52,7 @@ impl Store {
             .bind(serde_json::to_string(&room.settings)?)
             .bind(enum_name(&room.phase, "phase")?)
             .bind(ts_to_db(room.created_at)?)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(write_error)?;
         Ok(())
@@ -93,7 +93,7 @@ impl Store {
         .bind(ts_to_db(row.issued_at)?)
         .bind(ts_to_db(row.expires_at)?)
         .bind(row.revoked_at.map(ts_to_db).transpose()?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(write_error)?;
         Ok(())
@@ -119,7 +119,7 @@ impl Store {
         invitation_id: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // Write first so SQLite takes the write lock up front (no stale-read
         // upgrade failure); a foreign room's jti rolls the write back below.
         mark_revoked(&mut tx, room_id, invitation_id, at).await?;
@@ -147,7 +147,7 @@ impl Store {
     /// Retention: deletes the room with its journal, invitations, revocations
     /// and records, in one transaction. `false` if there was no such room.
     pub async fn delete_room(&self, room_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for sql in ROOM_DELETES {
             sqlx::query(*sql).bind(room_id).execute(&mut *tx).await?;
         }
