@@ -16,6 +16,8 @@ pub mod server;
 pub mod signal;
 pub mod store;
 pub mod telemetry;
+#[doc(hidden)]
+pub mod testpeer;
 pub mod tls;
 pub mod web;
 pub mod webhooks;

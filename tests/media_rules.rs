@@ -66,7 +66,7 @@ async fn live_connections(n: usize) {
 async fn keeper_of(server: &TestServer, room: &str) -> Peer {
     server.room(room, RoomKind::Circle).await;
     let mut keeper = arrive(server, room, 1, Role::Keeper, "Kim", false).await;
-    keeper.wait_stage("circle").await;
+    keeper.wait_stage("circle").await.expect("the stage");
     keeper
 }
 
@@ -75,8 +75,9 @@ fn snapshot(receivers: &[&Peer], from: &Peer, kind: MediaKind) -> Vec<u64> {
     receivers.iter().map(|r| r.got(from.you, kind)).collect()
 }
 
-fn media_not_ready(answer: Result<(), String>) {
-    assert_eq!(answer, Err("media_not_ready".to_owned()));
+fn media_not_ready(answer: Result<(), circlekeeper::testpeer::Error>) {
+    let code = answer.map_err(|e| e.code().map(str::to_owned));
+    assert_eq!(code, Err(Some("media_not_ready".to_owned())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,12 +99,12 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     let obs = admitted(&server, &mut keeper, "r1", 3, Role::Observer, "Oli", true).await;
     // Lou waits in the lobby; Dee reads the consent terms and declines them.
     let mut lou = arrive(&server, "r1", 4, Role::Participant, "Lou", true).await;
-    lou.wait_stage("lobby").await;
+    lou.wait_stage("lobby").await.expect("the stage");
     let token = server.token("r1", 5, Role::Participant, None, "Dee").await;
     let mut client = server.connect().await;
     client.hello(&token).await;
-    let mut dee = Peer::start(client, "Dee", true);
-    dee.wait_stage("consent").await;
+    let mut dee = Peer::start(client, "Dee", signalled::setup(true));
+    dee.wait_stage("consent").await.expect("the stage");
 
     // Media messages before the circle are refused, whatever they say.
     let offer = json!({"type": "media_offer", "sdp": "v=0\r\n"});
@@ -126,7 +127,10 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
         .collect();
     let version = dee.view["terms"]["version"].clone();
     dee.send(json!({"type": "consent", "version": version, "answers": answers}));
-    assert_eq!(dee.until("ended").await["reason"], "consent_declined");
+    assert_eq!(
+        dee.until("ended").await.expect("a message")["reason"],
+        "consent_declined"
+    );
 
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
     keeper
@@ -135,8 +139,8 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
         .unwrap();
     // The observer receives A's audio and video, like the keeper.
     for rx in [&obs, &keeper] {
-        rx.wait_got(a.you, Audio, 25).await;
-        rx.wait_got(a.you, Video, 15).await;
+        rx.wait_got(a.you, Audio, 25).await.expect("packets");
+        rx.wait_got(a.you, Video, 15).await.expect("packets");
     }
     // Only the people in the circle have a server-side peer connection.
     live_connections(3).await;
@@ -145,7 +149,10 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     let refused = dropped(&server, "publish_refused").await;
     let sent = obs.counters.sent(Audio) + obs.counters.sent(Video);
     let seen = keeper.got(a.you, Video);
-    keeper.wait_got(a.you, Video, seen + 30).await;
+    keeper
+        .wait_got(a.you, Video, seen + 30)
+        .await
+        .expect("packets");
     let refused = dropped(&server, "publish_refused").await - refused;
     let sent = obs.counters.sent(Audio) + obs.counters.sent(Video) - sent;
     println!("observer sent {sent} packets in the window; {refused} refused at the server");
@@ -160,7 +167,7 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     }
 
     // Lou, after all this, has had nothing: no peer, no roster, no speaking.
-    lou.sync().await;
+    lou.sync().await.expect("synced");
     for kind in ["media_ready", "media_offer", "media_candidate", "speaking"] {
         assert!(lou.seen(kind).is_empty(), "a lobby member got {kind}");
         assert!(dee.seen(kind).is_empty(), "a declined person got {kind}");
@@ -168,7 +175,12 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     assert!(lou.view.get("people").is_none());
     assert_eq!(lou.counters.total() + dee.counters.total(), 0);
     for peer in [&a, &obs, &keeper] {
-        peer.assert_negotiated_cleanly();
+        assert!(
+            peer.refused_steps().is_empty(),
+            "{}: {:?}",
+            peer.name,
+            peer.refused_steps()
+        );
     }
     for peer in [a, obs, lou, dee, keeper] {
         peer.close().await;
@@ -185,7 +197,7 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
     server.room("r2", RoomKind::Circle).await;
     // This keeper publishes: keepers are heard out of turn.
     let mut keeper = arrive(&server, "r2", 1, Role::Keeper, "Kim", true).await;
-    keeper.wait_stage("circle").await;
+    keeper.wait_stage("circle").await.expect("the stage");
     let mut a = admitted(
         &server,
         &mut keeper,
@@ -232,26 +244,30 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
         .await
         .unwrap();
     for rx in [&b, &c, &keeper] {
-        rx.wait_got(a.you, Audio, 25).await;
-        rx.wait_got(a.you, Video, 15).await;
+        rx.wait_got(a.you, Audio, 25).await.expect("packets");
+        rx.wait_got(a.you, Video, 15).await.expect("packets");
     }
-    b.wait_got(keeper.you, Audio, 25).await;
+    b.wait_got(keeper.you, Audio, 25).await.expect("packets");
 
     // Muted: A's audio stops everywhere, A's video and the keeper's voice go on.
     keeper
         .cmd(json!({"type": "mute", "person": a.you}))
         .await
         .unwrap();
-    b.wait_view(|v| muted(v, a.you)).await;
+    b.wait_view(|v| muted(v, a.you)).await.expect("the view");
     let heard = snapshot(&[&b, &c], &a, Audio);
     let at_b = b.got(keeper.you, Audio);
     // The first packets after the mute could have been in flight: wait them out.
-    b.wait_got(keeper.you, Audio, at_b + 10).await;
+    b.wait_got(keeper.you, Audio, at_b + 10)
+        .await
+        .expect("packets");
     let heard_settled = snapshot(&[&b, &c, &keeper], &a, Audio);
     let at_b = b.got(keeper.you, Audio);
     let seen = b.got(a.you, Video);
-    b.wait_got(keeper.you, Audio, at_b + 50).await;
-    b.wait_got(a.you, Video, seen + 30).await;
+    b.wait_got(keeper.you, Audio, at_b + 50)
+        .await
+        .expect("packets");
+    b.wait_got(a.you, Video, seen + 30).await.expect("packets");
     assert_eq!(
         snapshot(&[&b, &c, &keeper], &a, Audio),
         heard_settled,
@@ -264,9 +280,11 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
     );
     // Only A can unmute; then A is heard again.
     a.cmd(json!({"type": "unmute"})).await.unwrap();
-    b.wait_got(a.you, Audio, heard_settled[0] + 25).await;
+    b.wait_got(a.you, Audio, heard_settled[0] + 25)
+        .await
+        .expect("packets");
     // Nobody was told that A spoke while A was muted (B's log, in order).
-    b.sync().await;
+    b.sync().await.expect("synced");
     let mut is_muted = false;
     for msg in &b.log {
         if msg["type"] == "state" {
@@ -283,9 +301,13 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
         .cmd(json!({"type": "open_caucus", "members": [a.you, b.you]}))
         .await
         .unwrap();
-    b.wait_view(|v| !v["caucus"].is_null()).await;
+    b.wait_view(|v| !v["caucus"].is_null())
+        .await
+        .expect("the view");
     let b_at_a = a.got(b.you, Audio);
-    a.wait_got(b.you, Audio, b_at_a + 25).await;
+    a.wait_got(b.you, Audio, b_at_a + 25)
+        .await
+        .expect("packets");
     let caucus = [&a, &b];
     let rest = [&keeper, &c, &d];
     let across = |kind| -> Vec<u64> {
@@ -305,9 +327,11 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
         c.got(keeper.you, Audio),
         d.got(c.you, Video),
     );
-    b.wait_got(a.you, Video, ab + 30).await;
-    c.wait_got(keeper.you, Audio, kc + 50).await;
-    d.wait_got(c.you, Video, cd + 30).await;
+    b.wait_got(a.you, Video, ab + 30).await.expect("packets");
+    c.wait_got(keeper.you, Audio, kc + 50)
+        .await
+        .expect("packets");
+    d.wait_got(c.you, Video, cd + 30).await.expect("packets");
     assert_eq!(across(Audio), audio, "audio crossed the caucus boundary");
     assert_eq!(across(Video), video, "video crossed the caucus boundary");
 
@@ -318,10 +342,15 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
         .await
         .unwrap();
     let seen = c.got(b.you, Video);
-    c.wait_got(b.you, Video, seen + 15).await;
+    c.wait_got(b.you, Video, seen + 15).await.expect("packets");
 
     for peer in [&a, &b, &c, &d, &keeper] {
-        peer.assert_negotiated_cleanly();
+        assert!(
+            peer.refused_steps().is_empty(),
+            "{}: {:?}",
+            peer.name,
+            peer.refused_steps()
+        );
     }
     for peer in [a, b, c, d, keeper] {
         peer.close().await;
@@ -375,12 +404,12 @@ async fn audio_without_the_speaking_right_is_dropped_packet_by_packet() {
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
     // Nobody holds the piece. A's video flowing proves A's media reaches the SFU.
     for rx in [&b, &c, &keeper] {
-        rx.wait_got(a.you, Video, 15).await;
+        rx.wait_got(a.you, Video, 15).await.expect("packets");
     }
     let drops = dropped(&server, "gate_closed").await;
     let sent = a.counters.sent(Audio);
     let seen = b.got(a.you, Video);
-    b.wait_got(a.you, Video, seen + 50).await;
+    b.wait_got(a.you, Video, seen + 50).await.expect("packets");
     let drops = dropped(&server, "gate_closed").await - drops;
     let sent = a.counters.sent(Audio) - sent;
     println!("A sent {sent} audio packets without the piece; {drops} gate drops (3 listeners)");
@@ -401,7 +430,7 @@ async fn audio_without_the_speaking_right_is_dropped_packet_by_packet() {
         .await
         .unwrap();
     for rx in [&b, &c, &keeper] {
-        rx.wait_got(a.you, Audio, 10).await;
+        rx.wait_got(a.you, Audio, 10).await.expect("packets");
     }
     for peer in [a, b, c, keeper] {
         peer.close().await;
@@ -462,11 +491,11 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media() {
         .await
         .unwrap();
     for x in [&a, &b, &c] {
-        keeper.wait_got(x.you, Video, 15).await;
-        d.wait_got(x.you, Video, 15).await;
+        keeper.wait_got(x.you, Video, 15).await.expect("packets");
+        d.wait_got(x.you, Video, 15).await.expect("packets");
     }
-    d.wait_got(a.you, Audio, 25).await;
-    keeper.wait_got(d.you, Video, 15).await;
+    d.wait_got(a.you, Audio, 25).await.expect("packets");
+    keeper.wait_got(d.you, Video, 15).await.expect("packets");
     live_connections(5).await;
 
     let mut live = 5;
@@ -483,7 +512,7 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media() {
                 .unwrap(),
             _ => who.send(json!({"type": "withdraw_consent"})),
         }
-        let ended = who.until("ended").await;
+        let ended = who.until("ended").await.expect("a message");
         assert_eq!(ended["reason"], reason);
         live -= 1;
         live_connections(live).await;
@@ -495,7 +524,10 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media() {
             snapshot(&receivers, who, Video),
         );
         let (sent, seen) = (who.counters.sent(Video), keeper.got(d.you, Video));
-        keeper.wait_got(d.you, Video, seen + 30).await;
+        keeper
+            .wait_got(d.you, Video, seen + 30)
+            .await
+            .expect("packets");
         assert_eq!(snapshot(&receivers, who, Audio), audio, "{reason}: audio");
         assert_eq!(snapshot(&receivers, who, Video), video, "{reason}: video");
         println!(

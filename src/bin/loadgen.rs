@@ -17,8 +17,6 @@
 
 #[path = "loadgen/baseline.rs"]
 mod baseline;
-#[path = "loadgen/peer.rs"]
-mod peer;
 #[path = "loadgen/procstat.rs"]
 mod procstat;
 #[path = "loadgen/server.rs"]
@@ -38,7 +36,7 @@ use circlekeeper::media::MediaKind::{Audio, Video};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use peer::{Peer, RECORDING};
+use circlekeeper::testpeer::{self, Peer, RECORDING, Setup};
 use server::ServerProcess;
 use ws::Client;
 
@@ -117,7 +115,7 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    peer::epoch();
+    testpeer::epoch();
     // Thousands of sessions are thousands of descriptors, here and in the server
     // (which inherits the limit, and raises its own too).
     circlekeeper::server::raise_open_files_limit();
@@ -529,14 +527,19 @@ async fn setup_room(addr: SocketAddr, tokens: Vec<String>, kbps: u32) -> anyhow:
         client.hello(token).await?;
         client.consent_all().await?;
         arrive.push(t.elapsed());
-        peers.push(Peer::start(client, &format!("P{}", i + 1), kbps));
+        let setup = Setup {
+            video_kbps: Some(kbps),
+            patience: ws::PATIENCE,
+            media_patience: ws::PATIENCE,
+        };
+        peers.push(Peer::start(client, &format!("P{}", i + 1), setup));
     }
     let (keeper, others) = peers.split_first_mut().context("a keeper")?;
     keeper.wait_view(|v| v["stage"] == "circle").await?;
     let mut admit = Vec::new();
     for peer in others.iter_mut() {
         let t = Instant::now();
-        peer::admit(keeper, peer).await?;
+        testpeer::admit(keeper, peer).await?;
         admit.push(t.elapsed());
     }
     let admitted = Instant::now();

@@ -8,23 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use circlekeeper::media::{IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp;
+use circlekeeper::testpeer::{
+    OnPacket, Receiver, client_peer_connection, packet, publishing_tracks,
+};
 use rtc::rtp::extension::HeaderExtension;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCSessionDescription,
-};
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -54,41 +47,17 @@ impl Counts {
     }
 }
 
-struct Handler {
-    candidates: mpsc::UnboundedSender<RTCIceCandidateInit>,
-    counts: Arc<Counts>,
-    changed: watch::Sender<u64>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(c) = event.candidate.to_json() {
-            let _ = self.candidates.send(c);
-        }
-    }
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let counts = Arc::clone(&self.counts);
-        let changed = self.changed.clone();
-        tokio::spawn(async move {
-            let stream = track.stream_id().await;
-            let kind = match track.kind().await {
-                RtpCodecKind::Audio => MediaKind::Audio,
-                _ => MediaKind::Video,
-            };
-            while let Some(ev) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(_) = ev {
-                    *counts
-                        .map
-                        .lock()
-                        .unwrap()
-                        .entry((stream.clone(), kind))
-                        .or_default() += 1;
-                    changed.send_modify(|n| *n += 1);
-                }
-            }
-        });
-    }
+/// Counts every received packet and wakes whoever waits on the counts.
+fn count_into(counts: Arc<Counts>, changed: watch::Sender<u64>) -> OnPacket {
+    Arc::new(move |stream, kind, _| {
+        *counts
+            .map
+            .lock()
+            .unwrap()
+            .entry((stream.to_owned(), kind))
+            .or_default() += 1;
+        changed.send_modify(|n| *n += 1);
+    })
 }
 
 pub struct Client {
@@ -102,34 +71,6 @@ pub struct Client {
     sender: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn local_track(kind: RtpCodecKind, codec: RTCRtpCodec, ssrc: u32) -> Arc<TrackLocalStaticRTP> {
-    let name = format!("{kind}");
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-        "client".into(),
-        name.clone(),
-        name,
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec,
-            ..Default::default()
-        }],
-    )))
-}
-
-pub fn codec(mime: &str, rate: u32, channels: u16) -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: mime.into(),
-        clock_rate: rate,
-        channels,
-        sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![],
-    }
-}
-
 impl Client {
     /// Adds `key` to the SFU and connects a client. A publisher sends synthetic Opus-like
     /// audio (50 packets/s, with an audio level) and VP8-like video (30 packets/s).
@@ -137,44 +78,19 @@ impl Client {
         let (ev_tx, mut ev_rx) = mpsc::channel(256);
         sfu.add_peer(key, ev_tx).await.expect("add_peer");
 
-        let mut engine = circlekeeper::media::testing::media_engine().expect("engine");
-        let registry = circlekeeper::media::testing::interceptors(&mut engine).expect("registry");
         let (cand_tx, mut cand_rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
         let (changed_tx, changed) = watch::channel(0);
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
-                .with_media_engine(engine)
-                .with_interceptor_registry(registry)
-                .with_handler(Arc::new(Handler {
-                    candidates: cand_tx,
-                    counts: Arc::clone(&counts),
-                    changed: changed_tx,
-                }))
-                .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-                .build()
-                .await
-                .expect("client pc"),
-        );
+        let pc = client_peer_connection(Receiver {
+            candidates: cand_tx,
+            on_packet: count_into(Arc::clone(&counts), changed_tx),
+        })
+        .await
+        .expect("client pc");
 
         let mut tracks = Vec::new();
         if publish {
-            for (kind, c) in [
-                (RtpCodecKind::Audio, codec("audio/opus", 48_000, 2)),
-                (RtpCodecKind::Video, codec("video/VP8", 90_000, 0)),
-            ] {
-                let t = local_track(kind, c, rand::random());
-                let init = RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Sendonly,
-                    streams: vec![],
-                    send_encodings: vec![],
-                };
-                pc.add_transceiver_from_track(t.clone(), Some(init))
-                    .await
-                    .expect("add track");
-                tracks.push(t);
-            }
+            tracks = publishing_tracks(&pc).await.expect("add tracks");
             let offer = pc.create_offer(None).await.expect("offer");
             pc.set_local_description(offer.clone()).await.expect("sld");
             let answer = sfu.offer(key, offer.sdp).await.expect("sfu answer");
@@ -340,20 +256,6 @@ async fn send_media(tracks: Vec<Arc<TrackLocalStaticRTP>>, counts: Arc<Counts>) 
         if pli.is_finished() {
             break;
         }
-    }
-}
-
-pub fn packet(pt: u8, ssrc: u32, seq: u16, ts: u32, payload: Vec<u8>) -> rtp::Packet {
-    rtp::Packet {
-        header: rtp::header::Header {
-            version: 2,
-            payload_type: pt,
-            sequence_number: seq,
-            timestamp: ts,
-            ssrc,
-            ..Default::default()
-        },
-        payload: payload.into(),
     }
 }
 

@@ -20,7 +20,7 @@ pub struct Client {
     next_ref: u64,
     /// The latest `state` view.
     pub view: Value,
-    /// Every message received before a [`crate::peer::Peer`] took the client over.
+    /// Every message received before a [`circlekeeper::testpeer::Peer`] took the client over.
     pub log: Vec<Value>,
     pub you: u64,
 }
@@ -128,5 +128,25 @@ impl Client {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// A [`circlekeeper::testpeer::Peer`] takes the client over after the handshake.
+#[async_trait::async_trait]
+impl circlekeeper::testpeer::Socket for Client {
+    async fn next_message(&mut self) -> Option<Value> {
+        Client::next_message(self).await
+    }
+
+    async fn try_send(&mut self, value: Value) -> bool {
+        Client::try_send(self, value).await
+    }
+
+    async fn close(self) {
+        Client::close(self).await;
+    }
+
+    fn arrival(&mut self) -> (u64, Value, Vec<Value>) {
+        (self.you, self.view.clone(), std::mem::take(&mut self.log))
     }
 }
