@@ -22,7 +22,6 @@ mod signalled;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use circlekeeper::auth::TokenKeys;
@@ -30,26 +29,9 @@ use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
 use circlekeeper::media::MediaKind::{Audio, Video};
 use circlekeeper::store::Store;
-use common::{Client, TestServer};
+use common::Client;
 use serde_json::json;
-use signalled::{Peer, admitted, arrive, counter};
-
-/// Held for a whole test: each test has its own runtime, so blocking the other
-/// tests' threads on it is the point.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A server whose media binds loopback, with the default signalling limits:
-/// a browser-like client must negotiate within them.
-async fn media_server() -> TestServer {
-    TestServer::start_with(|config| {
-        config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
-    })
-    .await
-}
+use signalled::{Peer, admitted, arrive, counter, media_server, serial};
 
 fn forwarded(metrics: &str) -> u64 {
     counter(metrics, "circlekeeper_media_packets_forwarded_total", None)

@@ -21,29 +21,12 @@ mod media_common;
 #[path = "media_common/signalled.rs"]
 mod signalled;
 
-use std::sync::{Mutex, MutexGuard};
-
 use circlekeeper::circle::{Role, RoomKind};
 use circlekeeper::media::MediaKind::{self, Audio, Video};
 use circlekeeper::media::Sfu;
 use common::TestServer;
 use serde_json::{Value, json};
-use signalled::{Peer, admitted, arrive, counter, wait_until};
-
-/// Held for a whole test: each test has its own runtime, so blocking the other
-/// tests' threads on it is the point.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-async fn media_server() -> TestServer {
-    TestServer::start_with(|config| {
-        config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
-    })
-    .await
-}
+use signalled::{Peer, admitted, arrive, counter, media_server, serial, wait_until};
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
     counter(

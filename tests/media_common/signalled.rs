@@ -6,6 +6,7 @@
 //! so the SFU-only tests need not compile the socket client.
 #![allow(dead_code)]
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use circlekeeper::circle::{Party, Role};
@@ -15,6 +16,24 @@ use serde_json::Value;
 use crate::common::{Client, PATIENCE, TestServer};
 
 pub use circlekeeper::testpeer::Peer;
+
+/// Held for a whole test by the circle tests of one binary: server counters
+/// and live peer connections are process-wide, and each test has its own
+/// runtime, so blocking the other tests' threads on it is the point.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A server whose media binds loopback, with the default signalling limits:
+/// a browser-like client must negotiate within them.
+pub async fn media_server() -> TestServer {
+    TestServer::start_with(|config| {
+        config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
+    })
+    .await
+}
 
 /// Waiting longer than this for packets is a failure.
 pub const MEDIA_PATIENCE: Duration = Duration::from_secs(20);
