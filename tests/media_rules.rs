@@ -26,7 +26,7 @@ use circlekeeper::media::MediaKind::{self, Audio, Video};
 use circlekeeper::media::Sfu;
 use common::TestServer;
 use serde_json::{Value, json};
-use signalled::{Peer, admitted, arrive, counter, media_server, serial, wait_until};
+use signalled::{Peer, admitted, arrive, counter, media_server, participant, serial, wait_until};
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
     counter(
@@ -69,16 +69,7 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     live_connections(0).await;
     let server = media_server().await;
     let mut keeper = keeper_of(&server, "r1").await;
-    let a = admitted(
-        &server,
-        &mut keeper,
-        "r1",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
+    let a = participant(&server, &mut keeper, "r1", 2, "Ana", true).await;
     let obs = admitted(&server, &mut keeper, "r1", 3, Role::Observer, "Oli", true).await;
     // Lou waits in the lobby; Dee reads the consent terms and declines them.
     let mut lou = arrive(&server, "r1", 4, Role::Participant, "Lou", true).await;
@@ -181,46 +172,10 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
     // This keeper publishes: keepers are heard out of turn.
     let mut keeper = arrive(&server, "r2", 1, Role::Keeper, "Kim", true).await;
     keeper.wait_stage("circle").await.expect("the stage");
-    let mut a = admitted(
-        &server,
-        &mut keeper,
-        "r2",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
-    let mut b = admitted(
-        &server,
-        &mut keeper,
-        "r2",
-        3,
-        Role::Participant,
-        "Ben",
-        true,
-    )
-    .await;
-    let c = admitted(
-        &server,
-        &mut keeper,
-        "r2",
-        4,
-        Role::Participant,
-        "Cal",
-        true,
-    )
-    .await;
-    let d = admitted(
-        &server,
-        &mut keeper,
-        "r2",
-        5,
-        Role::Participant,
-        "Dia",
-        true,
-    )
-    .await;
+    let mut a = participant(&server, &mut keeper, "r2", 2, "Ana", true).await;
+    let mut b = participant(&server, &mut keeper, "r2", 3, "Ben", true).await;
+    let c = participant(&server, &mut keeper, "r2", 4, "Cal", true).await;
+    let d = participant(&server, &mut keeper, "r2", 5, "Dia", true).await;
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
     keeper
         .cmd(json!({"type": "give_piece", "to": a.you}))
@@ -354,36 +309,9 @@ async fn audio_without_the_speaking_right_is_dropped_packet_by_packet() {
     live_connections(0).await;
     let server = media_server().await;
     let mut keeper = keeper_of(&server, "r3").await;
-    let a = admitted(
-        &server,
-        &mut keeper,
-        "r3",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
-    let b = admitted(
-        &server,
-        &mut keeper,
-        "r3",
-        3,
-        Role::Participant,
-        "Ben",
-        false,
-    )
-    .await;
-    let c = admitted(
-        &server,
-        &mut keeper,
-        "r3",
-        4,
-        Role::Participant,
-        "Cal",
-        false,
-    )
-    .await;
+    let a = participant(&server, &mut keeper, "r3", 2, "Ana", true).await;
+    let b = participant(&server, &mut keeper, "r3", 3, "Ben", false).await;
+    let c = participant(&server, &mut keeper, "r3", 4, "Cal", false).await;
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
     // Nobody holds the piece. A's video flowing proves A's media reaches the SFU.
     for rx in [&b, &c, &keeper] {
@@ -427,47 +355,11 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media() {
     live_connections(0).await;
     let server = media_server().await;
     let mut keeper = keeper_of(&server, "r4").await;
-    let mut a = admitted(
-        &server,
-        &mut keeper,
-        "r4",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
-    let mut b = admitted(
-        &server,
-        &mut keeper,
-        "r4",
-        3,
-        Role::Participant,
-        "Ben",
-        true,
-    )
-    .await;
-    let mut c = admitted(
-        &server,
-        &mut keeper,
-        "r4",
-        4,
-        Role::Participant,
-        "Cal",
-        true,
-    )
-    .await;
+    let mut a = participant(&server, &mut keeper, "r4", 2, "Ana", true).await;
+    let mut b = participant(&server, &mut keeper, "r4", 3, "Ben", true).await;
+    let mut c = participant(&server, &mut keeper, "r4", 4, "Cal", true).await;
     // Dia stays to the end: her media is what provably keeps flowing.
-    let d = admitted(
-        &server,
-        &mut keeper,
-        "r4",
-        5,
-        Role::Participant,
-        "Dia",
-        true,
-    )
-    .await;
+    let d = participant(&server, &mut keeper, "r4", 5, "Dia", true).await;
     keeper.cmd(json!({"type": "start_session"})).await.unwrap();
     keeper
         .cmd(json!({"type": "give_piece", "to": a.you}))

@@ -109,6 +109,18 @@ pub async fn admitted(
 }
 
 /// The keeper admits a person waiting in the lobby; returns once they got `media_ready`.
+/// A participant admitted into `room` by `keeper` (the common case of `admitted`).
+pub async fn participant(
+    server: &TestServer,
+    keeper: &mut Peer,
+    room: &str,
+    seat: u32,
+    name: &str,
+    publish: bool,
+) -> Peer {
+    admitted(server, keeper, room, seat, Role::Participant, name, publish).await
+}
+
 pub async fn admit(keeper: &mut Peer, peer: &mut Peer) {
     testpeer::admit(keeper, peer).await.expect("admitted");
 }
