@@ -3,13 +3,11 @@
 //! invitations without taking a live seat, a room's schedule and current
 //! phase, paged listing, and deletion with retention (SPEC §4, §6.2).
 
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 
-use super::rooms::RoomRow;
-use super::{
-    InvitationRow, Store, StoreError, enum_from_name, enum_name, ts_from_db, ts_to_db, write_error,
-};
+use super::rooms::{RoomRow, insert_invitation, insert_room};
+use super::{InvitationRow, Store, StoreError, enum_from_name, ts_from_db, ts_to_db, write_error};
 use crate::circle::{Phase, Timestamp};
 
 /// A room as the API lists it.
@@ -29,47 +27,6 @@ pub enum CreateError {
     RoomLimit,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-async fn insert_room(conn: &mut SqliteConnection, room: &RoomRow) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES (?, ?, ?, ?)")
-        .bind(&room.id)
-        .bind(serde_json::to_string(&room.settings)?)
-        .bind(enum_name(&room.phase, "phase")?)
-        .bind(ts_to_db(room.created_at)?)
-        .execute(&mut *conn)
-        .await
-        .map_err(write_error)?;
-    Ok(())
-}
-
-async fn insert_invitation(
-    conn: &mut SqliteConnection,
-    row: &InvitationRow,
-) -> Result<(), StoreError> {
-    let inv = &row.invitation;
-    let party = inv
-        .party
-        .as_ref()
-        .map(|p| enum_name(p, "party"))
-        .transpose()?;
-    sqlx::query(
-        "INSERT INTO invitations (id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&inv.id)
-    .bind(&row.room_id)
-    .bind(i64::from(inv.seat))
-    .bind(enum_name(&inv.role, "role")?)
-    .bind(party)
-    .bind(&inv.name)
-    .bind(ts_to_db(row.issued_at)?)
-    .bind(ts_to_db(row.expires_at)?)
-    .bind(row.revoked_at.map(ts_to_db).transpose()?)
-    .execute(&mut *conn)
-    .await
-    .map_err(write_error)?;
-    Ok(())
 }
 
 fn summary(r: &SqliteRow) -> Result<RoomSummary, StoreError> {

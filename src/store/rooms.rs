@@ -47,15 +47,8 @@ const ROOM_DELETES: &[&str] = &[
 
 impl Store {
     pub async fn create_room(&self, room: &RoomRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&room.id)
-            .bind(serde_json::to_string(&room.settings)?)
-            .bind(enum_name(&room.phase, "phase")?)
-            .bind(ts_to_db(room.created_at)?)
-            .execute(&self.writer)
-            .await
-            .map_err(write_error)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        insert_room(&mut conn, room).await
     }
 
     pub async fn room(&self, id: &str) -> Result<Option<RoomRow>, StoreError> {
@@ -74,29 +67,8 @@ impl Store {
 
     /// Stores a minted invitation; `NotFound` if its room does not exist.
     pub async fn add_invitation(&self, row: &InvitationRow) -> Result<(), StoreError> {
-        let inv = &row.invitation;
-        let party = inv
-            .party
-            .as_ref()
-            .map(|p| enum_name(p, "party"))
-            .transpose()?;
-        sqlx::query(
-            "INSERT INTO invitations (id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&inv.id)
-        .bind(&row.room_id)
-        .bind(i64::from(inv.seat))
-        .bind(enum_name(&inv.role, "role")?)
-        .bind(party)
-        .bind(&inv.name)
-        .bind(ts_to_db(row.issued_at)?)
-        .bind(ts_to_db(row.expires_at)?)
-        .bind(row.revoked_at.map(ts_to_db).transpose()?)
-        .execute(&self.writer)
-        .await
-        .map_err(write_error)?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        insert_invitation(&mut conn, row).await
     }
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
@@ -228,4 +200,50 @@ pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError>
         expires_at: ts_from_db(r.try_get("expires_at")?)?,
         revoked_at: revoked_at.map(ts_from_db).transpose()?,
     })
+}
+
+/// Inside any transaction: one room row (also used by the API's all-or-nothing create).
+pub(super) async fn insert_room(
+    conn: &mut SqliteConnection,
+    room: &RoomRow,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&room.id)
+        .bind(serde_json::to_string(&room.settings)?)
+        .bind(enum_name(&room.phase, "phase")?)
+        .bind(ts_to_db(room.created_at)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(write_error)?;
+    Ok(())
+}
+
+/// Inside any transaction: one invitation row; `NotFound` if its room does not exist.
+pub(super) async fn insert_invitation(
+    conn: &mut SqliteConnection,
+    row: &InvitationRow,
+) -> Result<(), StoreError> {
+    let inv = &row.invitation;
+    let party = inv
+        .party
+        .as_ref()
+        .map(|p| enum_name(p, "party"))
+        .transpose()?;
+    sqlx::query(
+        "INSERT INTO invitations (id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&inv.id)
+    .bind(&row.room_id)
+    .bind(i64::from(inv.seat))
+    .bind(enum_name(&inv.role, "role")?)
+    .bind(party)
+    .bind(&inv.name)
+    .bind(ts_to_db(row.issued_at)?)
+    .bind(ts_to_db(row.expires_at)?)
+    .bind(row.revoked_at.map(ts_to_db).transpose()?)
+    .execute(&mut *conn)
+    .await
+    .map_err(write_error)?;
+    Ok(())
 }
