@@ -276,3 +276,18 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// Checks that `reports` level reports, received during `window` of continuous voice,
+/// respect the server's limit of `per_sec` a second and kept coming.
+///
+/// The bound follows the window the test really observed, not the number of packets:
+/// on a loaded machine 100 packets take longer than 2 s, and more reports are then
+/// correct. Two reports of slack cover those already on the way when the window opened.
+/// The exact rate is tested with simulated time next to the reporter.
+pub fn assert_level_rate(reports: usize, window: Duration, per_sec: u32) {
+    let allowed = (window.as_secs_f64() * f64::from(per_sec)).ceil() as usize + 2;
+    assert!(
+        (2..=allowed).contains(&reports),
+        "{reports} level reports in {window:.2?}: expected 2..={allowed}"
+    );
+}
