@@ -3,12 +3,15 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, from_db, outbox, records, ts_from_db, ts_to_db, write_error};
+use super::group_commit::Entry;
+use super::{Store, StoreError, ts_from_db};
 use crate::circle::{Input, Record, Timestamp};
 
 impl Store {
     /// In one transaction: appends `input` at the room's next sequence number
-    /// and writes every record it caused (and the webhook events they make). Returns that sequence number (from 1).
+    /// and writes every record it caused (and the webhook events they make).
+    /// Returns that sequence number (from 1) once committed; appends of several
+    /// rooms may share the commit (`group_commit`).
     /// `NotFound` if the room does not exist; nothing is written on any error.
     pub async fn append(
         &self,
@@ -24,31 +27,13 @@ impl Store {
         {
             return Err(StoreError::Ephemeral);
         }
-        let json = serde_json::to_string(input)?;
-        let at_db = ts_to_db(at)?;
-        let mut tx = self.writer.begin().await?;
-        // The first statement writes, so SQLite takes the write lock before
-        // reading MAX(seq): no stale-snapshot upgrade failure under WAL.
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO journal (room_id, seq, at, input) \
-             SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM journal WHERE room_id = ? \
-             RETURNING seq",
-        )
-        .bind(room_id)
-        .bind(at_db)
-        .bind(&json)
-        .bind(room_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(write_error)?;
-        for (ord, record) in records.iter().enumerate() {
-            let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("record count"))?;
-            records::write(&mut tx, room_id, seq, ord, at, record).await?;
-        }
-        // Webhook events, in the same transaction: none is lost (SPEC §6.2).
-        outbox::enqueue(&mut tx, room_id, seq, at, records).await?;
-        tx.commit().await?;
-        from_db(seq, "journal seq")
+        let entry = Entry {
+            room_id: room_id.to_owned(),
+            at,
+            input_json: serde_json::to_string(input)?,
+            records: records.to_vec(),
+        };
+        self.appender.append(entry).await
     }
 
     /// The room's accepted inputs with their times, in the order accepted.

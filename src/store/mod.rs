@@ -3,6 +3,7 @@
 //! inputs caused. SQLite through sqlx with plain SQL and runtime queries, so
 //! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
 
+mod group_commit;
 mod journal;
 mod outbox;
 mod outcomes;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 use crate::circle::Timestamp;
+use group_commit::Appender;
 
 pub use outbox::{OutboxRow, rfc3339};
 pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
@@ -63,6 +65,9 @@ pub enum StoreError {
     /// Chat and pause requests change nothing durable and are never stored (SPEC §4).
     #[error("ephemeral inputs are never journaled")]
     Ephemeral,
+    /// The journal writer has stopped (the store was closed or its runtime ended).
+    #[error("the store is closed")]
+    Closed,
 }
 
 /// Handle to the store; cheap to clone (the pools are shared).
@@ -71,11 +76,14 @@ pub enum StoreError {
 /// one write lock, and writers that meet it on separate connections wait in
 /// its busy handler, which sleeps (1, 2, 5, 10 … ms). Queueing them in
 /// process instead cut the p99 of 1 000 arrivals/s by half or more
-/// (docs/benchmarks.md). Reads use `pool` and run beside the writer (WAL).
+/// (docs/benchmarks.md). Journal appends go through `appender`, which commits
+/// the appends of many rooms together on that connection. Reads use `pool` and
+/// run beside the writer (WAL).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
     writer: SqlitePool,
+    appender: Appender,
 }
 
 impl Store {
@@ -121,7 +129,12 @@ impl Store {
 
     async fn migrated(pool: SqlitePool, writer: SqlitePool) -> Result<Store, StoreError> {
         MIGRATOR.run(&writer).await?;
-        Ok(Store { pool, writer })
+        let appender = Appender::start(writer.clone());
+        Ok(Store {
+            pool,
+            writer,
+            appender,
+        })
     }
 
     /// Closes every connection; waits for running queries to finish.

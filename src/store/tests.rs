@@ -5,7 +5,7 @@ use crate::circle::{
     Timestamp,
 };
 
-fn room_row(id: &str, created_at: u64) -> RoomRow {
+pub(super) fn room_row(id: &str, created_at: u64) -> RoomRow {
     RoomRow {
         id: id.to_owned(),
         settings: Settings::for_kind(RoomKind::Circle, format!("Room {id}")),
