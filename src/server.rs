@@ -118,6 +118,10 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    // Read at scrape time: a connection is counted until its internals are freed,
+    // which is what shows a leak (upstream webrtc#906).
+    metrics::gauge!("circlekeeper_media_peer_connections")
+        .set(crate::media::Sfu::live_peer_connections() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),

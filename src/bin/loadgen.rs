@@ -11,12 +11,17 @@
 //! - `loadgen signal --sessions N --burst-rate A`: signalling only: N idle sessions in
 //!   the lobby (server memory per session), then A arrivals per second for a few
 //!   seconds (connect → lobby latency percentiles).
+//! - `loadgen churn --cycles N`: one participant joins a circle with media and leaves,
+//!   N times, through the whole server; its descriptors, memory and peer connections
+//!   before and after.
 //!
 //! Everything runs on loopback, on the same machine: the participants' CPU competes
 //! with the server's, and the latency includes both webrtc-rs stacks of the peers.
 
 #[path = "loadgen/baseline.rs"]
 mod baseline;
+#[path = "loadgen/churn.rs"]
+mod churn;
 #[path = "loadgen/procstat.rs"]
 mod procstat;
 #[path = "loadgen/server.rs"]
@@ -111,6 +116,25 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Join/leave cycles with media through the whole server: one participant comes
+    /// in, is admitted, sends and receives video, and leaves, N times; the server's
+    /// descriptors, memory and peer connections after the warm-up and at the end.
+    Churn {
+        #[arg(long, default_value_t = 1000)]
+        cycles: usize,
+        /// Cycles before the first reading (allocator and caches warm up).
+        #[arg(long, default_value_t = 20)]
+        warmup: usize,
+        #[arg(long, default_value_t = 160)]
+        video_kbps: u32,
+        #[arg(long, default_value = "target/release/circlekeeper")]
+        server_bin: PathBuf,
+        #[arg(long)]
+        keep_data: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -175,6 +199,27 @@ fn main() -> anyhow::Result<()> {
                 burst_seconds,
                 hold,
                 concurrency,
+                server_bin,
+                keep_data,
+                json,
+            }))
+        }
+        Cmd::Churn {
+            cycles,
+            warmup,
+            video_kbps,
+            server_bin,
+            keep_data,
+            json,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(churn::run(churn::ChurnArgs {
+                cycles,
+                warmup,
+                video_kbps,
                 server_bin,
                 keep_data,
                 json,

@@ -61,7 +61,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(values: impl Iterator<Item = Duration>) -> Percentiles {
+    pub fn of(values: impl Iterator<Item = Duration>) -> Percentiles {
         let mut ms: Vec<f64> = values.map(|d| d.as_secs_f64() * 1e3).collect();
         ms.sort_by(f64::total_cmp);
         let q = |q: f64| crate::pctf(&ms, q);
@@ -74,7 +74,7 @@ impl Percentiles {
         }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         format!(
             "{:.1} / {:.1} / {:.1} / {:.1} ms ({})",
             self.p50, self.p90, self.p99, self.max, self.count
