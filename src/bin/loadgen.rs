@@ -163,11 +163,7 @@ fn main() -> anyhow::Result<()> {
             keep_data,
         } => {
             anyhow::ensure!(people >= 3, "a circle needs at least 3 people");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(circle(CircleArgs {
+            runtime()?.block_on(circle(CircleArgs {
                 people,
                 rooms,
                 seconds,
@@ -187,23 +183,17 @@ fn main() -> anyhow::Result<()> {
             server_bin,
             keep_data,
             json,
-        } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(signal::run(signal::SignalArgs {
-                sessions,
-                per_room,
-                burst_rate,
-                burst_seconds,
-                hold,
-                concurrency,
-                server_bin,
-                keep_data,
-                json,
-            }))
-        }
+        } => runtime()?.block_on(signal::run(signal::SignalArgs {
+            sessions,
+            per_room,
+            burst_rate,
+            burst_seconds,
+            hold,
+            concurrency,
+            server_bin,
+            keep_data,
+            json,
+        })),
         Cmd::Churn {
             cycles,
             warmup,
@@ -211,21 +201,23 @@ fn main() -> anyhow::Result<()> {
             server_bin,
             keep_data,
             json,
-        } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            runtime.block_on(churn::run(churn::ChurnArgs {
-                cycles,
-                warmup,
-                video_kbps,
-                server_bin,
-                keep_data,
-                json,
-            }))
-        }
+        } => runtime()?.block_on(churn::run(churn::ChurnArgs {
+            cycles,
+            warmup,
+            video_kbps,
+            server_bin,
+            keep_data,
+            json,
+        })),
     }
+}
+
+/// The load tool's runtime: two workers, like the machine it was measured on.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 struct CircleArgs {

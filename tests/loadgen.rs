@@ -1,0 +1,83 @@
+//! The load tool works (issue 7: CI runs it once per mode that touches the server,
+//! on a tiny configuration, and checks its report). No timing is asserted:
+//! benchmarks are never timed tests.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `loadgen <args> --server-bin <this build's server> --json <file>`; returns
+/// the report and the printed table.
+fn loadgen(args: &[&str]) -> (Value, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report_path = dir.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .args(["--server-bin", env!("CARGO_BIN_EXE_circlekeeper"), "--json"])
+        .arg(&report_path)
+        .output()
+        .expect("run loadgen");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "loadgen failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report written"))
+            .expect("report is JSON");
+    (report, stdout)
+}
+
+/// `loadgen signal` brings every idle session and every arrival of a small burst
+/// to the lobby.
+#[test]
+fn loadgen_signal_brings_everyone_to_the_lobby() {
+    let (report, stdout) = loadgen(&[
+        "signal",
+        "--sessions",
+        "40",
+        "--per-room",
+        "20",
+        "--burst-rate",
+        "20",
+        "--burst-seconds",
+        "1",
+        "--hold",
+        "0",
+    ]);
+    // 40 idle sessions in 2 rooms, 20 arrivals in a third; a keeper in each room.
+    assert_eq!(report["rooms"], 3, "{report}");
+    assert_eq!(report["keepers"], 3, "{report}");
+    assert_eq!(report["idle_in_lobby"], 40, "{report}");
+    assert_eq!(report["idle_dropped"], 0, "{report}");
+    assert_eq!(report["burst_arrivals"], 20, "{report}");
+    assert_eq!(report["burst_in_lobby"], 20, "{report}");
+    assert_eq!(report["burst_failed"], 0, "{report}");
+    assert_eq!(report["burst_connect_to_lobby_ms"]["count"], 20, "{report}");
+    assert!(
+        report["rss_after_hold_bytes"].as_u64().unwrap_or(0) > 0,
+        "the server's memory was read: {report}"
+    );
+    assert!(stdout.contains("server RSS per idle session"), "{stdout}");
+}
+
+/// `loadgen churn`: a few visits with media through the whole server give back what
+/// they took. Every cycle completes, and afterwards the server holds only the
+/// keeper's session and peer connection and no more descriptors than after the
+/// warm-up. (The long runs are in docs/benchmarks.md.)
+#[test]
+fn loadgen_churn_visits_leave_nothing_behind() {
+    let (report, _) = loadgen(&["churn", "--cycles", "8", "--warmup", "3"]);
+    assert_eq!(report["cycles"], 5, "{report}");
+    assert_eq!(report["join_to_media_ms"]["count"], 5, "{report}");
+    assert_eq!(report["peer_connections_after"], 1, "{report}");
+    assert_eq!(report["sessions_after"], 1, "{report}");
+    let fds = |key: &str| report[key].as_u64().expect("a descriptor count");
+    assert!(fds("fds_after_warmup") > 0, "{report}");
+    // A leaked peer connection keeps at least its UDP socket open.
+    assert!(
+        fds("fds_after") <= fds("fds_after_warmup") + 2,
+        "descriptors leaked: {report}"
+    );
+}
