@@ -46,7 +46,9 @@ use server::ServerProcess;
 use ws::Client;
 
 #[derive(Parser)]
-#[command(about = "Circle Keeper load tool: raw UDP relay baseline and WebRTC circles")]
+#[command(
+    about = "Circle Keeper load tool: raw UDP relay baseline, WebRTC circles, signalling, join/leave"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -90,51 +92,11 @@ enum Cmd {
     },
     /// Signalling only: idle sessions in the lobby (memory per session), then a
     /// burst of arrivals at a fixed rate (arrival → lobby latency).
-    Signal {
-        /// Idle sessions held in the lobby.
-        #[arg(long, default_value_t = 1000)]
-        sessions: usize,
-        /// Lobby members per room (each room also has its keeper connected).
-        #[arg(long, default_value_t = 100)]
-        per_room: u32,
-        /// Arrivals per second in the burst (0: no burst).
-        #[arg(long, default_value_t = 1000)]
-        burst_rate: u32,
-        #[arg(long, default_value_t = 3.0)]
-        burst_seconds: f64,
-        /// Seconds the idle sessions are held before memory is read again.
-        #[arg(long, default_value_t = 5.0)]
-        hold: f64,
-        /// Idle sessions connecting at once during the setup.
-        #[arg(long, default_value_t = 64)]
-        concurrency: usize,
-        #[arg(long, default_value = "target/release/circlekeeper")]
-        server_bin: PathBuf,
-        #[arg(long)]
-        keep_data: bool,
-        /// Also write the report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    Signal(signal::SignalArgs),
     /// Join/leave cycles with media through the whole server: one participant comes
     /// in, is admitted, sends and receives video, and leaves, N times; the server's
     /// descriptors, memory and peer connections after the warm-up and at the end.
-    Churn {
-        #[arg(long, default_value_t = 1000)]
-        cycles: usize,
-        /// Cycles before the first reading (allocator and caches warm up).
-        #[arg(long, default_value_t = 20)]
-        warmup: usize,
-        #[arg(long, default_value_t = 160)]
-        video_kbps: u32,
-        #[arg(long, default_value = "target/release/circlekeeper")]
-        server_bin: PathBuf,
-        #[arg(long)]
-        keep_data: bool,
-        /// Also write the report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    Churn(churn::ChurnArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -173,42 +135,8 @@ fn main() -> anyhow::Result<()> {
                 keep_data,
             }))
         }
-        Cmd::Signal {
-            sessions,
-            per_room,
-            burst_rate,
-            burst_seconds,
-            hold,
-            concurrency,
-            server_bin,
-            keep_data,
-            json,
-        } => runtime()?.block_on(signal::run(signal::SignalArgs {
-            sessions,
-            per_room,
-            burst_rate,
-            burst_seconds,
-            hold,
-            concurrency,
-            server_bin,
-            keep_data,
-            json,
-        })),
-        Cmd::Churn {
-            cycles,
-            warmup,
-            video_kbps,
-            server_bin,
-            keep_data,
-            json,
-        } => runtime()?.block_on(churn::run(churn::ChurnArgs {
-            cycles,
-            warmup,
-            video_kbps,
-            server_bin,
-            keep_data,
-            json,
-        })),
+        Cmd::Signal(args) => runtime()?.block_on(signal::run(args)),
+        Cmd::Churn(args) => runtime()?.block_on(churn::run(args)),
     }
 }
 

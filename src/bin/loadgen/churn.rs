@@ -9,7 +9,6 @@
 //! warm-up cycles and again after the rest, each time once the server has freed
 //! the departed participant's peer connection.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -18,7 +17,7 @@ use circlekeeper::testpeer::{self, Peer, Setup};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::server::{self, ServerProcess};
+use crate::server::{self, RunArgs, ServerProcess};
 use crate::signal::Percentiles;
 use crate::ws::{self, Client};
 use crate::{mib, procstat};
@@ -28,13 +27,17 @@ const RESTING_PEER_CONNECTIONS: u64 = 1;
 /// How long the server may take to free a departed participant's connection.
 const SETTLE: Duration = Duration::from_secs(30);
 
+#[derive(clap::Args)]
 pub struct ChurnArgs {
+    #[arg(long, default_value_t = 1000)]
     pub cycles: usize,
+    /// Cycles before the first reading (allocator and caches warm up).
+    #[arg(long, default_value_t = 20)]
     pub warmup: usize,
+    #[arg(long, default_value_t = 160)]
     pub video_kbps: u32,
-    pub server_bin: PathBuf,
-    pub keep_data: bool,
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// What `loadgen churn` measured; `--json` writes it as is.
@@ -61,12 +64,12 @@ pub struct ChurnReport {
 
 pub async fn run(args: ChurnArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.cycles > args.warmup, "--cycles must exceed --warmup");
-    let server = ServerProcess::start(&args.server_bin, 1, 2).await?;
-    server.stop_on_ctrl_c(args.keep_data);
+    let server = ServerProcess::start(&args.run.server_bin, 1, 2).await?;
+    server.stop_on_ctrl_c(args.run.keep_data);
     println!(
         "server {} pid {} on {}: one room, its keeper, one participant seat; {} cycles \
          ({} warm-up), video {} kbit/s",
-        args.server_bin.display(),
+        args.run.server_bin.display(),
         server.pid(),
         server.addr,
         args.cycles,
@@ -74,13 +77,10 @@ pub async fn run(args: ChurnArgs) -> anyhow::Result<()> {
         args.video_kbps
     );
     let result = measure(&args, &server).await;
-    server.stop(args.keep_data);
+    server.stop(args.run.keep_data);
     let report = result?;
     print(&report);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("write {}", path.display()))?;
-    }
+    args.run.write_report(&report)?;
     Ok(())
 }
 

@@ -71,6 +71,30 @@ async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<V
     Ok(all)
 }
 
+/// How a mode runs the server and where its report goes.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[arg(long, default_value = "target/release/circlekeeper")]
+    pub server_bin: PathBuf,
+    /// Keep the server's temporary data dir (and its log).
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Writes the report as JSON when `--json` was given.
+    pub fn write_report(&self, report: &impl serde::Serialize) -> anyhow::Result<()> {
+        if let Some(path) = &self.json {
+            std::fs::write(path, serde_json::to_string_pretty(report)?)
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
 pub fn room_id(r: usize) -> String {
     format!("load-{r}")
 }

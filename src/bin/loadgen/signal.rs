@@ -8,35 +8,39 @@
 //! one store write per invitation), which is not the cost of an arrival.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::procstat;
-use crate::server::ServerProcess;
+use crate::server::{RunArgs, ServerProcess};
 use crate::ws::{Client, PATIENCE};
 
+#[derive(clap::Args)]
 pub struct SignalArgs {
     /// Idle sessions held in the lobby.
+    #[arg(long, default_value_t = 1000)]
     pub sessions: usize,
-    /// Lobby members per room.
+    /// Lobby members per room (each room also has its keeper connected).
+    #[arg(long, default_value_t = 100)]
     pub per_room: u32,
     /// Arrivals per second in the burst (0: no burst).
+    #[arg(long, default_value_t = 1000)]
     pub burst_rate: u32,
+    #[arg(long, default_value_t = 3.0)]
     pub burst_seconds: f64,
-    /// Seconds the idle sessions are held before the second memory reading.
+    /// Seconds the idle sessions are held before memory is read again.
+    #[arg(long, default_value_t = 5.0)]
     pub hold: f64,
     /// Idle sessions connecting at once during the setup.
+    #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    pub server_bin: PathBuf,
-    pub keep_data: bool,
-    /// Also write the report as JSON here.
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// One arrival's timings, from the moment its TCP connect began.
@@ -117,24 +121,21 @@ pub async fn run(args: SignalArgs) -> anyhow::Result<()> {
     let rooms = idle_rooms + burst_rooms;
     anyhow::ensure!(rooms > 0, "nothing to do: give --sessions or --burst-rate");
     let started = Instant::now();
-    let server = ServerProcess::start(&args.server_bin, rooms, args.per_room + 1).await?;
-    server.stop_on_ctrl_c(args.keep_data);
+    let server = ServerProcess::start(&args.run.server_bin, rooms, args.per_room + 1).await?;
+    server.stop_on_ctrl_c(args.run.keep_data);
     println!(
         "server {} pid {} on {}: {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
          {:.1} s; open files limit {}",
-        args.server_bin.display(),
+        args.run.server_bin.display(),
         server.pid(),
         server.addr,
         started.elapsed().as_secs_f64(),
         procstat::open_files_limit(server.pid()).unwrap_or_else(|| "?".into()),
     );
     let result = measure(&args, &server, idle_rooms, burst_rooms, arrivals).await;
-    server.stop(args.keep_data);
+    server.stop(args.run.keep_data);
     let report = result?;
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)
-            .with_context(|| format!("write {}", path.display()))?;
-    }
+    args.run.write_report(&report)?;
     Ok(())
 }
 
