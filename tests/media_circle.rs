@@ -29,21 +29,10 @@ use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
 use circlekeeper::media::MediaKind::{Audio, Video};
 use circlekeeper::store::Store;
+use circlekeeper::testpeer::scrape::{dropped, forwarded};
 use common::Client;
 use serde_json::json;
-use signalled::{Peer, admitted, arrive, counter, media_server, serial};
-
-fn forwarded(metrics: &str) -> u64 {
-    counter(metrics, "circlekeeper_media_packets_forwarded_total", None)
-}
-
-fn dropped(metrics: &str, reason: &str) -> u64 {
-    counter(
-        metrics,
-        "circlekeeper_media_packets_dropped_total",
-        Some(&format!("reason=\"{reason}\"")),
-    )
-}
+use signalled::{Peer, admitted, arrive, media_server, serial};
 
 /// Signed milliseconds from `from` to `to`.
 fn ms(from: Instant, to: Option<Instant>) -> String {

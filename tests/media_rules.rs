@@ -24,16 +24,13 @@ mod signalled;
 use circlekeeper::circle::{Role, RoomKind};
 use circlekeeper::media::MediaKind::{self, Audio, Video};
 use circlekeeper::media::Sfu;
+use circlekeeper::testpeer::scrape;
 use common::TestServer;
 use serde_json::{Value, json};
-use signalled::{Peer, admitted, arrive, counter, media_server, participant, serial, wait_until};
+use signalled::{Peer, admitted, arrive, media_server, participant, serial, wait_until};
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
-    counter(
-        &server.metrics().await,
-        "circlekeeper_media_packets_dropped_total",
-        Some(&format!("reason=\"{reason}\"")),
-    )
+    scrape::dropped(&server.metrics().await, reason)
 }
 
 /// Waits until exactly `n` server-side peer connections are alive in this process

@@ -22,6 +22,7 @@ mod counters;
 mod peer;
 mod pump;
 mod receiver;
+pub mod scrape;
 mod synthetic;
 
 use serde_json::Value;

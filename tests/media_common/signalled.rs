@@ -124,23 +124,3 @@ pub async fn participant(
 pub async fn admit(keeper: &mut Peer, peer: &mut Peer) {
     testpeer::admit(keeper, peer).await.expect("admitted");
 }
-
-/// The value of a Prometheus counter in `/metrics` text: the sum of its series
-/// whose labels contain `label` (e.g. `reason="gate_closed"`), or of all.
-pub fn counter(metrics: &str, name: &str, label: Option<&str>) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let rest = series.strip_prefix(name)?;
-            let matches = match (rest.chars().next(), label) {
-                (None, None) => true,
-                (Some('{'), None) => true,
-                (Some('{'), Some(label)) => rest.contains(label),
-                _ => false,
-            };
-            matches.then(|| value.parse::<f64>().ok())?
-        })
-        .sum::<f64>() as u64
-}

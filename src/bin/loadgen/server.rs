@@ -240,37 +240,7 @@ impl ServerProcess {
     }
 }
 
-/// The value of a Prometheus counter in `/metrics` text: the sum of its series
-/// whose labels contain `label` (e.g. `reason="gate_closed"`), or of all.
-pub fn counter(metrics: &str, name: &str, label: Option<&str>) -> u64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let rest = series.strip_prefix(name)?;
-            let matches = match (rest.chars().next(), label) {
-                (None, None) => true,
-                (Some('{'), None) => true,
-                (Some('{'), Some(label)) => rest.contains(label),
-                _ => false,
-            };
-            matches.then(|| value.parse::<f64>().ok())?
-        })
-        .sum::<f64>() as u64
-}
-
-pub fn forwarded(metrics: &str) -> u64 {
-    counter(metrics, "circlekeeper_media_packets_forwarded_total", None)
-}
-
-pub fn dropped(metrics: &str, reason: &str) -> u64 {
-    counter(
-        metrics,
-        "circlekeeper_media_packets_dropped_total",
-        Some(&format!("reason=\"{reason}\"")),
-    )
-}
+pub use circlekeeper::testpeer::scrape::{counter, dropped, forwarded};
 
 /// A Prometheus histogram from `/metrics` text: cumulative counts per bucket bound
 /// (`le`), summed over the series whose labels contain every one of `labels`.
