@@ -19,7 +19,7 @@ mod media_common;
 #[path = "media_common/signalled.rs"]
 mod signalled;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -266,21 +266,12 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// `common::http_get` off the runtime's worker threads.
 async fn http_get(addr: SocketAddr, path: &str) -> String {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        response
-    })
-    .await
-    .expect("http")
+    tokio::task::spawn_blocking(move || common::http_get(addr, &path))
+        .await
+        .expect("http")
 }
 
 /// The built binary serving a store prepared here: one open circle and a token

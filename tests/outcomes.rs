@@ -9,18 +9,11 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use api::*;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::http::StatusCode;
 use circlekeeper::circle::Timestamp;
 use circlekeeper::config::Config;
-use circlekeeper::webhooks::{SIGNATURE_HEADER, verify};
 use common::*;
 use hyper::Method;
 use serde_json::{Value, json};
@@ -529,28 +522,7 @@ const SECRET: &str = "a-shared-secret-for-outcomes";
 
 /// A webhook receiver on port 0 that checks signatures; events come out of the channel.
 async fn receiver() -> (SocketAddr, mpsc::UnboundedReceiver<Value>) {
-    async fn receive(
-        State(tx): State<Arc<Mutex<mpsc::UnboundedSender<Value>>>>,
-        headers: HeaderMap,
-        raw: Bytes,
-    ) -> StatusCode {
-        let signature = headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        verify(SECRET, signature, &raw, now, 300).expect("a signed event");
-        let body: Value = serde_json::from_slice(&raw).expect("JSON");
-        let _ = tx.lock().unwrap().send(body);
-        StatusCode::OK
-    }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = Router::new()
-        .route("/hook", post(receive))
-        .with_state(Arc::new(Mutex::new(tx)));
+    let (app, rx) = signed_webhook_receiver(SECRET);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

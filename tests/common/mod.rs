@@ -408,3 +408,52 @@ impl Client {
         let _ = self.ws.close(None).await;
     }
 }
+
+/// A webhook receiver's routes (`POST /hook`): every delivery must carry a valid
+/// signature for `secret` (a bad one fails the test); each event's JSON comes out
+/// of the channel. Serve it over HTTP or HTTPS as the test needs.
+pub fn signed_webhook_receiver(
+    secret: &'static str,
+) -> (axum::Router, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use circlekeeper::webhooks::{SIGNATURE_HEADER, verify};
+
+    type Sink = Arc<(&'static str, tokio::sync::mpsc::UnboundedSender<Value>)>;
+    async fn receive(State(sink): State<Sink>, headers: HeaderMap, raw: Bytes) -> StatusCode {
+        let (secret, tx) = &*sink;
+        let signature = headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        verify(secret, signature, &raw, now, 300).expect("a signed event");
+        let body: Value = serde_json::from_slice(&raw).expect("JSON");
+        let _ = tx.send(body);
+        StatusCode::OK
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let routes = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(Arc::new((secret, tx)));
+    (routes, rx)
+}
+
+/// `GET path` over plain HTTP/1.1 with a blocking socket; the whole response,
+/// status line and headers included.
+pub fn http_get(addr: impl std::fmt::Display, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr.to_string()).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
