@@ -37,6 +37,7 @@ pub async fn prepare(app: &App) -> Result<Vec<String>, IssueError> {
             role,
             party,
             name,
+            interprets_for: &[],
         };
         let issued = issue(&app.store, &app.keys, &public_url, DEMO_ROOM, seat, 86_400).await?;
         let label = match role {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use circlekeeper::auth::with_language;
+use circlekeeper::auth::{TokenKeys, with_language};
 use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::config::{CliOverrides, Config};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
@@ -62,6 +62,11 @@ enum Commands {
         #[arg(long, value_parser = language_tag)]
         lang: Option<String>,
     },
+    /// Manage the keys that sign invitation links.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Make TLS certificates: `--dev` writes a self-signed one for localhost.
     Certs {
         /// A development certificate for localhost, 127.0.0.1 and ::1 (never commit it).
@@ -71,6 +76,13 @@ enum Commands {
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Make a new signing key; links signed by the old one keep working for
+    /// auth.key_overlap_days. A running server uses the new key once restarted.
+    Rotate,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +127,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Commands::Serve) => serve(config).await,
         Some(Commands::Certs { dev: _, dir }) => certs(&dir),
+        Some(Commands::Keys {
+            action: KeysAction::Rotate,
+        }) => rotate_keys(&config),
         Some(Commands::Invite {
             room,
             seat,
@@ -140,6 +155,7 @@ async fn main() -> ExitCode {
                 role,
                 party: party.map(party_of),
                 name: &name,
+                interprets_for: &[],
             };
             let created = Created {
                 kind,
@@ -210,6 +226,22 @@ fn certs(dir: &std::path::Path) -> anyhow::Result<()> {
         made.cert_file.display(),
         made.key_file.display()
     );
+    Ok(())
+}
+
+fn rotate_keys(config: &Config) -> anyhow::Result<()> {
+    let now = circlekeeper::rooms::wall_clock();
+    let overlap = config.key_overlap_secs();
+    let rotation = TokenKeys::rotate(&config.secret_path(), now.0 / 1000, overlap)?;
+    let until = circlekeeper::store::rfc3339(circlekeeper::circle::Timestamp(
+        now.0.saturating_add(overlap.saturating_mul(1000)),
+    ));
+    println!("New signing key {}.", rotation.new_kid);
+    println!(
+        "Links signed by key {} are accepted until {until} (auth.key_overlap_days = {}).",
+        rotation.retired_kid, config.auth.key_overlap_days
+    );
+    println!("Restart the server to sign new links with the new key.");
     Ok(())
 }
 

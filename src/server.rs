@@ -58,7 +58,8 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         &config.secret_path(),
         &config.auth.issuer,
         &config.auth.audience,
-    )?;
+    )?
+    .with_overlap(config.key_overlap_secs());
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let app = App {
@@ -210,6 +211,10 @@ pub async fn serve(
             })
             .await?;
     }
+    // Stop accepting (done above), let every room drain its queued inputs
+    // and end its sessions, stop the background work, and only then close
+    // the store (SPEC §5.12): no write can meet a closed store.
+    app.rooms.drain().await;
     for task in background {
         let _ = task.await;
     }

@@ -38,6 +38,13 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("media.js", JS, include_str!("../web-client/media.js")),
     ("webrtc.js", JS, include_str!("../web-client/webrtc.js")),
     ("app.js", JS, include_str!("../web-client/app.js")),
+    ("stage.js", JS, include_str!("../web-client/stage.js")),
+    ("callbar.js", JS, include_str!("../web-client/callbar.js")),
+    (
+        "keeper-alerts.js",
+        JS,
+        include_str!("../web-client/keeper-alerts.js"),
+    ),
     (
         "circle-parts.js",
         JS,

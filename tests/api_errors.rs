@@ -17,6 +17,18 @@ async fn room_count(http: &Http) -> usize {
 }
 
 /// `body` with the value at `pointer` set (a missing last key is added).
+/// `GET /api/v1/rooms` with this `Authorization` header as it is.
+async fn list_rooms(http: &Http, authorization: &str) -> Answer {
+    http.raw(
+        Method::GET,
+        "/api/v1/rooms",
+        None,
+        &[("authorization", authorization)],
+        "",
+    )
+    .await
+}
+
 fn with(mut body: Value, pointer: &str, value: Value) -> Value {
     let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
     let target = body
@@ -56,6 +68,20 @@ async fn keys_are_required_and_read_only_keys_only_read() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    // The scheme is case-insensitive (RFC 9110 §11.1); the key is not.
+    for scheme in ["bearer", "BEARER", "bEaReR", "Bearer "] {
+        let answer = list_rooms(&http, &format!("{scheme} {KEY}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{scheme}: {}", answer.text);
+    }
+    for header in [
+        format!("bearer {}", KEY.to_uppercase()),
+        format!("Bearer{KEY}"),
+        format!("Bearerx {KEY}"),
+        "bearer".to_owned(),
+    ] {
+        let answer = list_rooms(&http, &header).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{header}");
+    }
 
     let ro = Some(READ_ONLY_KEY);
     assert_eq!(
@@ -395,14 +421,12 @@ async fn adding_invitations_checks_seats_and_the_room() {
     let mut keeper = server.connect().await;
     keeper.hello(&keeper_token).await;
     keeper.consent_all().await;
-    // Closing ends every visit, the keeper's too: the answer is `ended`, then the close.
-    let _ = keeper.cmd(json!({"type": "close_room"})).await;
-    assert!(
-        keeper
-            .log
-            .iter()
-            .any(|m| m["type"] == "ended" && m["reason"] == "room_closed")
-    );
+    // Closing ends every visit, the keeper's too: `ok`, then `ended`, then the close.
+    keeper
+        .cmd(json!({"type": "close_room"}))
+        .await
+        .expect("ok before ended");
+    assert_eq!(keeper.until("ended").await["reason"], "room_closed");
     let answer = http.post(&path, json!({"seats": [seat(9)]})).await;
     assert_eq!(
         (answer.status, answer.code()),

@@ -89,6 +89,14 @@ async fn the_document_matches_the_router() {
                     "{method} {path} documents no 401"
                 );
                 assert!(op["summary"].is_string(), "{method} {path} has no summary");
+                if op.get("requestBody").is_some() {
+                    for status in ["400", "413", "415"] {
+                        assert!(
+                            op["responses"][status].is_object(),
+                            "{method} {path} takes a body but documents no {status}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -154,4 +162,44 @@ async fn the_document_matches_the_router() {
     }
 
     insta::assert_json_snapshot!("openapi", doc);
+}
+
+/// Each operation that takes a JSON body answers a body of another media
+/// type with the 415 it documents (schemathesis `status_code_conformance`).
+#[tokio::test]
+async fn a_body_that_is_not_json_gets_the_documented_415() {
+    let server = api::start().await;
+    let http = Http::new(server.addr);
+    let doc = serde_json::to_value(circlekeeper::api::openapi()).unwrap();
+    let mut probed = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let answer = http
+                .raw(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    &concrete(path),
+                    Some(KEY),
+                    &[("content-type", "text/plain")],
+                    "{}",
+                )
+                .await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{method} {path}: {}",
+                answer.text
+            );
+            assert_eq!(answer.code(), "unsupported_media_type", "{method} {path}");
+            assert!(op["responses"]["415"].is_object(), "{method} {path}");
+            probed += 1;
+        }
+    }
+    assert_eq!(
+        probed, 4,
+        "POST rooms, POST invitations, PATCH items, POST outlines"
+    );
 }

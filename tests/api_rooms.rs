@@ -113,7 +113,11 @@ async fn a_room_from_creation_to_deletion() {
         "revoking twice is fine"
     );
     let state = http.get(&format!("/api/v1/rooms/{room}")).await.json();
-    assert_eq!(presence(&state, 2), "removed");
+    assert_eq!(
+        presence(&state, 2),
+        "revoked",
+        "told apart from a keeper's removal"
+    );
     // Her seat is free again for a new invitation.
     let reinvited = http
         .post(
@@ -184,7 +188,12 @@ async fn a_room_from_creation_to_deletion() {
         );
     }
     let mut late = server.connect().await;
-    assert_eq!(late.hello(&keeper_token).await["code"], "room_unknown");
+    // Its invitations went with it: the link is now a token the store does
+    // not back, refused like any other (SPEC §5.11).
+    assert_eq!(
+        late.hello(&keeper_token).await["code"],
+        "token_bad_signature"
+    );
     assert!(server.app.store.record(&room).await.is_err());
 }
 

@@ -58,9 +58,10 @@ async fn bad_expired_forged_revoked_and_other_room_tokens_get_nothing() {
     let (forged, _) = other
         .mint("c1", 1, Role::Keeper, None, "Mallory", now_secs(), 3600)
         .expect("mint");
+    // Signed by a key of its own: its key id is not one of ours.
     assert_eq!(
         refused_at_hello(&server, &forged).await,
-        "token_bad_signature"
+        "token_unknown_key"
     );
 
     let elsewhere = server.token("c1", 5, Role::Participant, None, "Eve").await;
@@ -75,7 +76,11 @@ async fn bad_expired_forged_revoked_and_other_room_tokens_get_nothing() {
             3600,
         )
         .expect("mint");
-    assert_eq!(refused_at_hello(&server, &wrong_room).await, "room_unknown");
+    // Authentic but never stored: refused exactly as a forgery (SPEC §5.11).
+    assert_eq!(
+        refused_at_hello(&server, &wrong_room).await,
+        "token_bad_signature"
+    );
 
     let revoked = server.token("c1", 6, Role::Participant, None, "Rev").await;
     let jti = server.app.keys.verify(&revoked).expect("valid").jti;
@@ -265,6 +270,28 @@ async fn an_oversized_message_closes_with_1009_and_others_are_undisturbed() {
 }
 
 #[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007_and_others_are_undisturbed() {
+    let server = TestServer::start().await;
+    server.room("c1", RoomKind::Circle).await;
+    let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
+    let mut ana = server.arrive("c1", 2, Role::Participant, None, "Ana").await;
+    ana.send_raw_text(b"{\"type\": \"leave\", \"x\": \"\xff\xfe\"}".to_vec())
+        .await;
+    assert_eq!(ana.closed().await, Closed::Code(1007));
+    keeper.sync().await;
+
+    // Before hello as well, with the error first.
+    let mut early = server.connect().await;
+    early.send_raw_text(vec![0xc3, 0x28]).await;
+    assert_eq!(early.closed().await, Closed::Code(1007));
+    assert_eq!(
+        early.log.last().map(|m| m["code"].clone()),
+        Some(json!("not_utf8"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_flood_is_throttled_then_closed_with_1008() {
     let server = TestServer::start().await;
     server.room("c1", RoomKind::Circle).await;
@@ -281,7 +308,10 @@ async fn a_flood_is_throttled_then_closed_with_1008() {
         .iter()
         .filter(|m| m["code"] == "rate_limited")
         .count();
-    assert!(throttled > 0, "throttled before being closed");
+    assert_eq!(
+        throttled, 20,
+        "docs/protocol.md: the connection closes after the 20th rate_limited error"
+    );
     // The keeper heard at most the burst of pause requests, and still works.
     keeper.sync().await;
     let requests = keeper

@@ -269,3 +269,62 @@ async fn a_killed_server_loses_no_room_and_no_record() {
     );
     assert!(record.attendance.iter().any(|r| r.event == "admitted"));
 }
+
+/// The key id in a link's token header.
+fn kid_of(link: &str) -> String {
+    use base64::Engine;
+    let token = link.trim().split("#t=").nth(1).expect("token");
+    let header = token.split('.').next().expect("header");
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64");
+    let header: serde_json::Value = serde_json::from_slice(&header).expect("JSON");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+#[test]
+fn keys_rotate_makes_a_new_signing_key_and_keeps_the_old_one() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("CIRCLEKEEPER_CONFIG")
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let invite = [
+        "invite", "--room", "r1", "--seat", "1", "--role", "keeper", "--name", "K",
+    ];
+    let before = kid_of(&run(&invite));
+    let said = run(&["keys", "rotate"]);
+    assert!(said.contains("New signing key"), "{said}");
+    assert!(said.contains(&before), "names the retired key: {said}");
+    let after = kid_of(&run(&invite));
+    assert_ne!(before, after);
+    assert!(said.contains(&after), "{said}");
+    let retired = data.path().join("token-secret.retired");
+    let text = std::fs::read_to_string(&retired).expect("the old key is kept");
+    assert_eq!(text.lines().count(), 1);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&retired)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let help = Command::new(BIN)
+        .args(["keys", "--help"])
+        .output()
+        .expect("help");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("rotate"));
+}

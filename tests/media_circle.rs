@@ -319,6 +319,7 @@ impl ServerProcess {
                     role,
                     party,
                     name: &name,
+                    interprets_for: &[],
                 },
                 3600,
             )

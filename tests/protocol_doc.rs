@@ -31,6 +31,7 @@ fn every_command() -> Vec<Command> {
             to: ChatTo::Circle,
             text: "t".into(),
         },
+        Command::DoneInterpreting,
         Command::Acknowledge { hash: "h".into() },
         Command::Admit { person: p },
         Command::Deny { person: p },
@@ -86,6 +87,7 @@ fn every_command() -> Vec<Command> {
             | WithdrawConsent
             | Pass
             | PassWithoutSpeaking
+            | DoneInterpreting
             | RaiseHand
             | LowerHand
             | RequestPause
@@ -172,6 +174,7 @@ fn every_error_code_and_end_reason_is_documented() {
     for code in [
         "token_malformed",
         "token_bad_signature",
+        "token_unknown_key",
         "token_wrong_algorithm",
         "token_expired",
         "token_not_yet_valid",
@@ -187,6 +190,7 @@ fn every_error_code_and_end_reason_is_documented() {
         "rate_limited",
         "already_authenticated",
         "too_large",
+        "not_utf8",
         "media_not_ready",
         "media_failed",
         "media_offer",
@@ -248,6 +252,7 @@ fn the_circle_view_has_the_documented_shape() {
         role,
         party,
         name: name.into(),
+        interprets_for: Vec::new(),
     };
     let session = |room: &mut Room, inv: Invitation| {
         let session = room

@@ -411,3 +411,75 @@ async fn nothing_is_lost_while_the_receiver_is_down_or_the_server_restarts() {
         "each event exactly once"
     );
 }
+
+/// A program can tell its own revocation from a keeper's removal, and is
+/// told when a room is deleted.
+#[tokio::test]
+async fn a_revocation_and_a_deletion_have_their_own_events() {
+    let (addr, _receiver, mut rx) = receiver(true).await;
+    let server = TestServer::start_with(hooks(addr)).await;
+    let http = Http::new(server.addr);
+    let created = http.create(conference()).await;
+    let room = created["room_id"].as_str().unwrap().to_owned();
+    let (_, keeper_token) = invitation(&created, 0);
+    let (ana_id, ana_token) = invitation(&created, 1);
+    let (ben_id, _) = invitation(&created, 2);
+
+    let mut keeper = server.connect().await;
+    keeper.hello(&keeper_token).await;
+    keeper.consent_all().await;
+    keeper.cmd(json!({"type": "open_room"})).await.unwrap();
+    let mut ana = server.connect().await;
+    ana.hello(&ana_token).await;
+    ana.consent_all().await;
+    let got = events(&mut rx, 4).await;
+    assert_eq!(
+        types(&got),
+        [
+            "consent.recorded",
+            "person.admitted",
+            "room.opened",
+            "consent.recorded"
+        ]
+    );
+
+    // Ana, present, and Ben, who never came: both revoked through the API.
+    for id in [&ana_id, &ben_id] {
+        let answer = http
+            .delete(&format!("/api/v1/rooms/{room}/invitations/{id}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    }
+    assert_eq!(ana.until("ended").await["reason"], "revoked");
+    let got = events(&mut rx, 2).await;
+    assert_eq!(types(&got), ["invitation.revoked", "invitation.revoked"]);
+    assert_eq!(
+        got[0]["data"],
+        json!({"invitation_id": ana_id, "party": "harmed"})
+    );
+    assert_eq!(
+        got[1]["data"],
+        json!({"invitation_id": ben_id, "party": "responsible"})
+    );
+    // Revoking again tells nothing new.
+    let again = http
+        .delete(&format!("/api/v1/rooms/{room}/invitations/{ana_id}"))
+        .await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT);
+    let state = http.get(&format!("/api/v1/rooms/{room}")).await.json();
+    let presence_of = |id: &str| {
+        state["people"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["invitation_id"] == id))
+            .map(|p| p["presence"].clone())
+    };
+    assert_eq!(presence_of(&ana_id), Some(json!("revoked")));
+    assert_eq!(presence_of(&ben_id), Some(json!("revoked")));
+
+    let deleted = http.delete(&format!("/api/v1/rooms/{room}")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    let got = events(&mut rx, 1).await;
+    assert_eq!(types(&got), ["room.deleted"], "{got:?}");
+    assert_eq!(got[0]["room_id"], room.as_str());
+    assert_eq!(got[0]["data"], json!({}));
+}

@@ -1,10 +1,8 @@
 // Pieces shared by the participant's circle view and the keeper console:
-// the ring of seats, the turn status, the turn timer, messages, the
+// the turn status, the turn timer, messages, the
 // agreement, and the sentences announced when something changes.
 
-import { h, fill, formatDuration, initials } from './dom.js';
-import { localMedia } from './media.js';
-import { remoteMedia, resumeAudio } from './webrtc.js';
+import { h, fill, formatDuration } from './dom.js';
 import { t, has, listNames, formatDate } from './strings.js';
 
 /** @typedef {import('./protocol.js').CircleView} CircleView */
@@ -42,153 +40,11 @@ export function pieceIcon(extraClass = '') {
 }
 
 /**
- * The people around a circle, in seat order, with the talking piece shown
- * at its holder. A list for screen readers, a ring for the eyes.
- */
-export class Ring {
-  constructor() {
-    this.list = h('ol', { class: 'ring', 'aria-label': t('circle.people') });
-    this.centre = h('div', { class: 'ring-centre', 'aria-hidden': 'true' });
-    this.soundButton = h('button', {
-      type: 'button', class: 'button secondary small sound-button', hidden: true, text: t('circle.turn_on_sound'),
-      onclick: () => resumeAudio(),
-    });
-    this.ring = h('div', { class: 'ring-wrap' }, h('div', { class: 'ring-line', 'aria-hidden': 'true' }), this.centre, this.list);
-    this.element = h('div', { class: 'ring-box' }, this.soundButton, this.ring);
-    this.selfVideo = h('video', { class: 'seat-video self', autoplay: true, playsinline: true });
-    this.selfVideo.muted = true;
-    /** One video element per person, kept across renders so that nothing flickers. @type {Map<number, HTMLVideoElement>} */
-    this.videos = new Map();
-    /** @type {CircleView|null} */
-    this.view = null;
-    this._onMedia = () => this.view && this.update(this.view);
-    /** Only the ring's class changes: no re-render, and nothing said to screen readers. */
-    this._onSpeaking = (event) => {
-      const { person } = event.detail;
-      for (const li of this.list.querySelectorAll('.seat')) {
-        const id = Number(li.getAttribute('data-person'));
-        if (person === null || id === person) li.classList.toggle('speaking', remoteMedia.isSpeaking(id));
-      }
-    };
-    localMedia.addEventListener('change', this._onMedia);
-    remoteMedia.addEventListener('streams', this._onMedia);
-    remoteMedia.addEventListener('speaking', this._onSpeaking);
-  }
-
-  dispose() {
-    localMedia.removeEventListener('change', this._onMedia);
-    remoteMedia.removeEventListener('streams', this._onMedia);
-    remoteMedia.removeEventListener('speaking', this._onSpeaking);
-    this.selfVideo.srcObject = null;
-    for (const video of this.videos.values()) video.srcObject = null;
-    this.videos.clear();
-  }
-
-  /** The video element for a person's stream, or null when no video arrives from them. */
-  _remoteVideo(personId) {
-    const stream = remoteMedia.streams.get(personId);
-    let video = this.videos.get(personId);
-    if (!stream || !remoteMedia.hasVideo(personId)) {
-      if (video) {
-        video.srcObject = null;
-        this.videos.delete(personId);
-      }
-      return null;
-    }
-    if (!video) {
-      // Sound plays through the hidden <audio> of webrtc.js: the picture is muted.
-      video = /** @type {HTMLVideoElement} */ (h('video', { class: 'seat-video remote', autoplay: true, playsinline: true }));
-      video.muted = true;
-      this.videos.set(personId, video);
-    }
-    if (video.srcObject !== stream) video.srcObject = stream;
-    return video;
-  }
-
-  /** @param {CircleView} view */
-  update(view) {
-    this.view = view;
-    // Participants see the circle; keepers also see seats of people not in it.
-    const people = view.people.filter((p) => p.presence === 'in_circle' || p.presence === 'reconnecting');
-    const many = people.length > 12;
-    this.ring.classList.toggle('ring-as-list', many);
-    this.ring.classList.toggle('few', people.length <= 6);
-    this.soundButton.hidden = !remoteMedia.audioBlocked;
-    for (const [id, video] of this.videos) {
-      if (!people.some((p) => p.id === id)) {
-        video.srcObject = null;
-        this.videos.delete(id);
-      }
-    }
-    const marks = new Map((view.round?.marks || []).map(([id, mark]) => [id, mark]));
-    const items = people.map((person, index) => {
-      const isHolder = view.mode === 'talking_piece' && view.holder === person.id;
-      const isNext = view.mode === 'talking_piece' && view.next === person.id && view.holder !== null;
-      const granted = view.mode === 'moderated' && view.granted.includes(person.id);
-      const you = person.id === view.you;
-      // Out of reach right now: outside my side room, or in one I am not in.
-      const elsewhere = view.caucus ? !view.caucus.members.includes(person.id) : person.in_caucus;
-      const notes = [];
-      if (you) notes.push(t('circle.you'));
-      if (person.role === 'keeper') notes.push(t('circle.keeper'));
-      if (person.role === 'observer') notes.push(t('circle.observer'));
-      if (isHolder) notes.push(t('circle.holds_piece'));
-      else if (isNext) notes.push(t('circle.next_marker'));
-      if (granted) notes.push(t('circle.may_speak'));
-      if (person.hand_raised) notes.push(t('circle.hand_raised'));
-      if (person.muted) notes.push(t('circle.muted'));
-      if (person.in_caucus) notes.push(t('circle.in_caucus'));
-      if (person.presence === 'reconnecting') notes.push(t('presence.reconnecting'));
-      if (marks.has(person.id)) notes.push(t(`circle.${marks.get(person.id)}`));
-
-      const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true' }, h('span', { class: 'initials', text: initials(person.name) }));
-      const own = you ? localMedia.stream : null;
-      const showSelf = own && own.getVideoTracks().length && !localMedia.settings.hideSelf;
-      let video = null;
-      if (showSelf) {
-        if (this.selfVideo.srcObject !== own) this.selfVideo.srcObject = own;
-        video = this.selfVideo;
-      } else if (!you) {
-        video = this._remoteVideo(person.id);
-      }
-      if (video) avatar.append(video);
-      const li = h('li', {
-        class: ['seat', isHolder && 'holder', isNext && 'next', granted && 'granted', you && 'you',
-          person.hand_raised && 'hand', elsewhere && 'elsewhere', person.presence === 'reconnecting' && 'away',
-          video && 'has-video', !you && remoteMedia.isSpeaking(person.id) && 'speaking']
-          .filter(Boolean).join(' '),
-        'data-person': person.id,
-      },
-      avatar,
-      isHolder ? pieceIcon('seat-piece') : null,
-      h('span', { class: 'seat-name', text: person.name }),
-      notes.length ? h('span', { class: 'seat-notes', text: notes.join(' · ') }) : null);
-      if (!many) {
-        const angle = (-90 + (360 * index) / people.length) * (Math.PI / 180);
-        // On the drawn ring (.ring-line sits 14% in from each side).
-        li.style.left = `${50 + 36 * Math.cos(angle)}%`;
-        li.style.top = `${50 + 36 * Math.sin(angle)}%`;
-      }
-      return li;
-    });
-    fill(this.list, items);
-
-    const holder = view.mode === 'talking_piece' && view.holder !== null ? nameOf(view, view.holder) : null;
-    if (holder) {
-      fill(this.centre, pieceIcon('centre-piece'), h('span', { class: 'centre-label', text: t('circle.piece') }), h('span', { class: 'centre-name', text: holder }));
-    } else {
-      fill(this.centre, h('span', { class: 'centre-label', text: t(`mode.${view.mode}`) }));
-    }
-  }
-}
-
-/**
  * What this person should know about speaking right now.
  * @param {CircleView} view
  * @returns {{title: string, body: string, tone: 'you'|'calm'|'paused'|'private'}}
  */
 export function turnStatus(view) {
-  const self = me(view);
   const keeper = view.role === 'keeper';
   if (view.caucus) {
     const others = view.caucus.members.filter((id) => id !== view.you).map((id) => nameOf(view, id));
@@ -199,6 +55,25 @@ export function turnStatus(view) {
     return { title: t('turn.not_started'), body: keeper ? t('turn.keeper_may_speak') : t('turn.not_started_body'), tone: 'calm' };
   }
   if (view.role === 'observer') return { title: t('turn.observer'), body: t('turn.observer_body'), tone: 'calm' };
+  // People in a side room, seen from outside it: say so, and never promise a floor the keeper is not there to give.
+  const away = view.people.filter((p) => p.in_caucus && p.presence === 'in_circle');
+  const awayNames = listNames(away.map((p) => p.name));
+  const keepers = view.people.filter((p) => p.role === 'keeper' && p.presence === 'in_circle');
+  if (!keeper && away.length && keepers.length && keepers.every((p) => p.in_caucus)) {
+    return { title: t('turn.keeper_away'), body: t('turn.keeper_away_body', { names: awayNames }), tone: 'private' };
+  }
+  const awayNote = away.length ? ` ${t('turn.others_in_caucus', { names: awayNames })}` : '';
+  const status = floorStatus(view, keeper);
+  return { ...status, body: (status.body + awayNote).trim() };
+}
+
+/**
+ * The speaking right in session, outside any side room.
+ * @param {CircleView} view
+ * @param {boolean} keeper
+ * @returns {{title: string, body: string, tone: 'you'|'calm'|'paused'|'private'}}
+ */
+function floorStatus(view, keeper) {
   const keeperNote = keeper && view.keeper_speaks_out_of_turn ? ` ${t('turn.keeper_may_speak')}` : '';
   if (view.mode === 'talking_piece') {
     if (view.holder === view.you) return { title: t('turn.you_hold'), body: t('turn.you_hold_body'), tone: 'you' };
@@ -213,13 +88,11 @@ export function turnStatus(view) {
   if (view.mode === 'moderated') {
     if (view.granted.includes(view.you)) return { title: t('turn.you_have_floor'), body: t('turn.you_have_floor_body'), tone: 'you' };
     const position = view.hands.indexOf(view.you);
-    const title = view.granted.length
-      ? t('turn.floor_with', { names: listNames(view.granted.map((id) => nameOf(view, id))) })
-      : t('turn.moderated');
-    const body = position >= 0 ? t('turn.hand_waiting', { n: position + 1 }) : (keeper ? keeperNote.trim() : t('turn.moderated_body'));
-    return { title, body, tone: 'calm' };
+    const floorWith = view.granted.length ? t('turn.floor_with', { names: listNames(view.granted.map((id) => nameOf(view, id))) }) : null;
+    if (keeper) return { title: floorWith ?? t('turn.keeper_moderated'), body: (t('turn.keeper_moderated_body') + keeperNote).trim(), tone: 'calm' };
+    const body = position >= 0 ? t('turn.hand_waiting', { n: position + 1 }) : t('turn.moderated_body');
+    return { title: floorWith ?? t('turn.moderated'), body, tone: 'calm' };
   }
-  void self;
   return { title: t('turn.open'), body: t('turn.open_body'), tone: 'you' };
 }
 
@@ -244,8 +117,10 @@ export class TurnTimer {
     const who = view.turn.person === view.you ? '' : `${nameOf(view, view.turn.person)}: `;
     const tick = () => {
       const left = this.deadline - performance.now();
-      this.element.textContent = who + t('turn.time_left', { time: formatDuration(left) });
+      // Never "0:00 left": once the time is over, say so calmly, once.
+      this.element.textContent = left > 0 ? who + t('turn.time_left', { time: formatDuration(left) }) : who + t('turn.time_over');
       this.element.classList.toggle('low', left < 30_000);
+      this.element.classList.toggle('over', left <= 0);
       if (left <= 0) clearInterval(this.interval);
     };
     this.element.hidden = false;

@@ -24,6 +24,37 @@ class LocalMedia extends EventTarget {
     this.error = null;
     /** False once the person turned the devices off themselves: entering the circle keeps them off. */
     this.wanted = true;
+    /** The one-tap toggles of the circle: a track turned off sends silence or black, nothing of the person. */
+    this.micOn = true;
+    this.cameraOn = true;
+  }
+
+  /** Turns the microphone's track on or off (it stays the same track: nothing is renegotiated). */
+  setMic(on) {
+    this.micOn = on;
+    this._applyToggles();
+    this._changed();
+  }
+
+  /** Turns the camera's track on or off. */
+  setCamera(on) {
+    this.cameraOn = on;
+    this._applyToggles();
+    this._changed();
+  }
+
+  /** Is a live microphone (camera) track sending now? */
+  get sendingAudio() {
+    return Boolean(this.micOn && this.stream?.getAudioTracks().some((track) => track.readyState === 'live'));
+  }
+
+  get sendingVideo() {
+    return Boolean(this.cameraOn && !this.settings.audioOnly && this.stream?.getVideoTracks().some((track) => track.readyState === 'live'));
+  }
+
+  _applyToggles() {
+    for (const track of this.stream?.getAudioTracks() ?? []) track.enabled = this.micOn;
+    for (const track of this.stream?.getVideoTracks() ?? []) track.enabled = this.cameraOn;
   }
 
   get supported() {
@@ -57,6 +88,7 @@ class LocalMedia extends EventTarget {
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({ audio, video });
       this.error = null;
+      this._applyToggles();
     } catch (error) {
       this.stream = null;
       this.error = error && error.name ? error.name : 'Error';

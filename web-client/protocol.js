@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {'harmed'|'responsible'|'supporter'|'community'|'professional'|'interpreter'|'guardian'} Party
  * @typedef {'scheduled'|'open'|'in_session'|'paused'|'closed'} Phase
  * @typedef {'talking_piece'|'moderated'|'open'} FloorMode
- * @typedef {'consent'|'lobby'|'in_circle'|'reconnecting'|'away'|'withdrawn'|'removed'} Presence
+ * @typedef {'consent'|'lobby'|'in_circle'|'reconnecting'|'away'|'withdrawn'|'removed'|'revoked'} Presence
  * @typedef {'left'|'consent_declined'|'consent_withdrawn'|'denied'|'removed'|'revoked'|'room_closed'|'session_ended'|'replaced'} EndReason
  *
  * @typedef {{id: string, text: string, required: boolean, translations?: Record<string, string>}} ConsentItem
@@ -35,6 +35,8 @@ export const PROTOCOL_VERSION = 1;
  * @property {boolean} in_caucus
  * @property {boolean} hand_raised
  * @property {boolean} ready
+ * @property {PersonId[]} interprets_for the people this interpreter interprets for (empty for others)
+ * @property {boolean} interpreting an interpreter finishing after their person's turn, heard by everyone until `done_interpreting`
  *
  * @typedef {{number: number, prompt: string, marks: Array<[PersonId, 'spoke'|'passed']>}} RoundView
  * @typedef {{person: PersonId, remaining_ms: number}} TurnView

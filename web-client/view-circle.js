@@ -1,9 +1,12 @@
-// The circle as a participant (or observer) sees it: whose turn it is, the
-// round's question, the people around the circle, and what one can do.
+// The circle as a participant (or observer) sees it: the faces first, with
+// the person who may speak now the largest; whether one can be heard; whose
+// turn it is and the round's question; and, always within reach, the bar.
 
 import { h, fill, keepFocus, confirmDialog, panelDialog } from './dom.js';
 import { t } from './strings.js';
-import { Ring, TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon, nameOf } from './circle-parts.js';
+import { TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon } from './circle-parts.js';
+import { Stage } from './stage.js';
+import { CallBar, HeardLine } from './callbar.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { kindName } from './view-outline.js';
@@ -14,7 +17,8 @@ import { kindName } from './view-outline.js';
  * @returns {import('./view-join.js').Screen & {chat: (msg: any) => void, timeUp: (msg: any) => void}}
  */
 export function circleScreen({ act }) {
-  const ring = new Ring();
+  const stage = new Stage();
+  const heard = new HeardLine();
   const timer = new TurnTimer();
   const messages = new Messages((to, text) => act('chat', { to, text }));
   const eyebrow = h('p', { class: 'eyebrow' });
@@ -30,16 +34,13 @@ export function circleScreen({ act }) {
   const primary = h('div', { class: 'actions primary-actions' });
   let sentTimer = 0;
 
-  const needMoment = h('button', {
-    type: 'button', class: 'button moment', 'data-key': 'moment', text: t('action.need_moment'),
-    onclick: async () => {
-      if (!(await act('request_pause'))) return;
-      sentNote.hidden = false;
-      sentNote.textContent = t('action.need_moment_sent');
-      clearTimeout(sentTimer);
-      sentTimer = setTimeout(() => { sentNote.hidden = true; }, 20_000);
-    },
-  });
+  const needMoment = async () => {
+    if (!(await act('request_pause'))) return;
+    sentNote.hidden = false;
+    sentNote.textContent = t('action.need_moment_sent');
+    clearTimeout(sentTimer);
+    sentTimer = setTimeout(() => { sentNote.hidden = true; }, 20_000);
+  };
   const openDevices = () => {
     const check = deviceCheck({ inCircle: true });
     panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose });
@@ -53,27 +54,29 @@ export function circleScreen({ act }) {
     if (sure) act('withdraw_consent');
   };
 
+  const bar = new CallBar({ moment: needMoment, leave });
+
   const secondary = h('section', { class: 'panel', 'aria-label': t('action.more') },
     h('div', { class: 'actions' },
-      needMoment,
       h('button', { type: 'button', class: 'button secondary', text: t('action.message_keepers'), onclick: () => messages.focus() }),
       h('button', { type: 'button', class: 'button secondary', text: t('device.open'), onclick: openDevices })),
-    sentNote,
     h('div', { class: 'actions quiet-actions' },
-      h('button', { type: 'button', class: 'button quiet', text: t('action.leave'), onclick: leave }),
       h('button', { type: 'button', class: 'button quiet danger-text', text: t('action.withdraw'), onclick: withdraw })));
 
-  const element = h('section', { class: 'circle-screen', 'data-screen': 'circle' },
+  const element = h('section', { class: 'circle-screen with-bar', 'data-screen': 'circle' },
     h('header', { class: 'screen-head' }, eyebrow, title),
-    h('div', { class: 'console' },
-      h('div', { class: 'console-main' },
+    h('div', { class: 'circle-layout' },
+      h('div', { class: 'circle-main' },
+        stage.element,
+        // Whether one is heard, with the bar: both stay on screen on a phone.
+        h('div', { class: 'dock' }, heard.element, bar.element),
+        sentNote,
         statusCard,
+        mutedCard,
         stepCard,
         roundCard,
-        mutedCard,
-        readyCard,
-        h('section', { class: 'panel ring-panel', 'aria-label': t('circle.people') }, ring.element)),
-      h('div', { class: 'console-side' },
+        readyCard),
+      h('div', { class: 'circle-side' },
         agreementSlot,
         secondary,
         messages.element)),
@@ -129,10 +132,11 @@ export function circleScreen({ act }) {
         : h('button', { type: 'button', class: 'button secondary', 'data-key': 'ready', text: t('action.ready'), onclick: () => act('ready') })));
     }
 
-    ring.update(view);
+    stage.update(view);
+    heard.update(view);
+    bar.update({ observer: view.role === 'observer' });
     keepFocus(agreementSlot, () => fill(agreementSlot, agreementPanel(view, (hash) => act('acknowledge', { hash }))));
     messages.update(view);
-    needMoment.hidden = view.role === 'observer';
   }
 
   /**
@@ -156,6 +160,10 @@ export function circleScreen({ act }) {
   function primaryActions(view) {
     const buttons = [];
     if (view.phase !== 'in_session' || view.caucus || view.role === 'observer') return buttons;
+    // An interpreter finishing after their person's turn ends it themselves (SPEC §3.2.7).
+    if (view.people.find((p) => p.id === view.you)?.interpreting) {
+      buttons.push(h('button', { type: 'button', class: 'button primary', 'data-key': 'done-interpreting', text: t('action.done_interpreting'), onclick: () => act('done_interpreting') }));
+    }
     if (view.mode === 'talking_piece' && view.holder === view.you) {
       buttons.push(
         h('button', { type: 'button', class: 'button primary', 'data-key': 'pass', text: t('action.pass'), onclick: () => act('pass') }),
@@ -185,10 +193,11 @@ export function circleScreen({ act }) {
         timeUpNote.hidden = false;
         timeUpNote.textContent = t('turn.time_up');
       }
-      void nameOf;
     },
     dispose() {
-      ring.dispose();
+      stage.dispose();
+      heard.dispose();
+      bar.dispose();
       timer.dispose();
     },
   };

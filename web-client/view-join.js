@@ -65,7 +65,7 @@ export function refusedScreen(error, retry) {
 export function consentScreen(view, submit) {
   const { terms } = view;
   const total = terms.items.length;
-  const problem = h('p', { class: 'notice warn', role: 'alert', hidden: true });
+  const problem = h('p', { class: 'notice warn consent-problem', role: 'alert', tabindex: '-1', hidden: true });
   const fieldsets = terms.items.map((item, index) => {
     const name = `consent-${item.id}`;
     const textId = `${name}-text`;
@@ -102,7 +102,16 @@ export function consentScreen(view, submit) {
     if (answers.length < total) {
       problem.hidden = false;
       problem.textContent = t('consent.answer_all', { count: total - answers.length });
-      firstMissing?.focus();
+      // On a phone the message would sit far below the first open point: it
+      // comes to the top of the form, in view, with the focus; the points
+      // still open are marked.
+      form.prepend(problem);
+      for (const fieldset of form.querySelectorAll('fieldset.consent-item')) {
+        fieldset.classList.toggle('missing', !fieldset.querySelector('input:checked'));
+      }
+      problem.focus({ preventScroll: true });
+      problem.scrollIntoView({ block: 'start' });
+      void firstMissing;
       return;
     }
     problem.hidden = true;
@@ -178,10 +187,15 @@ export function endedScreen(reason, rejoin, questionnaire = null) {
       h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
       heading(t(`ended.${key}.title`)),
       h('p', { class: 'lead', text: t(`ended.${key}.body`) }),
-      questionnaire?.element,
+      // Someone who left may have done so by mistake: going back comes first,
+      // and the questionnaire waits, folded, for whoever wants it.
       reason === 'left' && rejoin
-        ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: questionnaire ? 'button secondary' : 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
-        : h('p', { class: 'muted-text', text: t('ended.close_tab') }),
+        ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
+        : null,
+      reason === 'left' && questionnaire
+        ? h('details', { class: 'subcard optional-feedback' }, h('summary', { text: t('ended.feedback_optional') }), questionnaire.element)
+        : questionnaire?.element,
+      reason === 'left' && rejoin ? null : h('p', { class: 'muted-text', text: t('ended.close_tab') }),
     ),
     carry: () => questionnaire?.carry(),
   };

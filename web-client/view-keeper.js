@@ -1,10 +1,16 @@
-// The keeper console: the waiting room, the session, the floor, the people,
-// side rooms, the agreement and the end. Forms keep what the keeper typed
-// while the room's state changes around them.
+// The keeper console: beside the faces of the circle (which never scroll
+// away on a desktop), a compact panel with what needs the keeper now at its
+// top, then the session, the waiting room, the floor, the people, side
+// rooms, the agreement and the end. Tools that only make sense in session
+// appear once it has started. Forms keep what the keeper typed while the
+// room's state changes around them.
 
 import { h, fill, keepFocus, confirmDialog, panelDialog } from './dom.js';
 import { t, listNames } from './strings.js';
-import { Ring, TurnTimer, Messages, turnStatus, nameOf, pieceIcon, agreementList } from './circle-parts.js';
+import { TurnTimer, Messages, turnStatus, nameOf, pieceIcon, agreementList } from './circle-parts.js';
+import { Stage } from './stage.js';
+import { CallBar, HeardLine } from './callbar.js';
+import { KeeperAlerts } from './keeper-alerts.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { outlinePanel } from './view-outline.js';
@@ -21,25 +27,13 @@ const MODES = ['talking_piece', 'moderated', 'open'];
 export function keeperScreen({ act, say, carry }) {
   /** @type {import('./protocol.js').CircleView|null} */
   let view = null;
-  const ring = new Ring();
+  const stage = new Stage();
+  const heard = new HeardLine();
   const timer = new TurnTimer();
   const messages = new Messages((to, text) => act('chat', { to, text }));
 
-  // --- pause requests: prominent, at the top ---
-  const alerts = h('div', { class: 'alerts' });
-  const pauseRequests = new Map(); // person id -> time
-
-  function renderAlerts() {
-    keepFocus(alerts, () => fill(alerts, [...pauseRequests.keys()].map((id) => h('div', { class: 'alert-card', role: 'group', 'aria-label': t('keeper.pause_request', { name: nameOf(view, id) }) },
-      h('div', {},
-        h('p', { class: 'alert-title', text: t('keeper.pause_request', { name: nameOf(view, id) }) }),
-        h('p', { text: t('keeper.pause_request_body') })),
-      h('div', { class: 'actions' },
-        view?.phase === 'in_session' && h('button', { type: 'button', class: 'button primary', 'data-key': `pause-${id}`, text: t('keeper.pause_now'),
-          onclick: async () => { if (await act('pause')) { pauseRequests.delete(id); renderAlerts(); } } }),
-        h('button', { type: 'button', class: 'button secondary', 'data-key': `dismiss-${id}`, text: t('keeper.dismiss'),
-          onclick: () => { pauseRequests.delete(id); renderAlerts(); } }))))));
-  }
+  // --- what needs the keeper now: at the top ---
+  const alerts = new KeeperAlerts({ act, focusLobby: () => lobbyPanel.querySelector('h2')?.focus() });
 
   // --- header and session controls ---
   const eyebrow = h('p', { class: 'eyebrow' });
@@ -196,33 +190,45 @@ export function keeperScreen({ act, say, carry }) {
             if (sure) act('end_session_for', { party });
           } }))));
 
-  const ownPanel = h('section', { class: 'panel', 'aria-label': t('action.more') },
+  // Closing the room is grave and final: last in the console, quiet, behind a confirmation.
+  const ownPanel = section('room', t('keeper.room_end'),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'button secondary', text: t('device.open'),
         onclick: () => { const check = deviceCheck({ inCircle: true }); panelDialog({ title: t('device.title'), content: check.element, onClose: check.dispose }); } }),
-      h('button', { type: 'button', class: 'button quiet', text: t('action.leave'),
+      h('button', { type: 'button', class: 'button danger-outline', 'data-key': 'close', text: t('keeper.close_room'),
         onclick: async () => {
-          const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });
-          if (sure) act('leave');
+          const sure = await confirmDialog({ title: t('keeper.close_confirm.title'), body: t('keeper.close_confirm.body'), yes: t('keeper.close_confirm.yes'), danger: true });
+          if (sure) act('close_room');
         } })));
 
-  const element = h('section', { class: 'keeper-screen', 'data-screen': 'keeper' },
+  const bar = new CallBar({
+    leave: async () => {
+      const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });
+      if (sure) act('leave');
+    },
+  });
+
+  const element = h('section', { class: 'keeper-screen with-bar', 'data-screen': 'keeper' },
     h('header', { class: 'screen-head' }, eyebrow, title, chips),
-    alerts,
-    h('div', { class: 'console-top' }, sessionPanel, lobbyPanel),
-    h('div', { class: 'console' },
-      h('div', { class: 'console-main' },
-        statusCard,
-        h('section', { class: 'panel ring-panel', 'aria-label': t('circle.people') }, ring.element),
+    h('div', { class: 'keeper-layout' },
+      alerts.element,
+      h('div', { class: 'keeper-stage' }, stage.element, h('div', { class: 'dock' }, heard.element, bar.element), statusCard),
+      h('section', { class: 'keeper-console', 'aria-label': t('keeper.console'), 'data-section': 'console' },
+        sessionPanel,
+        lobbyPanel,
         outline.element,
         floorPanel,
-        peoplePanel),
-      h('div', { class: 'console-side' },
+        peoplePanel,
         caucusPanel,
         agreementPanel,
         messages.element,
         endPanel,
         ownPanel)));
+
+  /** Has the session started (rounds, side rooms, the agreement make sense)? */
+  function started() {
+    return view?.phase === 'in_session' || view?.phase === 'paused';
+  }
 
   /** @param {import('./protocol.js').CircleView} next */
   function update(next) {
@@ -242,10 +248,15 @@ export function keeperScreen({ act, say, carry }) {
     renderAgreement();
     renderParties();
     outline.update(view);
-    ring.update(view);
+    stage.update(view);
+    heard.update(view);
     timer.update(view);
     messages.update(view);
-    renderAlerts();
+    alerts.update(view);
+    floorPanel.hidden = !started();
+    caucusPanel.hidden = !started();
+    endPanel.hidden = !started();
+    agreementPanel.hidden = !started() && !view.agreement;
   }
 
   function renderSession() {
@@ -256,11 +267,8 @@ export function keeperScreen({ act, say, carry }) {
     if (view.phase === 'in_session') buttons.push(b('pause', t('keeper.pause'), () => act('pause')));
     if (view.phase === 'paused') buttons.push(b('resume', t('keeper.resume'), () => act('resume'), 'primary'));
     buttons.push(view.locked ? b('unlock', t('keeper.unlock'), () => act('unlock')) : b('lock', t('keeper.lock'), () => act('lock')));
-    buttons.push(b('close', t('keeper.close_room'), async () => {
-      const sure = await confirmDialog({ title: t('keeper.close_confirm.title'), body: t('keeper.close_confirm.body'), yes: t('keeper.close_confirm.yes'), danger: true });
-      if (sure) act('close_room');
-    }, 'danger-outline'));
-    keepFocus(sessionButtons, () => fill(sessionButtons, buttons));
+    keepFocus(sessionButtons, () => fill(sessionButtons, buttons,
+      !started() && h('p', { class: 'muted-text small after-start', text: t('keeper.tools_after_start') })));
   }
 
   function renderStatus() {
@@ -343,7 +351,8 @@ export function keeperScreen({ act, say, carry }) {
     pieceControls.hidden = view.mode !== 'talking_piece';
     moderatedControls.hidden = view.mode !== 'moderated';
     pieceControls.querySelector('[data-role="end-round"]').hidden = !view.round;
-    pieceControls.querySelector('[data-role="take-piece"]').hidden = view.holder === null;
+    // Taking the piece also ends an interpreter's finishing turn (SPEC §3.2.7).
+    pieceControls.querySelector('[data-role="take-piece"]').hidden = view.holder === null && !view.people.some((p) => p.interpreting);
     fill(roundState, view.round
       ? h('p', {}, h('strong', { text: `${t('round.title', { n: view.round.number })}: ` }), h('bdi', { text: view.round.prompt }))
       : null);
@@ -380,9 +389,14 @@ export function keeperScreen({ act, say, carry }) {
       if (view.granted.includes(p.id)) badges.push(t('circle.may_speak'));
       if (p.muted) badges.push(t('circle.muted'));
       if (p.in_caucus) badges.push(t('circle.in_caucus'));
+      if (p.interprets_for?.length) {
+        const names = p.interprets_for.map((id) => view.people.find((q) => q.id === id)?.name).filter(Boolean);
+        badges.push(names.length ? t('circle.interprets_for', { names: names.join(', ') }) : t('circle.interpreter'));
+      }
+      if (p.interpreting) badges.push(t('circle.interpreting'));
       if (p.ready) badges.push(t('keeper.ready'));
       const here = p.presence === 'in_circle';
-      const gone = p.presence === 'removed' || p.presence === 'withdrawn';
+      const gone = p.presence === 'removed' || p.presence === 'revoked' || p.presence === 'withdrawn';
       return h('li', { class: `person-row ${here ? '' : 'not-here'}`, 'data-person': p.id },
         h('div', { class: 'who' },
           h('p', { class: 'who-name', text: you ? `${p.name} (${t('circle.you')})` : p.name }),
@@ -461,21 +475,23 @@ export function keeperScreen({ act, say, carry }) {
     update,
     /** @param {{by: number}} msg */
     pauseRequested(msg) {
-      pauseRequests.set(msg.by, Date.now());
-      renderAlerts();
+      alerts.add('pause', msg.by);
     },
     chat(msg) {
       if (view) messages.add(msg, view);
     },
     timeUp(msg) {
       if (view) say(t('turn.time_up_other', { name: nameOf(view, msg.person) }));
+      alerts.add('time_up', msg.person);
     },
     /** What the keeper typed and chose, for a rebuild in another language. */
     carry() {
       return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry() };
     },
     dispose() {
-      ring.dispose();
+      stage.dispose();
+      heard.dispose();
+      bar.dispose();
       timer.dispose();
     },
   };

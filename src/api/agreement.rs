@@ -178,6 +178,8 @@ async fn authorised(
         (status = 401, description = "`unauthorized` (no credential), `invalid_token`", body = ErrorBody),
         (status = 403, description = "`read_only_key`, `not_keeper`", body = ErrorBody),
         (status = 404, description = "`room_unknown`, `no_agreement`, `item_unknown`", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
     )
 )]
 pub async fn update_item(

@@ -173,7 +173,7 @@ pub async fn answer(
 ) -> Result<StatusCode, ApiError> {
     let (claims, revoked) = match presented(&app, &headers).await? {
         Presented::Valid(claims) => (claims, false),
-        Presented::Revoked(claims) => (claims, true),
+        Presented::Revoked(claims) => (*claims, true),
         Presented::Missing | Presented::Invalid => return Err(ApiError::InvalidToken),
     };
     let Some(row) = app.store.room(&claims.room).await? else {

@@ -1,11 +1,13 @@
 //! Invitation tokens as HTTP credentials, for the few endpoints a person
 //! (not a program) calls: `POST /feedback` and a keeper's agreement
-//! follow-up. Checked exactly as `/ws` checks them at `hello`: signature,
-//! algorithm and claims by `TokenKeys::verify`, then revocation by the store.
+//! follow-up. Checked exactly as `/ws` checks them at `hello`
+//! (`invitations::check_token`): signature, key, algorithm and claims, then
+//! the stored invitation and its revocation.
 
 use axum::http::{HeaderMap, header};
 
 use crate::auth::Claims;
+use crate::invitations::{TokenRefusal, check_token};
 use crate::server::App;
 use crate::store::StoreError;
 
@@ -13,20 +15,21 @@ use crate::store::StoreError;
 pub(super) enum Presented {
     /// No `Authorization: Bearer` header.
     Missing,
-    /// Not authentic, not current, or malformed.
+    /// Not authentic, not current, malformed, or not backed by the store.
     Invalid,
     /// Authentic and current, but its invitation was revoked (or its holder removed).
-    Revoked(Claims),
+    Revoked(Box<Claims>),
     Valid(Claims),
 }
 
-/// The bearer credential of a request, if any.
+/// The bearer credential of a request, if any. The scheme is matched
+/// without regard to case (RFC 9110 §11.1: `bearer`, `BEARER` and `Bearer`
+/// are the same scheme), then one or more spaces, then the credential.
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 /// Verifies the request's bearer token as an invitation token.
@@ -34,16 +37,10 @@ pub(super) async fn presented(app: &App, headers: &HeaderMap) -> Result<Presente
     let Some(token) = bearer(headers) else {
         return Ok(Presented::Missing);
     };
-    let claims = match app.keys.verify(token) {
-        Ok(claims) => claims,
-        Err(error) => {
-            metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code())
-                .increment(1);
-            return Ok(Presented::Invalid);
-        }
-    };
-    if app.store.is_revoked(&claims.jti).await? {
-        return Ok(Presented::Revoked(claims));
+    match check_token(&app.store, &app.keys, token).await {
+        Ok(checked) => Ok(Presented::Valid(checked.claims)),
+        Err(TokenRefusal::Token(_)) => Ok(Presented::Invalid),
+        Err(TokenRefusal::Revoked(claims)) => Ok(Presented::Revoked(claims)),
+        Err(TokenRefusal::Store(error)) => Err(error),
     }
-    Ok(Presented::Valid(claims))
 }

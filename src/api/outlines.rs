@@ -134,6 +134,8 @@ fn body(row: StoredOutline) -> Outline {
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`outline_exists`: the library has an outline of that name", body = ErrorBody),
+        (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
     )
 )]
 pub async fn create_outline(

@@ -64,6 +64,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                 seat: r.invitation.seat,
                 role: r.invitation.role.into(),
                 party: r.invitation.party.map(Into::into),
+                interprets_for: r.invitation.interprets_for,
                 issued_at: rfc3339(r.issued_at),
                 expires_at: rfc3339(r.expires_at),
                 revoked_at: r.revoked_at.map(rfc3339),

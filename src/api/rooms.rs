@@ -84,6 +84,47 @@ fn validate_seats(seats: &[SeatRequest], room_size: usize, max: usize) -> Result
     Ok(())
 }
 
+const MAX_LINKS: usize = 10;
+
+/// SPEC §2 links: `interprets_for` only on an interpreter, naming 1 to
+/// `MAX_LINKS` other seats, each once, each of this request or `held` already.
+fn validate_links(seats: &[SeatRequest], held: &HashSet<u32>) -> Result<(), ApiError> {
+    let bad = |message: String| ApiError::invalid("invalid_link", message);
+    for seat in seats {
+        let Some(links) = &seat.interprets_for else {
+            continue;
+        };
+        let n = seat.seat;
+        if seat.party != Some(super::types::Party::Interpreter)
+            || seat.role != super::types::Role::Participant
+        {
+            return Err(bad(format!(
+                "seat {n}: interprets_for is only for a participant of party interpreter"
+            )));
+        }
+        if links.is_empty() || links.len() > MAX_LINKS {
+            return Err(bad(format!(
+                "seat {n}: interprets_for names 1 to {MAX_LINKS} seats"
+            )));
+        }
+        let mut seen = HashSet::new();
+        for &other in links {
+            if other == n {
+                return Err(bad(format!("seat {n} cannot interpret for itself")));
+            }
+            if !seen.insert(other) {
+                return Err(bad(format!("seat {n}: seat {other} is named twice")));
+            }
+            if !held.contains(&other) && !seats.iter().any(|s| s.seat == other) {
+                return Err(bad(format!(
+                    "seat {n} interprets for seat {other}, which this room does not have"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `invalid_language` unless `tag` is a primary language tag (`[a-z]{2,3}`).
 fn check_language(tag: &str, what: &str) -> Result<(), ApiError> {
     if is_language_tag(tag) {
@@ -282,12 +323,18 @@ fn mint(
             seat: seat.seat,
             role: seat.role,
             party: seat.party,
+            interprets_for: seat.interprets_for.clone().unwrap_or_default(),
             link: invitation_link_in(&public_url, &token, seat.language.as_deref()),
             expires_at: rfc3339(expires_at),
         });
+        // The link lives in the stored invitation (the truth, SPEC §5.11), not the token.
+        let invitation = circle::Invitation {
+            interprets_for: seat.interprets_for.clone().unwrap_or_default(),
+            ..claims.invitation()
+        };
         rows.push(InvitationRow {
             room_id: room_id.to_owned(),
-            invitation: claims.invitation(),
+            invitation,
             issued_at: now,
             expires_at,
             revoked_at: None,
@@ -307,7 +354,7 @@ fn mint(
     request_body = CreateRoom,
     responses(
         (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
-        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_outline`, `outline_unknown`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_link`, `invalid_outline`, `outline_unknown`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`room_limit`", body = ErrorBody),
@@ -322,6 +369,7 @@ pub async fn create_room(
     let now = wall_clock();
     let mut settings = settings_of(&app, &request)?;
     validate_seats(&request.seats, 0, app.config.limits.max_people_per_room)?;
+    validate_links(&request.seats, &HashSet::new())?;
     if let Some(id) = &request.outline_id {
         let stored = app.store.outline(id).await?.ok_or_else(|| {
             ApiError::invalid(
@@ -464,6 +512,7 @@ fn presence_of(room: &Room, live: bool) -> (Phase, BTreeMap<String, Presence>) {
             let presence = match (p.stage, p.link, live) {
                 (Stage::Withdrawn, _, _) => Presence::Withdrawn,
                 (Stage::Removed, _, _) => Presence::Removed,
+                (Stage::Revoked, _, _) => Presence::Revoked,
                 (_, _, false) | (Stage::Away, _, _) => Presence::Away,
                 (Stage::Consent, _, _) => Presence::Consent,
                 (Stage::Lobby, _, _) => Presence::Lobby,
@@ -527,14 +576,17 @@ pub async fn room_state(
                 .get(&row.invitation.id)
                 .copied()
                 .unwrap_or(Presence::Away);
-            if revoked {
-                presence = Presence::Removed;
+            // Revoked without the room knowing why (it did not run): the
+            // program's revocation; a keeper's removal is always in the journal.
+            if revoked && presence != Presence::Removed {
+                presence = Presence::Revoked;
             }
             PersonState {
                 invitation_id: row.invitation.id,
                 seat: row.invitation.seat,
                 role: row.invitation.role.into(),
                 party: row.invitation.party.map(Into::into),
+                interprets_for: row.invitation.interprets_for,
                 presence,
                 revoked,
             }
@@ -594,12 +646,13 @@ pub async fn delete_room(
     request_body = AddInvitations,
     responses(
         (status = 201, description = "One invitation link per seat", body = Invitations),
-        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `invalid_language`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `invalid_language`, `invalid_link`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 404, description = "`room_unknown`", body = ErrorBody),
         (status = 409, description = "`seat_taken`, `room_closed`", body = ErrorBody),
         (status = 413, description = "`body_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
     )
 )]
 pub async fn add_invitations(
@@ -630,6 +683,7 @@ pub async fn add_invitations(
     if let Some(seat) = request.seats.iter().find(|s| held.contains(&s.seat)) {
         return Err(ApiError::SeatTaken(seat.seat));
     }
+    validate_links(&request.seats, &held)?;
     let starts_at = summary.starts_at.filter(|s| *s > now);
     let (rows, invitations) = mint(&app, &room_id, &request.seats, now, starts_at)?;
     let first_seat = request.seats[0].seat;

@@ -145,6 +145,12 @@ pub struct SeatRequest {
     /// This person's language, `[a-z]{2,3}`: the link carries it as `&lang=`. Absent: the room's.
     #[serde(default)]
     pub language: Option<String>,
+    /// Only for party `interpreter` (role `participant`): the seats (1–10, each once) this
+    /// person interprets for. Each must be another seat of this request or a seat the room
+    /// holds already. Their voice then reaches everyone while one of those people has the
+    /// turn, and only those people otherwise. Absent: none.
+    #[serde(default)]
+    pub interprets_for: Option<Vec<u32>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
@@ -187,6 +193,8 @@ pub struct IssuedInvitation {
     pub seat: u32,
     pub role: Role,
     pub party: Option<Party>,
+    /// The seats this interpreter interprets for; empty for everyone else.
+    pub interprets_for: Vec<u32>,
     /// `https://HOST/join#t=TOKEN`.
     pub link: String,
     /// RFC 3339.
@@ -245,7 +253,10 @@ pub enum Presence {
     Reconnecting,
     Away,
     Withdrawn,
+    /// A keeper removed them (their link is revoked).
     Removed,
+    /// The program revoked their link (`DELETE …/invitations/{id}`).
+    Revoked,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -254,6 +265,8 @@ pub struct PersonState {
     pub seat: u32,
     pub role: Role,
     pub party: Option<Party>,
+    /// The seats this interpreter interprets for; empty for everyone else.
+    pub interprets_for: Vec<u32>,
     pub presence: Presence,
     pub revoked: bool,
 }
@@ -304,6 +317,8 @@ pub struct RecordInvitation {
     pub seat: u32,
     pub role: Role,
     pub party: Option<Party>,
+    /// The seats this interpreter interprets for; empty for everyone else.
+    pub interprets_for: Vec<u32>,
     pub issued_at: String,
     pub expires_at: String,
     pub revoked_at: Option<String>,

@@ -44,6 +44,8 @@ impl Claims {
             role: self.role,
             party: self.party,
             name: self.name.clone(),
+            // Links live in the stored invitation, not in the token.
+            interprets_for: Vec::new(),
         }
     }
 

@@ -17,6 +17,10 @@ pub enum AuthError {
     /// The header names an algorithm other than HS256 (including `none`).
     #[error("the token uses an algorithm that is not accepted")]
     WrongAlgorithm,
+    /// The header names a key this server does not have, or one retired
+    /// longer ago than the configured overlap.
+    #[error("the token was signed with a key that is not accepted")]
+    UnknownKey,
     #[error("the token has expired")]
     Expired,
     #[error("the token is not valid yet")]
@@ -54,6 +58,7 @@ impl AuthError {
             AuthError::Malformed => "token_malformed",
             AuthError::BadSignature => "token_bad_signature",
             AuthError::WrongAlgorithm => "token_wrong_algorithm",
+            AuthError::UnknownKey => "token_unknown_key",
             AuthError::Expired => "token_expired",
             AuthError::NotYetValid => "token_not_yet_valid",
             AuthError::WrongIssuer => "token_wrong_issuer",
@@ -75,6 +80,7 @@ impl AuthError {
             AuthError::Malformed
                 | AuthError::BadSignature
                 | AuthError::WrongAlgorithm
+                | AuthError::UnknownKey
                 | AuthError::Expired
                 | AuthError::NotYetValid
                 | AuthError::WrongIssuer

@@ -2,9 +2,10 @@
 //!
 //! An invitation link is `https://HOST/join#t=TOKEN`. The token is a JWT signed
 //! with HS256 (the only algorithm accepted), carrying the room, seat, role,
-//! party, display name, `exp`, `nbf` and `jti`. The `jti` is the identity of
-//! the invitation and the key of its revocation, which the store checks; this
-//! module only answers "is this token authentic, current and well-formed?".
+//! party, display name, `exp`, `nbf` and `jti`, and names its signing key in
+//! the header (`kid`). The `jti` is the identity of the invitation, which the
+//! store checks (`crate::invitations::check_token`); this module only answers
+//! "is this token authentic, current and well-formed?".
 //!
 //! Tokens are credentials: nothing in this module logs one, and no error
 //! message or `Debug` output contains a token, the secret or a display name.
@@ -20,7 +21,7 @@ mod tests;
 pub use claims::Claims;
 pub use error::AuthError;
 pub use secret::MIN_SECRET_BYTES;
-pub use token::{MAX_TOKEN_BYTES, TokenKeys};
+pub use token::{DEFAULT_OVERLAP_SECS, LEEWAY_SECS, MAX_TOKEN_BYTES, Rotation, TokenKeys, key_id};
 
 /// The link a person opens to join: `{public_url}/join#t={token}`.
 ///

@@ -144,7 +144,19 @@ fn other_secret_is_bad_signature() {
     let (token, _) = other
         .mint("room-a", 1, Role::Keeper, None, "K", now(), 60)
         .unwrap();
-    assert!(matches!(verify(&token), Err(AuthError::BadSignature)));
+    // Its header names a key we do not have.
+    assert!(matches!(verify(&token), Err(AuthError::UnknownKey)));
+    // Naming our key instead, the signature is wrong.
+    let mut header = jsonwebtoken::decode_header(&token).unwrap();
+    header.kid = Some(keys().kid().to_owned());
+    let claims = other.verify(&token).unwrap();
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(b"another secret of at least 32 bytes!"),
+    )
+    .unwrap();
+    assert!(matches!(verify(&forged), Err(AuthError::BadSignature)));
 }
 
 #[test]
@@ -414,6 +426,7 @@ fn error_codes_are_stable() {
     assert_eq!(AuthError::Malformed.code(), "token_malformed");
     assert_eq!(AuthError::BadSignature.code(), "token_bad_signature");
     assert_eq!(AuthError::WrongAlgorithm.code(), "token_wrong_algorithm");
+    assert_eq!(AuthError::UnknownKey.code(), "token_unknown_key");
     assert_eq!(AuthError::Expired.code(), "token_expired");
     assert_eq!(AuthError::NotYetValid.code(), "token_not_yet_valid");
     assert_eq!(AuthError::WrongIssuer.code(), "token_wrong_issuer");
@@ -462,6 +475,88 @@ fn mint_refuses_empty_room_and_huge_names() {
     ));
 }
 
+const OTHER_SECRET: &[u8] = b"fedcba9876543210fedcba9876543210-old-secret";
+
+fn header_of(token: &str) -> Value {
+    let header = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
+
+#[test]
+fn tokens_name_their_key() {
+    let (token, _) = fresh();
+    let header = header_of(&token);
+    assert_eq!(header["kid"], keys().kid());
+    assert_eq!(keys().kid(), key_id(SECRET));
+    assert_eq!(keys().kid().len(), 16);
+    assert_ne!(key_id(SECRET), key_id(OTHER_SECRET));
+}
+
+#[test]
+fn a_retired_key_is_accepted_for_the_overlap_only() {
+    let old = TokenKeys::from_secret(OTHER_SECRET, ISS, AUD).unwrap();
+    let (token, claims) = old
+        .mint("room-a", 1, Role::Keeper, None, "K", now(), 3600)
+        .unwrap();
+    let retired_at = 1_000_000;
+    let rotated = keys()
+        .with_retired(OTHER_SECRET, retired_at)
+        .unwrap()
+        .with_overlap(3600);
+    assert_eq!(rotated.verify_at(&token, retired_at).unwrap(), claims);
+    assert_eq!(
+        rotated.verify_at(&token, retired_at + 3599).unwrap(),
+        claims
+    );
+    assert!(matches!(
+        rotated.verify_at(&token, retired_at + 3600),
+        Err(AuthError::UnknownKey)
+    ));
+    // Without the old key at all, its kid is unknown.
+    assert!(matches!(keys().verify(&token), Err(AuthError::UnknownKey)));
+    // New tokens are signed by the current key only.
+    let (new, _) = rotated
+        .mint("room-a", 1, Role::Keeper, None, "K", now(), 60)
+        .unwrap();
+    assert_eq!(header_of(&new)["kid"], key_id(SECRET));
+    assert!(matches!(old.verify(&new), Err(AuthError::UnknownKey)));
+}
+
+#[test]
+fn an_unknown_kid_is_refused_and_a_kid_cannot_pick_another_key() {
+    let payload = valid_claims_json().to_string();
+    let unknown = sign_raw(r#"{"alg":"HS256","kid":"0123456789abcdef"}"#, &payload);
+    assert!(matches!(verify(&unknown), Err(AuthError::UnknownKey)));
+    // Signed by the real secret but naming the old key: the old key checks it.
+    let rotated = keys().with_retired(OTHER_SECRET, now()).unwrap();
+    let header = format!(r#"{{"alg":"HS256","kid":"{}"}}"#, key_id(OTHER_SECRET));
+    assert!(matches!(
+        rotated.verify(&sign_raw(&header, &payload)),
+        Err(AuthError::BadSignature)
+    ));
+    // A token without kid (minted before key ids) is checked against every accepted key.
+    assert!(
+        rotated
+            .verify(&sign_raw(r#"{"alg":"HS256"}"#, &payload))
+            .is_ok()
+    );
+    for kid in ["", "0123456789ABCDEF", "0123", "0123456789abcdef0"] {
+        let header = format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#);
+        assert!(
+            matches!(
+                verify(&sign_raw(&header, &payload)),
+                Err(AuthError::Malformed)
+            ),
+            "{kid}"
+        );
+    }
+    let header = r#"{"alg":"HS256","kid":7}"#;
+    assert!(matches!(
+        verify(&sign_raw(header, &payload)),
+        Err(AuthError::Malformed)
+    ));
+}
+
 #[cfg(unix)]
 mod secret_file {
     use std::fs;
@@ -498,7 +593,7 @@ mod secret_file {
 
         // A different file gives a different secret.
         let other = TokenKeys::load_or_create(&dir.path().join("other"), ISS, AUD).unwrap();
-        assert!(matches!(other.verify(&token), Err(AuthError::BadSignature)));
+        assert!(matches!(other.verify(&token), Err(AuthError::UnknownKey)));
     }
 
     #[test]
@@ -536,8 +631,71 @@ mod secret_file {
         assert!(matches!(err, AuthError::InsecureSecretFile(_)), "{err:?}");
         assert!(!err.to_string().contains(&hex::encode(SECRET)));
 
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let retired = dir.path().join("secret.retired");
+        for bad in [
+            "zz 12",
+            "00112233 12",
+            &format!("{} soon", hex::encode(SECRET)),
+        ] {
+            fs::write(&retired, bad).unwrap();
+            fs::set_permissions(&retired, fs::Permissions::from_mode(0o600)).unwrap();
+            assert!(TokenKeys::load_or_create(&path, ISS, AUD).is_err(), "{bad}");
+        }
+        fs::write(&retired, format!("{} 12\n", hex::encode(SECRET))).unwrap();
+        fs::set_permissions(&retired, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            TokenKeys::load_or_create(&path, ISS, AUD),
+            Err(AuthError::InsecureSecretFile(_))
+        ));
+
         let as_dir = dir.path().join("a-directory");
         fs::create_dir(&as_dir).unwrap();
         assert!(TokenKeys::load_or_create(&as_dir, ISS, AUD).is_err());
+    }
+
+    #[test]
+    fn rotate_keeps_the_old_key_for_the_overlap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token-secret");
+        let before = TokenKeys::load_or_create(&path, ISS, AUD).unwrap();
+        let (old_token, claims) = before
+            .mint("room-a", 1, Role::Keeper, None, "K", now(), 3600)
+            .unwrap();
+
+        let t = now();
+        let rotation = TokenKeys::rotate(&path, t, 3600).unwrap();
+        assert_eq!(rotation.retired_kid, before.kid());
+        assert_ne!(rotation.new_kid, before.kid());
+        assert_eq!(rotation.kept, vec![before.kid().to_owned()]);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("token-secret.retired")), 0o600);
+
+        let after = TokenKeys::load_or_create(&path, ISS, AUD)
+            .unwrap()
+            .with_overlap(3600);
+        assert_eq!(after.kid(), rotation.new_kid);
+        assert_eq!(after.verify_at(&old_token, t + 10).unwrap(), claims);
+        assert!(matches!(
+            after.verify_at(&old_token, t + 3600),
+            Err(AuthError::UnknownKey)
+        ));
+        let (new_token, _) = after
+            .mint("room-a", 1, Role::Keeper, None, "K", now(), 3600)
+            .unwrap();
+        assert!(matches!(
+            before.verify(&new_token),
+            Err(AuthError::UnknownKey)
+        ));
+
+        // A second rotation past the overlap drops the first key for good.
+        let second = TokenKeys::rotate(&path, t + 7200, 3600).unwrap();
+        assert_eq!(second.kept, vec![rotation.new_kid.clone()]);
+        let latest = TokenKeys::load_or_create(&path, ISS, AUD).unwrap();
+        assert!(matches!(
+            latest.verify(&old_token),
+            Err(AuthError::UnknownKey)
+        ));
+        assert!(latest.verify_at(&new_token, t + 7300).is_ok());
     }
 }

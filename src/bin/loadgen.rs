@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use circlekeeper::media::MediaKind::{Audio, Video};
+use circlekeeper::media::testing::PayloadTypes;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -89,6 +90,10 @@ enum Cmd {
         /// Keep the server's temporary data dir (and its log).
         #[arg(long)]
         keep_data: bool,
+        /// How the peers number their codecs: as the server does, as Firefox does
+        /// (Opus 109, VP8 120), or every second peer as Firefox does.
+        #[arg(long, value_enum, default_value_t = Numbering::Mixed)]
+        numbering: Numbering,
     },
     /// Signalling only: idle sessions in the lobby (memory per session), then a
     /// burst of arrivals at a fixed rate (arrival → lobby latency).
@@ -123,6 +128,7 @@ fn main() -> anyhow::Result<()> {
             server_bin,
             pass_every,
             keep_data,
+            numbering,
         } => {
             anyhow::ensure!(people >= 3, "a circle needs at least 3 people");
             runtime()?.block_on(circle(CircleArgs {
@@ -133,6 +139,7 @@ fn main() -> anyhow::Result<()> {
                 server_bin,
                 pass_every: Duration::from_secs_f64(pass_every),
                 keep_data,
+                numbering,
             }))
         }
         Cmd::Signal(args) => runtime()?.block_on(signal::run(args)),
@@ -156,6 +163,26 @@ struct CircleArgs {
     server_bin: PathBuf,
     pass_every: Duration,
     keep_data: bool,
+    numbering: Numbering,
+}
+
+/// Payload-type numbering of the load tool's peers.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Numbering {
+    Server,
+    Firefox,
+    Mixed,
+}
+
+impl Numbering {
+    /// The numbering of the `i`-th person of a room.
+    fn of(self, i: usize) -> PayloadTypes {
+        match self {
+            Numbering::Firefox => PayloadTypes::FIREFOX,
+            Numbering::Mixed if i % 2 == 1 => PayloadTypes::FIREFOX,
+            _ => PayloadTypes::SERVER,
+        }
+    }
 }
 
 /// One circle: its peers (index 0 the keeper) and their person ids.
@@ -231,7 +258,7 @@ async fn run_circles(
     let mut tasks = Vec::new();
     for tokens in server.tokens.clone() {
         let (addr, kbps) = (server.addr, args.video_kbps);
-        tasks.push(tokio::spawn(setup_room(addr, tokens, kbps)));
+        tasks.push(tokio::spawn(setup_room(addr, tokens, kbps, args.numbering)));
     }
     let mut rooms = Vec::new();
     for t in tasks {
@@ -333,12 +360,13 @@ async fn run_circles(
         ),
     );
     row(
-        "dropped: gate_closed / queue_full / write_fail",
+        "dropped: gate / queue / write / not negotiated",
         format!(
-            "{} / {} / {}",
+            "{} / {} / {} / {}",
             drops("gate_closed"),
             drops("subscriber_queue_full"),
-            drops("write_failed")
+            drops("write_failed"),
+            drops("not_negotiated")
         ),
     );
     row(
@@ -483,7 +511,12 @@ async fn run_circles(
 
 /// Connects everyone, admits them, starts the session and a round, and waits until
 /// everyone sees everyone's video and hears the keeper and the first holder.
-async fn setup_room(addr: SocketAddr, tokens: Vec<String>, kbps: u32) -> anyhow::Result<Room> {
+async fn setup_room(
+    addr: SocketAddr,
+    tokens: Vec<String>,
+    kbps: u32,
+    numbering: Numbering,
+) -> anyhow::Result<Room> {
     let mut peers = Vec::new();
     let mut arrive = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
@@ -496,6 +529,8 @@ async fn setup_room(addr: SocketAddr, tokens: Vec<String>, kbps: u32) -> anyhow:
             video_kbps: Some(kbps),
             patience: ws::PATIENCE,
             media_patience: ws::PATIENCE,
+            payload_types: numbering.of(i),
+            hide_addresses: false,
         };
         peers.push(Peer::start(client, &format!("P{}", i + 1), setup));
     }

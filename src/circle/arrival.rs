@@ -61,7 +61,7 @@ impl Room {
             let person = self.people.get(&id).ok_or(Refusal::UnknownPerson)?;
             match (person.stage, person.link) {
                 (Stage::Withdrawn, _) => return Err(Refusal::ConsentWithdrawn),
-                (Stage::Removed, _) => return Err(Refusal::InvitationRevoked),
+                (Stage::Removed | Stage::Revoked, _) => return Err(Refusal::InvitationRevoked),
                 (_, Link::Online(_)) => return Err(Refusal::AlreadyConnected),
                 (_, Link::Grace { .. }) => return Ok(self.resume(id)),
                 (_, Link::Offline) => {}
@@ -271,7 +271,7 @@ impl Room {
             // Leaving is one action already; removing oneself would revoke one's own link.
             return Err(Refusal::BadValue);
         }
-        if person.stage == Stage::Removed {
+        if matches!(person.stage, Stage::Removed | Stage::Revoked) {
             return Err(Refusal::NoChange);
         }
         let invitation_id = person.invitation.id.clone();
@@ -297,9 +297,9 @@ impl Room {
         if let Some(&id) = self.by_invitation.get(&invitation_id) {
             self.end_visit(
                 id,
-                Stage::Removed,
+                Stage::Revoked,
                 Some(EndReason::Revoked),
-                AttendanceEvent::Removed,
+                AttendanceEvent::Revoked,
             );
         }
         Ok(Accepted::changed())

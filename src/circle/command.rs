@@ -82,6 +82,9 @@ pub enum Command {
     Pass,
     /// Pass the talking piece without speaking; recorded as a pass in the round.
     PassWithoutSpeaking,
+    /// An interpreter finishing after their person's turn (SPEC §3.2.7) is
+    /// done: from now on only their persons hear them again.
+    DoneInterpreting,
     RaiseHand,
     LowerHand,
     /// "I need a moment": reaches the keepers at once.

@@ -63,7 +63,7 @@ impl Room {
             .is_some_and(|p| {
                 p.role() == Role::Participant
                     && p.admitted_once
-                    && !matches!(p.stage, Stage::Withdrawn | Stage::Removed)
+                    && !matches!(p.stage, Stage::Withdrawn | Stage::Removed | Stage::Revoked)
             })
     }
 }

@@ -45,6 +45,12 @@ pub struct Floor {
     /// Moderated floor: people the keeper granted the floor to.
     pub granted: BTreeSet<PersonId>,
     pub turn: Option<Turn>,
+    /// Interpreters one of whose persons had the turn when the room last
+    /// changed: when that person loses it, the interpreter carries on.
+    pub interpreting_with: BTreeSet<PersonId>,
+    /// Interpreters finishing after their person's turn ended (SPEC
+    /// §3.2.7): heard by everyone until they say done or a keeper takes it.
+    pub finishing: BTreeSet<PersonId>,
 }
 
 impl Floor {
@@ -57,6 +63,8 @@ impl Floor {
             hands: Vec::new(),
             granted: BTreeSet::new(),
             turn: None,
+            interpreting_with: BTreeSet::new(),
+            finishing: BTreeSet::new(),
         }
     }
 
@@ -252,11 +260,14 @@ impl Room {
         Ok(Accepted::changed())
     }
 
+    /// The keeper takes the piece back, and with it any interpreter's
+    /// finishing turn (SPEC §3.2.7: "or the keeper takes it").
     pub(super) fn take_piece(&mut self) -> Result<Accepted, Refusal> {
-        if self.floor.holder.is_none() {
+        if self.floor.holder.is_none() && self.floor.finishing.is_empty() {
             return Err(Refusal::NoChange);
         }
         self.set_holder(None);
+        self.keeper_takes_interpreting();
         Ok(Accepted::changed())
     }
 
@@ -285,6 +296,8 @@ impl Room {
         self.floor.hands.clear();
         self.floor.granted.clear();
         self.floor.turn = None;
+        // A new floor starts clean: nobody carries a turn into it.
+        self.keeper_takes_interpreting();
         self.floor.mode = mode;
         Ok(Accepted::changed())
     }
@@ -336,7 +349,9 @@ impl Room {
 
     pub(super) fn revoke_floor(&mut self, person: PersonId) -> Result<Accepted, Refusal> {
         self.known(person)?;
-        if !self.floor.granted.remove(&person) {
+        // Also an interpreter's finishing turn after their person: the keeper takes it.
+        let was_finishing = self.floor.finishing.remove(&person);
+        if !self.floor.granted.remove(&person) && !was_finishing {
             return Err(Refusal::NoChange);
         }
         if self.floor.turn.is_some_and(|t| t.person == person) {

@@ -28,7 +28,10 @@ impl Room {
         }
         match kind {
             MediaKind::Video => true,
-            MediaKind::Audio => !sender.keeper_muted && self.may_speak(from),
+            // An interpreter also reaches their own persons (SPEC §3.2.7).
+            MediaKind::Audio => {
+                !sender.keeper_muted && (self.may_speak(from) || self.interprets_to(from, to))
+            }
         }
     }
 
@@ -53,11 +56,12 @@ impl Room {
             // Before the start and while paused only keepers are heard.
             return false;
         }
-        match self.floor.mode {
+        let turn = match self.floor.mode {
             FloorMode::TalkingPiece => self.floor.holder == Some(id),
             FloorMode::Moderated => self.floor.granted.contains(&id),
             FloorMode::Open => true,
-        }
+        };
+        turn || self.interpreter_has_right(id)
     }
 
     /// Recomputes every gate and tells the media layer what changed:

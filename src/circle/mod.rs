@@ -12,6 +12,7 @@ mod feedback;
 mod floor;
 mod gates;
 mod gathering;
+mod interpreting;
 mod outline;
 mod output;
 mod room;

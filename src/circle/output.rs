@@ -87,6 +87,8 @@ pub enum AttendanceEvent {
     /// The grace period ran out after a lost connection.
     Away,
     Removed,
+    /// The program revoked their invitation while they were known to the room.
+    Revoked,
     Withdrew,
     /// The keeper ended the session for this person's party, or closed the room.
     Dismissed,
@@ -237,6 +239,10 @@ pub enum Refusal {
         "an outline needs a name of 1 to 100 characters and 1 to 20 steps, each prompt at most 500 characters and not blank except for an opening or closing"
     )]
     BadOutline,
+    /// Never made by the state machine: the room's driver refuses an input
+    /// whose journal entry could not be written (SPEC §5.12).
+    #[error("this could not be saved, so nothing changed; try again")]
+    NotSaved,
 }
 
 impl Refusal {
@@ -283,6 +289,7 @@ impl Refusal {
             NoOutline => "no_outline",
             OutlineDone => "outline_done",
             BadOutline => "bad_outline",
+            NotSaved => "not_saved",
         }
     }
 
@@ -327,5 +334,6 @@ impl Refusal {
         Refusal::NoOutline,
         Refusal::OutlineDone,
         Refusal::BadOutline,
+        Refusal::NotSaved,
     ];
 }

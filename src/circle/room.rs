@@ -26,8 +26,10 @@ pub enum Stage {
     Away,
     /// Withdrew consent: this invitation never enters again.
     Withdrawn,
-    /// Removed by a keeper or revoked: the invitation is dead.
+    /// Removed by a keeper: the invitation is dead.
     Removed,
+    /// The program revoked the invitation (API): the invitation is dead.
+    Revoked,
 }
 
 /// The person's connection.
@@ -215,6 +217,7 @@ impl Room {
             Input::Restored => self.restored(),
         };
         if accepted.journal {
+            self.follow_interpreters();
             self.refresh_gates();
             self.broadcast_views();
         }
@@ -247,6 +250,7 @@ impl Room {
             WithdrawConsent => self.withdraw(me),
             Pass => self.pass(me, false),
             PassWithoutSpeaking => self.pass(me, true),
+            DoneInterpreting => self.done_interpreting(me),
             RaiseHand => self.raise_hand(me),
             LowerHand => self.lower_hand(me),
             RequestPause => self.request_pause(me),

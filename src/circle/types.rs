@@ -104,6 +104,11 @@ pub struct Invitation {
     pub party: Option<Party>,
     /// Display name; personal data, so `Debug` never prints it.
     pub name: String,
+    /// SPEC §2 link: the seats an interpreter interprets for (their audio
+    /// widens to everyone while one of them has the turn, §3.2.7). Empty for
+    /// everyone else, and absent from older journals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interprets_for: Vec<u32>,
 }
 
 impl fmt::Debug for Invitation {
@@ -114,6 +119,7 @@ impl fmt::Debug for Invitation {
             .field("role", &self.role)
             .field("party", &self.party)
             .field("name", &"<redacted>")
+            .field("interprets_for", &self.interprets_for)
             .finish()
     }
 }

@@ -85,7 +85,10 @@ pub enum Presence {
     Reconnecting,
     Away,
     Withdrawn,
+    /// Removed by a keeper.
     Removed,
+    /// The program revoked the invitation.
+    Revoked,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -101,6 +104,11 @@ pub struct PersonView {
     pub in_caucus: bool,
     pub hand_raised: bool,
     pub ready: bool,
+    /// The people this person interprets for (SPEC §2 link); empty for most.
+    pub interprets_for: Vec<PersonId>,
+    /// An interpreter finishing after their person's turn: heard by
+    /// everyone until they send `done_interpreting` or a keeper takes it.
+    pub interpreting: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -142,6 +150,7 @@ fn presence(person: &Person) -> Presence {
         (Stage::Away, _) => Presence::Away,
         (Stage::Withdrawn, _) => Presence::Withdrawn,
         (Stage::Removed, _) => Presence::Removed,
+        (Stage::Revoked, _) => Presence::Revoked,
     }
 }
 
@@ -166,7 +175,7 @@ impl Room {
                 language,
             },
             Stage::Admitted => View::Circle(Box::new(self.circle_view(me))),
-            Stage::Away | Stage::Withdrawn | Stage::Removed => View::Gone,
+            Stage::Away | Stage::Withdrawn | Stage::Removed | Stage::Revoked => View::Gone,
         }
     }
 
@@ -189,6 +198,8 @@ impl Room {
                 in_caucus: p.caucus.is_some(),
                 hand_raised: self.floor.hands.contains(&p.id),
                 ready: p.ready,
+                interprets_for: self.persons_of(p.id),
+                interpreting: self.floor.finishing.contains(&p.id),
             })
             .collect();
         let caucus_view =

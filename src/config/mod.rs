@@ -83,6 +83,9 @@ pub struct AuthConfig {
     pub secret_file: Option<PathBuf>,
     /// How long a newly minted invitation is valid.
     pub invitation_days: u32,
+    /// How long a key replaced by `circlekeeper keys rotate` still verifies
+    /// the tokens it signed (0: not at all once replaced).
+    pub key_overlap_days: u32,
 }
 
 /// `[limits]`: resource limits (SPEC §5.6).
@@ -222,6 +225,13 @@ pub struct MediaSettings {
     pub public_ip: Option<IpAddr>,
     /// STUN/TURN servers handed to clients; none by default (no third-party servers).
     pub ice_servers: Vec<crate::media::IceServer>,
+    /// `tasks`: a task and a UDP port per connection (the range above); `workers`:
+    /// media worker threads, each with one UDP port shared by its rooms (issue 12).
+    pub engine: crate::media::EngineKind,
+    /// Media worker threads (engine `workers`); 0: one per CPU core.
+    pub workers: usize,
+    /// UDP port of the first worker; worker k uses `udp_port + k`. 0: any free port.
+    pub udp_port: u16,
 }
 
 impl Default for MediaSettings {
@@ -231,6 +241,9 @@ impl Default for MediaSettings {
             udp_port_max: 59_999,
             bind_ip: None,
             public_ip: None,
+            engine: crate::media::EngineKind::default(),
+            workers: 0,
+            udp_port: 50_000,
             ice_servers: Vec::new(),
         }
     }
@@ -250,6 +263,13 @@ impl MediaSettings {
             bind_ip,
             public_ip: self.public_ip,
             ice_servers: self.ice_servers.clone(),
+            engine: self.engine,
+            workers: if self.workers == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                self.workers
+            },
+            udp_port: self.udp_port,
             ..crate::media::MediaConfig::default()
         }
     }
@@ -308,6 +328,7 @@ impl Default for AuthConfig {
             audience: "circlekeeper-join".into(),
             secret_file: None,
             invitation_days: 30,
+            key_overlap_days: 30,
         }
     }
 }
@@ -509,6 +530,11 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("token-secret"))
     }
 
+    /// How long a replaced signing key stays accepted, in seconds.
+    pub fn key_overlap_secs(&self) -> u64 {
+        u64::from(self.auth.key_overlap_days) * 86_400
+    }
+
     /// How long a newly minted invitation is valid, in seconds.
     pub fn invitation_valid_secs(&self) -> u64 {
         u64::from(self.auth.invitation_days) * 86_400
@@ -620,6 +646,12 @@ impl Config {
                 "must be between 1 and 3650".into(),
             ));
         }
+        if self.auth.key_overlap_days > 3650 {
+            return Err(invalid(
+                "auth.key_overlap_days",
+                "must be between 0 and 3650".into(),
+            ));
+        }
 
         let l = &self.limits;
         let positive: [(&str, u64); 8] = [
@@ -662,6 +694,16 @@ impl Config {
             return Err(invalid(
                 "media.udp_port_min",
                 "must be between 1 and media.udp_port_max (both 0: any free port)".into(),
+            ));
+        }
+
+        if media.workers > 256 {
+            return Err(invalid("media.workers", "must be at most 256".into()));
+        }
+        if media.udp_port != 0 && usize::from(media.udp_port) + media.workers.max(1) > 65_536 {
+            return Err(invalid(
+                "media.udp_port",
+                "udp_port + workers must stay below 65536".into(),
             ));
         }
 

@@ -30,6 +30,8 @@ fn defaults() {
     assert_eq!(c.auth.audience, "circlekeeper-join");
     assert_eq!(c.auth.secret_file, None);
     assert_eq!(c.auth.invitation_days, 30);
+    assert_eq!(c.auth.key_overlap_days, 30);
+    assert_eq!(c.key_overlap_secs(), 30 * 86_400);
     assert_eq!(c.limits.max_message_bytes, 65536);
     assert_eq!(c.limits.messages_per_second, 20);
     assert_eq!(c.limits.message_burst, 40);
@@ -392,6 +394,10 @@ fn validation() {
     assert_eq!(
         key_of(with(&|c| c.auth.invitation_days = 0)),
         "auth.invitation_days"
+    );
+    assert_eq!(
+        key_of(with(&|c| c.auth.key_overlap_days = 3651)),
+        "auth.key_overlap_days"
     );
     assert_eq!(key_of(with(&|c| c.auth.issuer.clear())), "auth.issuer");
     assert_eq!(

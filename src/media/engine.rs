@@ -34,9 +34,33 @@ use super::{MediaConfig, MediaError};
 /// RFC 6464 client-to-mixer audio level.
 pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
+/// Payload-type numbers for the two codecs. Numbers are each side's own choice
+/// (RFC 3264): the server offers Opus as 111 and VP8 as 96, as Chromium does, and
+/// forwards to each client under the numbers that client negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadTypes {
+    pub opus: u8,
+    pub vp8: u8,
+}
+
+impl PayloadTypes {
+    /// The server's own numbering (and Chromium's).
+    pub const SERVER: PayloadTypes = PayloadTypes { opus: 111, vp8: 96 };
+    /// Firefox's numbering, for test clients that must differ from the server.
+    pub const FIREFOX: PayloadTypes = PayloadTypes {
+        opus: 109,
+        vp8: 120,
+    };
+}
+
 /// Builds the codec table every peer connection uses. Public within the crate so the
 /// tests' client peers speak exactly the same dialect.
 pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
+    media_engine_numbered(PayloadTypes::SERVER)
+}
+
+/// The same codec table under other payload-type numbers (test clients).
+pub fn media_engine_numbered(pts: PayloadTypes) -> Result<MediaEngine, webrtc::error::Error> {
     let mut engine = MediaEngine::default();
     let feedback = |typ: &str, parameter: &str| RTCPFeedback {
         typ: typ.to_owned(),
@@ -51,7 +75,7 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
                 sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
                 rtcp_feedback: vec![],
             },
-            payload_type: 111,
+            payload_type: pts.opus,
         },
         RtpCodecKind::Audio,
     )?;
@@ -68,7 +92,7 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
                     feedback("ccm", "fir"),
                 ],
             },
-            payload_type: 96,
+            payload_type: pts.vp8,
         },
         RtpCodecKind::Video,
     )?;

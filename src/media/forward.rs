@@ -7,7 +7,7 @@
 //! others (MEDIA-NOTES).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics::{Counter, Histogram, counter, histogram};
@@ -17,18 +17,17 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::rtp_transceiver::RtpSender;
 
 use super::audio_level::{self, LevelReporter};
 use super::gates::{Gate, MediaStats};
 use super::{MediaEvent, MediaKind, PeerKey};
 
-const DROPPED: &str = "circlekeeper_media_packets_dropped_total";
-const FORWARDED: &str = "circlekeeper_media_packets_forwarded_total";
+pub(crate) const DROPPED: &str = "circlekeeper_media_packets_dropped_total";
+pub(crate) const FORWARDED: &str = "circlekeeper_media_packets_forwarded_total";
 /// Gate change → the first packet of that stream forwarded or dropped under it.
-const GATE_SWITCH: &str = "circlekeeper_gate_switch_seconds";
+pub(crate) const GATE_SWITCH: &str = "circlekeeper_gate_switch_seconds";
 /// Keyframe requests to one publisher closer together than this are merged.
-const PLI_MIN_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const PLI_MIN_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Control messages to a publisher task.
 pub(crate) enum PubCtrl {
@@ -213,13 +212,19 @@ impl SeqRewriter {
     }
 }
 
+/// [`DownTrack::payload_type`] before the subscriber has negotiated the stream.
+pub(crate) const NOT_NEGOTIATED: u16 = u16::MAX;
+
 /// One subscriber's copy of one published track.
 pub(crate) struct DownTrack {
     pub(crate) kind: MediaKind,
     pub(crate) track: Arc<TrackLocalStaticRTP>,
-    pub(crate) sender: Arc<dyn RtpSender>,
     pub(crate) ssrc: u32,
-    pub(crate) mime_type: String,
+    /// The payload type this subscriber gave the publisher's codec, or [`NOT_NEGOTIATED`].
+    /// Each client numbers codecs its own way (Firefox: Opus 109, VP8 120), so it is
+    /// read from the negotiated parameters by the peer task after every negotiation,
+    /// never guessed from the publisher's packets.
+    pub(crate) payload_type: Arc<AtomicU16>,
     pub(crate) publisher: mpsc::UnboundedSender<PubCtrl>,
     pub(crate) stats: Arc<super::gates::Gates>,
     /// The same gate the publisher checks: checked again at write time, so
@@ -227,24 +232,13 @@ pub(crate) struct DownTrack {
     pub(crate) gate: Arc<Gate>,
 }
 
-/// The payload type the subscriber negotiated for the publisher's codec.
-async fn negotiated_pt(d: &DownTrack) -> Option<u8> {
-    let params = d.sender.get_parameters().await.ok()?;
-    params
-        .rtp_parameters
-        .codecs
-        .iter()
-        .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&d.mime_type))
-        .map(|c| c.payload_type)
-}
-
 pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarded>) {
     let forwarded = counter!(FORWARDED, "kind" => d.kind.as_str());
     let failed = counter!(DROPPED, "reason" => "write_failed");
+    let not_negotiated = counter!(DROPPED, "reason" => "not_negotiated");
     let gate_closed = counter!(DROPPED, "reason" => "gate_closed");
     let stats: &MediaStats = &d.stats.stats;
     let mut seq = SeqRewriter::default();
-    let mut pt: Option<u8> = None;
     let mut rtcp_open = true;
     loop {
         tokio::select! {
@@ -256,12 +250,11 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
                     stats.dropped_gate_closed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if pt.is_none() {
-                    pt = negotiated_pt(&d).await;
-                }
-                let Some(payload_type) = pt else {
-                    failed.increment(1);
-                    stats.dropped_write_failed.fetch_add(1, Ordering::Relaxed);
+                // The stack would refuse (and log) a packet with any other number, after
+                // `write_rtp` had already returned: so it is checked here, before.
+                let Ok(payload_type) = u8::try_from(d.payload_type.load(Ordering::Acquire)) else {
+                    not_negotiated.increment(1);
+                    stats.dropped_not_negotiated.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
                 let mut packet = fwd.packet;
@@ -281,7 +274,6 @@ pub(crate) async fn writer_loop(d: DownTrack, mut queue: mpsc::Receiver<Forwarde
                         tracing::trace!(error = %e, "write_rtp failed");
                         failed.increment(1);
                         stats.dropped_write_failed.fetch_add(1, Ordering::Relaxed);
-                        pt = None; // renegotiation may have changed it
                     }
                 }
             }

@@ -117,8 +117,11 @@ pub struct MediaStats {
     pub dropped_publish_refused: AtomicU64,
     /// A subscriber's queue was full (slow subscriber).
     pub dropped_queue_full: AtomicU64,
-    /// The subscriber's connection refused the packet (not negotiated yet, closing).
+    /// The subscriber's connection refused the packet (closing).
     pub dropped_write_failed: AtomicU64,
+    /// The subscriber has not negotiated the stream yet (or refused its codec), so no
+    /// payload type of theirs can be put on the packet.
+    pub dropped_not_negotiated: AtomicU64,
     /// Keyframe requests (PLI) sent to publishers.
     pub keyframe_requests: AtomicU64,
 }

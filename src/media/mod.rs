@@ -27,6 +27,9 @@ mod forward;
 mod gates;
 mod peer;
 mod rtcp;
+/// The sans-IO engine of issue 12 (`[media] engine = "workers"`).
+#[doc(hidden)]
+pub mod sansio;
 mod sfu;
 
 use std::fmt;
@@ -42,7 +45,7 @@ pub use gates::MediaStats;
 /// speak the same dialect (and see keyframe requests). Not part of the seam.
 #[doc(hidden)]
 pub mod testing {
-    pub use super::engine::{interceptors, media_engine};
+    pub use super::engine::{PayloadTypes, interceptors, media_engine, media_engine_numbered};
 }
 
 /// An opaque peer identifier chosen by the caller; unique within one [`Sfu`].
@@ -118,6 +121,26 @@ pub struct MediaConfig {
     pub ice_servers: Vec<IceServer>,
     /// Per-subscriber queue of packets waiting to be written; past it, packets drop.
     pub subscriber_queue: usize,
+    /// Which engine serves the connections.
+    pub engine: EngineKind,
+    /// Worker threads of engine [`EngineKind::Workers`] (at least one).
+    pub workers: usize,
+    /// UDP port of worker 0; worker k binds `udp_port + k`. 0: any free port.
+    pub udp_port: u16,
+    /// The worker threads, started by the first [`Sfu`] made from this configuration
+    /// (or a clone of it) and shared by all of them: a room's connections live on one.
+    pub pool: sansio::PoolSlot,
+}
+
+/// The media engine (issue 12 replaces the first with the second, in steps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The async `webrtc` crate: a task and a UDP port per connection.
+    #[default]
+    Tasks,
+    /// `rtc` driven from worker threads, one UDP socket each, ICE-lite.
+    Workers,
 }
 
 impl Default for MediaConfig {
@@ -129,6 +152,10 @@ impl Default for MediaConfig {
             public_ip: None,
             ice_servers: Vec::new(),
             subscriber_queue: 256,
+            engine: EngineKind::default(),
+            workers: 1,
+            udp_port: 50_000,
+            pool: sansio::PoolSlot::default(),
         }
     }
 }
@@ -169,6 +196,9 @@ pub enum MediaError {
     /// The WebRTC stack failed for a reason not caused by the client.
     #[error("webrtc: {0}")]
     WebRtc(#[from] webrtc::error::Error),
+    /// A media worker failed (its socket, or the WebRTC core).
+    #[error("media worker: {0}")]
+    Worker(String),
     /// The media layer is shutting down or the peer is being removed.
     #[error("media layer closed")]
     Closed,
@@ -177,24 +207,63 @@ pub enum MediaError {
 /// The SFU handle. Cheap to clone; all clones drive the same SFU.
 #[derive(Clone)]
 pub struct Sfu {
-    /// Commands to the SFU task, which owns the peer table.
-    cmd: mpsc::UnboundedSender<sfu::Command>,
-    /// Gate and publish-refusal flags, read per packet by the forwarding tasks.
+    engine: Engine,
+    /// Gate and publish-refusal flags, read per packet by the forwarding path.
     gates: Arc<gates::Gates>,
     /// Handed to clients.
     ice_servers: Arc<Vec<IceServer>>,
 }
 
+#[derive(Clone)]
+enum Engine {
+    /// Commands to the SFU task, which owns the peer table.
+    Tasks(mpsc::UnboundedSender<sfu::Command>),
+    /// This SFU's room on a media worker.
+    Workers(Arc<sansio::RoomLink>),
+}
+
+impl From<sansio::WorkerError> for MediaError {
+    fn from(e: sansio::WorkerError) -> MediaError {
+        match e {
+            sansio::WorkerError::UnknownPeer => MediaError::UnknownPeer,
+            sansio::WorkerError::DuplicatePeer => MediaError::DuplicatePeer,
+            sansio::WorkerError::Negotiation(m) => MediaError::Negotiation(m),
+            sansio::WorkerError::Closed => MediaError::Closed,
+            e @ (sansio::WorkerError::Io(_) | sansio::WorkerError::Rtc(_)) => {
+                MediaError::Worker(e.to_string())
+            }
+        }
+    }
+}
+
 impl Sfu {
-    /// Starts the SFU task. Must be called inside a tokio runtime.
+    /// Starts the SFU of one room: its task (engine `tasks`), or its place on a media
+    /// worker, starting the workers with the first room (engine `workers`). Must be
+    /// called inside a tokio runtime.
     pub async fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
-        let factory = engine::Factory::new(&config)?;
         let gates = Arc::new(gates::Gates::default());
         let ice_servers = Arc::new(config.ice_servers.clone());
-        let (cmd, rx) = mpsc::unbounded_channel();
-        tokio::spawn(sfu::run(factory, Arc::clone(&gates), rx));
+        let engine = match config.engine {
+            EngineKind::Tasks => {
+                let factory = engine::Factory::new(&config)?;
+                let (cmd, rx) = mpsc::unbounded_channel();
+                tokio::spawn(sfu::run(factory, Arc::clone(&gates), rx));
+                Engine::Tasks(cmd)
+            }
+            EngineKind::Workers => {
+                let pool = config.pool.get_or_start(|| {
+                    sansio::Pool::start(
+                        config.workers,
+                        config.bind_ip,
+                        config.udp_port,
+                        config.public_ip,
+                    )
+                })?;
+                Engine::Workers(Arc::new(pool.place()))
+            }
+        };
         Ok(Sfu {
-            cmd,
+            engine,
             gates,
             ice_servers,
         })
@@ -212,33 +281,56 @@ impl Sfu {
         peer: PeerKey,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<(), MediaError> {
-        self.call(|reply| sfu::Command::AddPeer {
-            peer,
-            events,
-            reply,
-        })
-        .await?
+        match &self.engine {
+            Engine::Tasks(_) => {
+                self.call(|reply| sfu::Command::AddPeer {
+                    peer,
+                    events,
+                    reply,
+                })
+                .await?
+            }
+            Engine::Workers(link) => Ok(link
+                .worker()
+                .add(link.key(peer), events, Arc::clone(&self.gates))
+                .await?),
+        }
     }
 
     /// Closes the peer's connection and frees its port, tasks and tracks, here and in
     /// every subscriber. Returns once the connection is closed. Its gates are forgotten.
     pub async fn remove_peer(&self, peer: PeerKey) {
-        let _ = self
-            .call(|reply| sfu::Command::RemovePeer { peer, reply })
-            .await;
+        match &self.engine {
+            Engine::Tasks(_) => {
+                let _ = self
+                    .call(|reply| sfu::Command::RemovePeer { peer, reply })
+                    .await;
+            }
+            Engine::Workers(link) => link.worker().remove(link.key(peer)).await,
+        }
         self.gates.forget_peer(peer);
     }
 
     /// Applies a client's offer and returns the server's answer.
     pub async fn offer(&self, peer: PeerKey, sdp: String) -> Result<String, MediaError> {
-        self.peer_call(peer, |reply| peer::Command::Offer { sdp, reply })
-            .await
+        match &self.engine {
+            Engine::Tasks(_) => {
+                self.peer_call(peer, |reply| peer::Command::Offer { sdp, reply })
+                    .await
+            }
+            Engine::Workers(link) => Ok(link.worker().offer_in(link.key(peer), sdp).await?),
+        }
     }
 
     /// Applies a client's answer to the last [`MediaEvent::Offer`].
     pub async fn answer(&self, peer: PeerKey, sdp: String) -> Result<(), MediaError> {
-        self.peer_call(peer, |reply| peer::Command::Answer { sdp, reply })
-            .await
+        match &self.engine {
+            Engine::Tasks(_) => {
+                self.peer_call(peer, |reply| peer::Command::Answer { sdp, reply })
+                    .await
+            }
+            Engine::Workers(link) => Ok(link.worker().answer_in(link.key(peer), sdp).await?),
+        }
     }
 
     /// Whether `sdp`, from a [`MediaEvent::Offer`], still awaits the client's answer. An
@@ -247,9 +339,13 @@ impl Sfu {
     /// take it for a new one. Call this just before sending an offer to the client.
     pub async fn offer_is_current(&self, peer: PeerKey, sdp: &str) -> bool {
         let sdp = sdp.to_owned();
-        self.peer_call(peer, |reply| peer::Command::IsCurrentOffer { sdp, reply })
-            .await
-            .unwrap_or(false)
+        match &self.engine {
+            Engine::Tasks(_) => self
+                .peer_call(peer, |reply| peer::Command::IsCurrentOffer { sdp, reply })
+                .await
+                .unwrap_or(false),
+            Engine::Workers(link) => link.worker().offer_is_current_in(link.key(peer), sdp).await,
+        }
     }
 
     /// Adds a remote (client) ICE candidate.
@@ -258,8 +354,16 @@ impl Sfu {
         peer: PeerKey,
         candidate: IceCandidateInit,
     ) -> Result<(), MediaError> {
-        self.peer_call(peer, |reply| peer::Command::Candidate { candidate, reply })
-            .await
+        match &self.engine {
+            Engine::Tasks(_) => {
+                self.peer_call(peer, |reply| peer::Command::Candidate { candidate, reply })
+                    .await
+            }
+            Engine::Workers(link) => Ok(link
+                .worker()
+                .candidate_in(link.key(peer), candidate)
+                .await?),
+        }
     }
 
     /// Opens or closes the forwarding of `kind` from `from` to `to`. Takes effect on the
@@ -268,7 +372,9 @@ impl Sfu {
         self.gates.set(from, to, kind, open);
     }
 
-    /// When refused, everything `peer` publishes is dropped as it arrives (observers).
+    /// When refused, everything `peer` publishes is dropped as it arrives (observers),
+    /// and tracks it publishes while refused are offered to nobody. Call it before the
+    /// peer can publish: tracks already offered stay offered (and dropped).
     pub fn refuse_publish(&self, peer: PeerKey, refused: bool) {
         self.gates.refuse(peer, refused);
     }
@@ -287,15 +393,19 @@ impl Sfu {
     /// handler is owned by its connection, so this drops only when the connection's
     /// internals are really freed. Used to prove that removal frees them.
     pub fn live_peer_connections() -> usize {
-        engine::live_connections()
+        engine::live_connections() + sansio::live_connections()
     }
 
+    /// A call to the SFU task (engine `tasks` only).
     async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> sfu::Command,
     ) -> Result<T, MediaError> {
+        let Engine::Tasks(cmd) = &self.engine else {
+            return Err(MediaError::Closed);
+        };
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(make(tx)).map_err(|_| MediaError::Closed)?;
+        cmd.send(make(tx)).map_err(|_| MediaError::Closed)?;
         rx.await.map_err(|_| MediaError::Closed)
     }
 

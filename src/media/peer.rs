@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -15,7 +16,7 @@ use webrtc::peer_connection::{RTCIceCandidateInit, RTCPeerConnectionState, RTCSe
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::engine::{AUDIO_LEVEL_URI, Pc, PcEvent, PortLease};
-use super::forward::{self, DownTrack, PubCtrl, Publication, Subscriber};
+use super::forward::{self, DownTrack, NOT_NEGOTIATED, PubCtrl, Publication, Subscriber};
 use super::gates::{Gate, Gates};
 use super::{IceCandidateInit, MediaError, MediaEvent, MediaKind, PeerKey, sfu, stream_id_for};
 
@@ -58,8 +59,21 @@ pub(crate) struct Subscription {
     pub(crate) gate: Arc<Gate>,
 }
 
-/// A forwarded track's sender here, and its publisher's task.
-type Forwarding = (Arc<dyn RtpSender>, mpsc::UnboundedSender<PubCtrl>);
+/// A forwarded track here: its sender, its publisher's task, and the payload type
+/// this client gave its codec.
+struct Forwarding {
+    sender: Arc<dyn RtpSender>,
+    publisher: mpsc::UnboundedSender<PubCtrl>,
+    /// The publisher's codec, to find it among the negotiated ones.
+    mime_type: String,
+    /// Shared with the track's writer task, which stamps it on every packet.
+    payload_type: Arc<AtomicU16>,
+    /// Part of an offer the client answered, or of an answer to the client's offer:
+    /// only then do the sender's parameters hold the client's numbering.
+    negotiated: bool,
+    /// Part of the server's offer now awaiting the client's answer.
+    offered: bool,
+}
 
 pub(crate) struct PeerTask {
     key: PeerKey,
@@ -162,11 +176,20 @@ impl PeerTask {
         match cmd {
             Command::Offer { sdp, reply } => {
                 let r = self.on_offer(sdp).await;
+                if r.is_ok() {
+                    self.refresh_payload_types().await;
+                }
                 let _ = reply.send(r);
                 self.maybe_offer().await;
             }
             Command::Answer { sdp, reply } => {
                 let r = self.on_answer(sdp).await;
+                if r.is_ok() {
+                    for down in self.down.values_mut() {
+                        down.negotiated |= std::mem::take(&mut down.offered);
+                    }
+                    self.refresh_payload_types().await;
+                }
                 let _ = reply.send(r);
                 self.maybe_offer().await;
             }
@@ -198,6 +221,9 @@ impl PeerTask {
             self.pc.set_local_description(rollback).await.map_err(neg)?;
             self.outstanding_offer = None;
             self.needs_offer = true;
+            for down in self.down.values_mut() {
+                down.offered = false;
+            }
         }
         self.pc.set_remote_description(offer).await.map_err(neg)?;
         self.add_early_candidates().await;
@@ -262,14 +288,17 @@ impl PeerTask {
             return tracing::warn!(error = %e, "set_local_description(offer)");
         }
         self.needs_offer = false;
+        for down in self.down.values_mut() {
+            down.offered = !down.negotiated;
+        }
         self.outstanding_offer = Some(offer.sdp.clone());
         self.emit(MediaEvent::Offer(offer.sdp));
     }
 
     async fn subscribe(&mut self, s: Subscription) -> Result<(), MediaError> {
         // A publisher that replaced its track: the old copy goes first.
-        if let Some((old, _)) = self.down.remove(&(s.from, s.kind)) {
-            let _ = self.pc.remove_track(&old).await;
+        if let Some(old) = self.down.remove(&(s.from, s.kind)) {
+            let _ = self.pc.remove_track(&old.sender).await;
         }
         let ssrc = rand::random::<u32>();
         let kind = match s.kind {
@@ -309,12 +338,12 @@ impl PeerTask {
             .await?
             .ok_or_else(|| MediaError::Negotiation("transceiver without sender".into()))?;
         let (tx, rx) = mpsc::channel(self.queue_len);
+        let payload_type = Arc::new(AtomicU16::new(NOT_NEGOTIATED));
         let down = DownTrack {
             kind: s.kind,
             track,
-            sender: Arc::clone(&sender),
             ssrc,
-            mime_type: s.codec.mime_type.clone(),
+            payload_type: Arc::clone(&payload_type),
             publisher: s.publisher.clone(),
             stats: Arc::clone(&self.gates),
             gate: Arc::clone(&s.gate),
@@ -328,16 +357,46 @@ impl PeerTask {
             queue: tx,
             was_open: false,
         }));
-        self.down.insert((s.from, s.kind), (sender, s.publisher));
+        let forwarding = Forwarding {
+            sender,
+            publisher: s.publisher,
+            mime_type: s.codec.mime_type,
+            payload_type,
+            negotiated: false,
+            offered: false,
+        };
+        self.down.insert((s.from, s.kind), forwarding);
         self.needs_offer = true;
         Ok(())
     }
 
+    /// Reads, for every negotiated forwarded track, the payload type the client gave
+    /// its codec, and hands it to the track's writer. After every completed exchange:
+    /// a renegotiation may change it, and none is known before the first.
+    async fn refresh_payload_types(&mut self) {
+        for (key, down) in self.down.iter().filter(|(_, d)| d.negotiated) {
+            let pt = match down.sender.get_parameters().await {
+                Ok(params) => params
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&down.mime_type))
+                    .map_or(NOT_NEGOTIATED, |c| u16::from(c.payload_type)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "sender parameters");
+                    NOT_NEGOTIATED
+                }
+            };
+            tracing::debug!(peer = %self.key, from = %key.0, kind = key.1.as_str(), pt, "payload type");
+            down.payload_type.store(pt, Ordering::Release);
+        }
+    }
+
     async fn unsubscribe(&mut self, from: PeerKey) {
         for kind in [MediaKind::Audio, MediaKind::Video] {
-            if let Some((sender, publisher)) = self.down.remove(&(from, kind)) {
-                let _ = publisher.send(PubCtrl::Unsubscribe(self.key));
-                if let Err(e) = self.pc.remove_track(&sender).await {
+            if let Some(down) = self.down.remove(&(from, kind)) {
+                let _ = down.publisher.send(PubCtrl::Unsubscribe(self.key));
+                if let Err(e) = self.pc.remove_track(&down.sender).await {
                     tracing::debug!(error = %e, "remove_track");
                 }
                 self.needs_offer = true;
@@ -348,12 +407,21 @@ impl PeerTask {
     async fn pc_event(&mut self, ev: PcEvent) {
         match ev {
             PcEvent::Candidate(ev) => match ev.candidate.to_json() {
-                Ok(c) => self.emit(MediaEvent::LocalCandidate(IceCandidateInit {
-                    candidate: c.candidate,
-                    sdp_mid: c.sdp_mid,
-                    sdp_mline_index: c.sdp_mline_index,
-                    username_fragment: c.username_fragment,
-                })),
+                Ok(c) => {
+                    // webrtc-rs leaves the mid empty, which names no m-line: JSEP has a
+                    // browser refuse such a candidate. With BUNDLE one transport serves
+                    // every m-line: name the first.
+                    let (sdp_mid, sdp_mline_index) = match c.sdp_mid.filter(|m| !m.is_empty()) {
+                        Some(mid) => (Some(mid), c.sdp_mline_index),
+                        None => (self.first_mid().await, Some(0)),
+                    };
+                    self.emit(MediaEvent::LocalCandidate(IceCandidateInit {
+                        candidate: c.candidate,
+                        sdp_mid,
+                        sdp_mline_index,
+                        username_fragment: c.username_fragment,
+                    }))
+                }
                 Err(e) => tracing::debug!(error = %e, "local candidate"),
             },
             PcEvent::State(RTCPeerConnectionState::Connected) => self.emit(MediaEvent::Connected),
@@ -361,6 +429,17 @@ impl PeerTask {
             PcEvent::State(_) => {}
             PcEvent::Track(track) => self.publish(track).await,
         }
+    }
+
+    /// The mid of the first m-line of our current description (candidates are gathered
+    /// only once there is one).
+    async fn first_mid(&self) -> Option<String> {
+        let local = self.pc.local_description().await?;
+        local
+            .sdp
+            .lines()
+            .find_map(|line| line.strip_prefix("a=mid:"))
+            .map(|mid| mid.trim().to_owned())
     }
 
     /// The client started sending a track: start its publisher task and tell the SFU.
@@ -388,6 +467,7 @@ impl PeerTask {
             events: self.events.clone(),
             audio_level_id,
         };
+        tracing::debug!(peer = %self.key, kind = kind.as_str(), media_ssrc, "publishes");
         tokio::spawn(forward::publisher_loop(publication, ctrl_rx));
         let _ = self.sfu.send(sfu::Command::Published {
             from: self.key,

@@ -21,6 +21,16 @@ pub(crate) struct KeyframeRequests {
     outbound: VecDeque<TaggedPacket>,
 }
 
+/// The media SSRC a keyframe request (PLI or FIR) asks about, if it is one.
+pub(crate) fn keyframe_request_ssrc(packet: &dyn rtc::rtcp::Packet) -> Option<u32> {
+    let any = packet.as_any();
+    if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+        return Some(pli.media_ssrc);
+    }
+    let fir = any.downcast_ref::<FullIntraRequest>()?;
+    Some(fir.fir.first().map_or(fir.media_ssrc, |entry| entry.ssrc))
+}
+
 pub(crate) fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()

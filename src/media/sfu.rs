@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 use tokio::sync::{mpsc, oneshot};
@@ -91,6 +92,9 @@ pub(crate) async fn run(
                 tokio::spawn(task.run(cmd_rx, pc_events));
                 // The newcomer receives everything already published.
                 for (from, entry) in &peers {
+                    if refused(&gates, *from) {
+                        continue;
+                    }
                     for p in &entry.published {
                         let _ = cmd_tx.send(subscription(&gates, *from, peer, p));
                     }
@@ -136,7 +140,7 @@ pub(crate) async fn run(
                 }
                 let p = Published { kind, codec, ctrl };
                 for (to, entry) in &peers {
-                    if *to != from {
+                    if *to != from && !refused(&gates, from) {
                         let _ = entry.cmd.send(subscription(&gates, from, *to, &p));
                     }
                 }
@@ -147,6 +151,12 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// A refused publisher (an observer) is decided before it can publish: its tracks
+/// are never offered to anyone, so nobody's description announces them.
+fn refused(gates: &Gates, from: PeerKey) -> bool {
+    gates.refused_flag(from).load(Ordering::Acquire)
 }
 
 fn subscription(gates: &Gates, from: PeerKey, to: PeerKey, p: &Published) -> peer::Command {

@@ -48,10 +48,39 @@ enum MediaNotice<'a> {
         sdp: &'a str,
     },
     MediaCandidate {
-        candidate: &'a IceCandidateInit,
+        candidate: ServerCandidate<'a>,
     },
     /// Your peer connection is gone (you left the circle); close yours.
     MediaClosed,
+}
+
+/// One of the server's ICE candidates as sent (`RTCIceCandidateInit`).
+/// webrtc-rs names "no mid" with an empty `sdpMid`, which names no m-line
+/// and which a browser may refuse: it is left out, and the candidate is given
+/// to the first m-line (`sdpMLineIndex` 0), which carries the one bundled
+/// transport. Empty fields are left out rather than sent as `""` or `null`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerCandidate<'a> {
+    candidate: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdp_mid: Option<&'a str>,
+    #[serde(rename = "sdpMLineIndex", skip_serializing_if = "Option::is_none")]
+    sdp_mline_index: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username_fragment: Option<&'a str>,
+}
+
+impl<'a> ServerCandidate<'a> {
+    fn of(c: &'a IceCandidateInit) -> ServerCandidate<'a> {
+        let sdp_mid = c.sdp_mid.as_deref().filter(|mid| !mid.is_empty());
+        ServerCandidate {
+            candidate: &c.candidate,
+            sdp_mid,
+            sdp_mline_index: c.sdp_mline_index.or(sdp_mid.is_none().then_some(0)),
+            username_fragment: c.username_fragment.as_deref().filter(|u| !u.is_empty()),
+        }
+    }
 }
 
 fn notice_json(notice: &MediaNotice) -> String {
@@ -315,7 +344,7 @@ impl PeerLink {
         match event {
             MediaEvent::LocalCandidate(candidate) => {
                 self.send(notice_json(&MediaNotice::MediaCandidate {
-                    candidate: &candidate,
+                    candidate: ServerCandidate::of(&candidate),
                 }))
             }
             // An offer queued before the server gave way to the client's offer
@@ -349,5 +378,52 @@ impl PeerLink {
         if let Some(outbound) = self.outbound.borrow().as_ref() {
             let _ = outbound.frames.try_send(OutFrame::Text(text));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(candidate: IceCandidateInit) -> serde_json::Value {
+        let text = notice_json(&MediaNotice::MediaCandidate {
+            candidate: ServerCandidate::of(&candidate),
+        });
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn server_candidates_never_carry_an_empty_mid() {
+        let line = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host";
+        let json = sent(IceCandidateInit {
+            candidate: line.into(),
+            sdp_mid: Some(String::new()),
+            sdp_mline_index: Some(0),
+            username_fragment: Some(String::new()),
+        });
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "media_candidate",
+                "candidate": {"candidate": line, "sdpMLineIndex": 0}})
+        );
+        // Neither a mid nor an index: the first m-line's transport.
+        let json = sent(IceCandidateInit {
+            candidate: line.into(),
+            ..IceCandidateInit::default()
+        });
+        assert_eq!(json["candidate"]["sdpMLineIndex"], 0);
+        assert!(json["candidate"].get("sdpMid").is_none(), "{json}");
+        // A real mid is kept as it is.
+        let json = sent(IceCandidateInit {
+            candidate: line.into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            username_fragment: Some("abcd".into()),
+        });
+        assert_eq!(
+            json["candidate"],
+            serde_json::json!({"candidate": line, "sdpMid": "0",
+                "sdpMLineIndex": 0, "usernameFragment": "abcd"})
+        );
     }
 }

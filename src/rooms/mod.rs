@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use crate::circle::{Accepted, Command, Input, Invitation, PersonId, Refusal, Room, SessionId};
 use crate::media::{MediaConfig, MediaError, Sfu};
@@ -124,6 +125,9 @@ pub struct Rooms {
     shutdown: watch::Receiver<bool>,
     /// Each room gets its own SFU with these settings.
     media: MediaConfig,
+    /// The room tasks, so shutdown can wait until every room has drained;
+    /// `None` once shutdown has begun (no room starts any more).
+    tasks: std::sync::Mutex<Option<JoinSet<()>>>,
 }
 
 /// How many messages may wait for a room task before senders wait.
@@ -136,6 +140,20 @@ impl Rooms {
             running: Mutex::new(HashMap::new()),
             shutdown,
             media,
+            tasks: std::sync::Mutex::new(Some(JoinSet::new())),
+        }
+    }
+
+    /// Shutdown (after the shutdown signal): starts no room any more and
+    /// waits until every room task has handled (and journaled) its queued
+    /// inputs and ended its sessions. The store may be closed after this.
+    pub async fn drain(&self) {
+        let tasks = {
+            let _running = self.running.lock().await;
+            self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take()
+        };
+        if let Some(mut tasks) = tasks {
+            while tasks.join_next().await.is_some() {}
         }
     }
 
@@ -146,6 +164,9 @@ impl Rooms {
             && !handle.tx.is_closed()
         {
             return Ok(handle.clone());
+        }
+        if *self.shutdown.borrow() || self.tasks_closed() {
+            return Err(RoomsError::Stopped);
         }
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
         let room = self
@@ -164,7 +185,15 @@ impl Rooms {
             self.shutdown.clone(),
             media,
         );
-        tokio::spawn(task.run());
+        {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(tasks) = tasks.as_mut() else {
+                return Err(RoomsError::Stopped);
+            };
+            // Forget the rooms that stopped since (deleted, or a failed write).
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(task.run());
+        }
         running.insert(room_id.to_owned(), handle.clone());
         Ok(handle)
     }
@@ -211,6 +240,13 @@ impl Rooms {
         }
         tracing::info!(room = room_id, replayed, "room started");
         Ok(room)
+    }
+
+    fn tasks_closed(&self) -> bool {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     pub fn store(&self) -> &Store {

@@ -42,6 +42,9 @@ pub(super) struct RoomTask {
     media: RoomMedia,
     /// When the message (or tick) being handled was taken from the queue.
     taken: Instant,
+    /// A journal write failed: the room in memory is ahead of its journal, so
+    /// the task stops and the room is reloaded from the journal on next use.
+    unsaved: bool,
 }
 
 /// Message taken by the room task → its gate changes applied (the store write
@@ -67,11 +70,12 @@ impl RoomTask {
             shutdown,
             media,
             taken: Instant::now(),
+            unsaved: false,
         }
     }
 
     pub(super) async fn run(mut self) {
-        loop {
+        while !self.unsaved {
             let wait = self
                 .room
                 .next_deadline()
@@ -91,8 +95,17 @@ impl RoomTask {
                     let outputs = self.apply(Input::Tick).await.1;
                     self.deliver(outputs).await;
                 }
-                _ = self.shutdown.changed() => break,
+                _ = self.shutdown.changed() => {
+                    self.drain().await;
+                    break;
+                }
             }
+        }
+        if self.unsaved {
+            tracing::warn!(
+                room = &*self.id,
+                "room stopped after a failed journal write; it reloads from its journal"
+            );
         }
         self.media.close_all();
         // Tell every client to come back (1012: service restart); the grace
@@ -104,6 +117,27 @@ impl RoomTask {
             });
         }
         tracing::info!(room = &*self.id, "room stopped");
+    }
+
+    /// Shutdown: takes no new message, and handles (and journals) those
+    /// already queued, so an input a client sent before the shutdown is
+    /// either durable or answered with an error, never lost half-way. New
+    /// arrivals are not let in (their sessions are told `room_gone`).
+    async fn drain(&mut self) {
+        self.rx.close();
+        while !self.unsaved
+            && let Some(msg) = self.rx.recv().await
+        {
+            self.taken = Instant::now();
+            match msg {
+                RoomMsg::Arrive { .. } => {}
+                RoomMsg::Stop { reply } => {
+                    self.end_all();
+                    let _ = reply.send(());
+                }
+                msg => self.on_message(msg).await,
+            }
+        }
     }
 
     async fn on_message(&mut self, msg: RoomMsg) {
@@ -127,7 +161,6 @@ impl RoomTask {
                 reference,
             } => {
                 let (result, outputs) = self.apply(Input::Command { session, command }).await;
-                self.deliver(outputs).await;
                 if let Err(refusal) = result {
                     metrics::counter!("circlekeeper_refusals_total", "code" => refusal.code())
                         .increment(1);
@@ -139,9 +172,10 @@ impl RoomTask {
                         Some(error_json(refusal.code(), &refusal.to_string(), reference))
                     }
                 };
-                if let Some(text) = answer {
-                    self.send_frame(session, OutFrame::Text(text));
-                }
+                // The answer comes after the `state`s the command caused and
+                // before an `ended` it caused (`leave`, `withdraw_consent`).
+                self.deliver_answering(outputs, answer.map(|text| (session, text)))
+                    .await;
             }
             RoomMsg::Media {
                 session,
@@ -182,7 +216,10 @@ impl RoomTask {
     }
 
     /// Feeds one input to the room and persists it, with the records it
-    /// caused, in one transaction, before anything is delivered.
+    /// caused, in one transaction, before anything is delivered (SPEC §5.12).
+    /// If the journal write fails, the input is refused (`not_saved`), none
+    /// of its outputs is delivered, and the task stops: the room in memory
+    /// is ahead of its journal, and is reloaded from the journal on next use.
     async fn apply(&mut self, input: Input) -> (Result<Accepted, Refusal>, Vec<Output>) {
         let now = wall_clock();
         let result = self.room.handle(now, input.clone());
@@ -197,7 +234,9 @@ impl RoomTask {
                 .collect();
             if let Err(error) = self.store.append(&self.id, now, &input, &records).await {
                 metrics::counter!("circlekeeper_store_errors_total").increment(1);
-                tracing::error!(room = &*self.id, %error, "journal write failed");
+                tracing::error!(room = &*self.id, %error, "journal write failed; input refused");
+                self.unsaved = true;
+                return (Err(Refusal::NotSaved), Vec::new());
             }
         }
         (result, outputs)
@@ -216,8 +255,23 @@ impl RoomTask {
     }
 
     async fn deliver(&mut self, outputs: Vec<Output>) {
+        self.deliver_answering(outputs, None).await;
+    }
+
+    /// Delivers the outputs, and `answer` to its session just before that
+    /// session's `End`, or else after everything (media messages included).
+    async fn deliver_answering(
+        &mut self,
+        outputs: Vec<Output>,
+        mut answer: Option<(SessionId, String)>,
+    ) {
         let mut gates_applied = false;
         for output in outputs {
+            if let Output::End { session, .. } = &output
+                && let Some((to, text)) = answer.take_if(|(to, _)| to == session)
+            {
+                self.send_frame(to, OutFrame::Text(text));
+            }
             match output {
                 Output::Send { to, notice } => {
                     let text = notice_json(&notice);
@@ -271,6 +325,11 @@ impl RoomTask {
             }
         }
         self.media.sync(&self.room, &self.sessions);
+        // As before `ended` existed here: the answer after the media messages
+        // the input caused (a client may act on `ok` expecting them).
+        if let Some((to, text)) = answer {
+            self.send_frame(to, OutFrame::Text(text));
+        }
     }
 
     /// Who is talking, told only to those who hear them: speaking activity

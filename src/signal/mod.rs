@@ -63,13 +63,7 @@ async fn serve_socket(app: Arc<App>, socket: WebSocket) {
         Ok(Message::Binary(_)) => InFrame::Binary,
         Ok(Message::Ping(_) | Message::Pong(_)) => InFrame::Alive,
         Ok(Message::Close(_)) => InFrame::Close,
-        Err(error) => {
-            if is_too_large(error) {
-                InFrame::TooLarge
-            } else {
-                InFrame::Close
-            }
-        }
+        Err(error) => read_error(error),
     });
     session::run(app, Box::pin(sink), Box::pin(stream)).await;
 }
@@ -85,10 +79,16 @@ fn to_message(frame: WriteFrame) -> Message {
     }
 }
 
-fn is_too_large(error: axum::Error) -> bool {
+/// A read error the session answers with a close code (1009, 1007), or
+/// the end of the connection.
+fn read_error(error: axum::Error) -> InFrame {
     use tokio_tungstenite::tungstenite::Error as WsError;
     let inner = error.into_inner();
-    matches!(inner.downcast_ref::<WsError>(), Some(WsError::Capacity(_)))
+    match inner.downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => InFrame::TooLarge,
+        Some(WsError::Utf8(_)) => InFrame::NotUtf8,
+        _ => InFrame::Close,
+    }
 }
 
 /// Counts live connections per address and in all (SPEC §5.6).

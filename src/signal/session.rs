@@ -11,6 +11,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::wire::{ClientMsg, PROTOCOL_VERSION, error_json, parse_client};
 use crate::circle::SessionId;
+use crate::invitations::{TokenRefusal, check_token};
 use crate::rooms::{OutFrame, Outbound, RoomHandle, RoomMsg, RoomsError};
 use crate::server::App;
 
@@ -25,6 +26,8 @@ pub enum InFrame {
     Close,
     /// Over the size limit: closed with 1009.
     TooLarge,
+    /// A text frame that is not valid UTF-8: closed with 1007 (RFC 6455 §8.1).
+    NotUtf8,
 }
 
 /// How long a new connection has to say `hello`.
@@ -39,6 +42,8 @@ const RATE_STRIKES: u32 = 20;
 
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_TOO_BIG: u16 = 1009;
+/// Invalid frame payload data: a text frame that is not UTF-8.
+pub const CLOSE_NOT_UTF8: u16 = 1007;
 pub const CLOSE_RESTART: u16 = 1012;
 
 /// Frames the session writes: room frames, plus pings of its own.
@@ -148,6 +153,11 @@ where
     R: Stream<Item = InFrame> + Unpin,
 {
     let hello_required = || Refused::policy("hello_required", "the first message must be hello");
+    let not_utf8 = || Refused {
+        code: "not_utf8",
+        message: "text frames must be UTF-8".into(),
+        close: CLOSE_NOT_UTF8,
+    };
     let first = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
         Ok(Some(InFrame::Text(text))) => text,
         Ok(Some(InFrame::TooLarge)) => {
@@ -157,6 +167,7 @@ where
                 close: CLOSE_TOO_BIG,
             });
         }
+        Ok(Some(InFrame::NotUtf8)) => return Err(not_utf8()),
         Ok(Some(_)) | Err(_) => return Err(hello_required()),
         Ok(None) => return Ok(None),
     };
@@ -171,27 +182,29 @@ where
         Ok(ClientMsg::Command { .. } | ClientMsg::Media { .. }) => return Err(hello_required()),
         Err(error) => return Err(Refused::policy(error.code(), error.to_string())),
     };
-    let claims = app.keys.verify(&token).map_err(|error| {
-        metrics::counter!("circlekeeper_token_rejections_total", "code" => error.code())
-            .increment(1);
-        Refused::policy(error.code(), error.to_string())
-    })?;
     let server_error = |error: &dyn std::fmt::Display| {
         tracing::error!(%error, "arrival failed");
         Refused::policy("server_error", "please try again")
     };
-    if app
-        .store
-        .is_revoked(&claims.jti)
-        .await
-        .map_err(|e| server_error(&e))?
-    {
-        return Err(Refused::policy(
-            "invitation_revoked",
-            "this invitation has been revoked",
-        ));
-    }
-    let room = match app.rooms.get(&claims.room).await {
+    let stored = match check_token(&app.store, &app.keys, &token).await {
+        Ok(checked) => checked.stored,
+        Err(TokenRefusal::Token(error)) => {
+            return Err(Refused::policy(error.code(), error.to_string()));
+        }
+        Err(TokenRefusal::Revoked(_)) => {
+            return Err(Refused::policy(
+                "invitation_revoked",
+                "this invitation has been revoked",
+            ));
+        }
+        Err(TokenRefusal::Store(error)) => return Err(server_error(&error)),
+    };
+    let gone = || Refused {
+        code: "room_gone",
+        message: "the room is not available now".into(),
+        close: CLOSE_RESTART,
+    };
+    let room = match app.rooms.get(&stored.room_id).await {
         Ok(room) => room,
         Err(RoomsError::Unknown) => {
             return Err(Refused::policy(
@@ -199,22 +212,25 @@ where
                 "this link is not for a room on this server",
             ));
         }
+        // Shutting down: no room starts any more; come back after the restart.
+        Err(RoomsError::Stopped) => return Err(gone()),
         Err(error) => return Err(server_error(&error)),
     };
     let (reply, answer) = oneshot::channel();
     let arrival = RoomMsg::Arrive {
-        invitation: claims.invitation(),
+        invitation: stored.invitation,
         outbound,
         reply,
-    };
-    let gone = || Refused {
-        code: "room_gone",
-        message: "the room is not available now".into(),
-        close: CLOSE_RESTART,
     };
     room.send(arrival).await.map_err(|_| gone())?;
     match answer.await.map_err(|_| gone())? {
         Ok(session) => Ok(Some((room, session))),
+        // Not written, so not in: the room reloads from its journal; try again.
+        Err(refusal @ crate::circle::Refusal::NotSaved) => Err(Refused {
+            code: refusal.code(),
+            message: refusal.to_string(),
+            close: CLOSE_RESTART,
+        }),
         Err(refusal) => Err(Refused::policy(refusal.code(), refusal.to_string())),
     }
 }
@@ -255,6 +271,13 @@ where
                 });
                 return Ending::ByUs;
             }
+            InFrame::NotUtf8 => {
+                let _ = frames.try_send(OutFrame::Close {
+                    code: CLOSE_NOT_UTF8,
+                    reason: "text frames are UTF-8",
+                });
+                return Ending::ByUs;
+            }
             InFrame::Binary => {
                 let _ = frames.try_send(OutFrame::Text(error_json(
                     "not_text",
@@ -267,6 +290,13 @@ where
         if limiter.check().is_err() {
             strikes += 1;
             metrics::counter!("circlekeeper_rate_limited_total").increment(1);
+            // Every refused message gets its error, the last one too: after
+            // the RATE_STRIKES-th error the connection closes.
+            let _ = frames.try_send(OutFrame::Text(error_json(
+                "rate_limited",
+                "slow down",
+                None,
+            )));
             if strikes >= RATE_STRIKES {
                 let _ = frames.try_send(OutFrame::Close {
                     code: CLOSE_POLICY,
@@ -274,11 +304,6 @@ where
                 });
                 return Ending::ByUs;
             }
-            let _ = frames.try_send(OutFrame::Text(error_json(
-                "rate_limited",
-                "slow down",
-                None,
-            )));
             continue;
         }
         match parse_client(&text) {

@@ -21,6 +21,7 @@ pub const COMMAND_TYPES: &[&str] = &[
     "withdraw_consent",
     "pass",
     "pass_without_speaking",
+    "done_interpreting",
     "raise_hand",
     "lower_hand",
     "request_pause",

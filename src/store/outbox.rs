@@ -78,6 +78,8 @@ fn events_of(records: &[Record]) -> Result<Vec<Pending>, StoreError> {
                 let (kind, reason) = match event {
                     AttendanceEvent::Admitted => ("person.admitted", None),
                     AttendanceEvent::Removed => ("person.removed", None),
+                    // Told as `invitation.revoked`, written by the revocation itself.
+                    AttendanceEvent::Revoked => continue,
                     AttendanceEvent::Left => ("person.left", Some("left")),
                     AttendanceEvent::Away => ("person.left", Some("away")),
                     AttendanceEvent::Dismissed => ("person.left", Some("dismissed")),

@@ -114,7 +114,11 @@ pub(super) async fn write(
     let query = match record {
         // The invitation row is written when it is minted; the journal holds the claims.
         Record::Invited { .. } => return Ok(()),
-        Record::Revoked { invitation_id } => return mark_revoked(conn, room_id, invitation_id, at).await,
+        Record::Revoked { invitation_id } => {
+            return mark_revoked(conn, room_id, invitation_id, at)
+                .await
+                .map(|_| ());
+        }
         // Not the room's record: the program's library, in the same transaction.
         Record::OutlineSaved { outline } => return super::outlines::save(conn, outline, at).await,
         Record::Consent {
@@ -233,7 +237,7 @@ impl Store {
         let all = |sql: &'static str| sqlx::query(sql).bind(room_id);
 
         let invitations = all(
-            "SELECT id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = ? ORDER BY seat, id",
         )
         .fetch_all(&mut *tx)

@@ -73,7 +73,7 @@ impl Store {
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = ? ORDER BY seat, id",
         )
         .bind(room_id)
@@ -82,9 +82,11 @@ impl Store {
         rows.iter().map(invitation_row).collect()
     }
 
-    /// Revokes an invitation by jti; revoking again changes nothing (the
-    /// first time stands). `NotFound` if the jti is a stored invitation of
-    /// another room, so one room's caller cannot revoke another's people.
+    /// Revokes an invitation by jti (the program's revocation); revoking
+    /// again changes nothing (the first time stands). The first time, the
+    /// webhook event `invitation.revoked` is written in the same transaction.
+    /// `NotFound` if the jti is a stored invitation of another room, so one
+    /// room's caller cannot revoke another's people.
     pub async fn revoke(
         &self,
         room_id: &str,
@@ -94,17 +96,39 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         // Write first so SQLite takes the write lock up front (no stale-read
         // upgrade failure); a foreign room's jti rolls the write back below.
-        mark_revoked(&mut tx, room_id, invitation_id, at).await?;
-        let owner: Option<String> =
-            sqlx::query_scalar("SELECT room_id FROM invitations WHERE id = ?")
+        let first = mark_revoked(&mut tx, room_id, invitation_id, at).await?;
+        let owner: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT room_id, party FROM invitations WHERE id = ?")
                 .bind(invitation_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if owner.is_some_and(|owner| owner != room_id) {
+        if owner.as_ref().is_some_and(|(owner, _)| owner != room_id) {
             return Err(StoreError::NotFound);
+        }
+        if first {
+            let party = owner.and_then(|(_, party)| party);
+            let data = serde_json::json!({"invitation_id": invitation_id, "party": party});
+            super::outbox::enqueue_event(&mut tx, room_id, at, "invitation.revoked", data).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The stored invitation with this jti, with `revoked_at` set when it
+    /// was revoked (by the invitation row or by a revocation of the same jti).
+    pub async fn invitation(
+        &self,
+        invitation_id: &str,
+    ) -> Result<Option<InvitationRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, room_id, seat, role, party, name, interprets_for, issued_at, expires_at, \
+             COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
+             AS revoked_at FROM invitations WHERE id = ?",
+        )
+        .bind(invitation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(invitation_row).transpose()
     }
 
     pub async fn is_revoked(&self, invitation_id: &str) -> Result<bool, StoreError> {
@@ -117,9 +141,21 @@ impl Store {
     }
 
     /// Retention: deletes the room with its journal, invitations, revocations
-    /// and records, in one transaction. `false` if there was no such room.
+    /// and records, in one transaction, with the webhook event `room.deleted`.
+    /// `false` if there was no such room.
     pub async fn delete_room(&self, room_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
+        if room_in(&mut tx, room_id).await?.is_some() {
+            // Placed after the room's last event: a receiver sees it last.
+            super::outbox::enqueue_event(
+                &mut tx,
+                room_id,
+                crate::rooms::wall_clock(),
+                "room.deleted",
+                serde_json::json!({}),
+            )
+            .await?;
+        }
         for sql in ROOM_DELETES {
             sqlx::query(*sql).bind(room_id).execute(&mut *tx).await?;
         }
@@ -134,15 +170,16 @@ impl Store {
 }
 
 /// Records a revocation (first one wins) and stamps the invitation row if
-/// it is there. Shared by `revoke` and by `Record::Revoked` in `append`.
+/// it is there; true when this was the first. Shared by `revoke` and by
+/// `Record::Revoked` in `append`.
 pub(super) async fn mark_revoked(
     conn: &mut SqliteConnection,
     room_id: &str,
     invitation_id: &str,
     at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let at = ts_to_db(at)?;
-    sqlx::query(
+    let first = sqlx::query(
         "INSERT INTO revocations (invitation_id, room_id, at) VALUES (?, ?, ?) \
          ON CONFLICT (invitation_id) DO NOTHING",
     )
@@ -150,7 +187,9 @@ pub(super) async fn mark_revoked(
     .bind(room_id)
     .bind(at)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected()
+        > 0;
     sqlx::query(
         "UPDATE invitations SET revoked_at = ? WHERE id = ? AND room_id = ? AND revoked_at IS NULL",
     )
@@ -159,7 +198,7 @@ pub(super) async fn mark_revoked(
     .bind(room_id)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(first)
 }
 
 pub(super) async fn room_in(
@@ -187,6 +226,12 @@ fn room_row(r: &SqliteRow) -> Result<RoomRow, StoreError> {
 pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError> {
     let party: Option<String> = r.try_get("party")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+    let links: Option<String> = r.try_get("interprets_for")?;
+    let interprets_for = match links {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|_| StoreError::Corrupt("invitation interprets_for"))?,
+        None => Vec::new(),
+    };
     Ok(InvitationRow {
         room_id: r.try_get("room_id")?,
         invitation: Invitation {
@@ -195,6 +240,7 @@ pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError>
             role: enum_from_name(r.try_get("role")?, "role")?,
             party: party.map(|p| enum_from_name(p, "party")).transpose()?,
             name: r.try_get("name")?,
+            interprets_for,
         },
         issued_at: ts_from_db(r.try_get("issued_at")?)?,
         expires_at: ts_from_db(r.try_get("expires_at")?)?,
@@ -229,9 +275,15 @@ pub(super) async fn insert_invitation(
         .as_ref()
         .map(|p| enum_name(p, "party"))
         .transpose()?;
+    // NULL rather than `[]`: most invitations have no link.
+    let links = if inv.interprets_for.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&inv.interprets_for)?)
+    };
     sqlx::query(
-        "INSERT INTO invitations (id, room_id, seat, role, party, name, issued_at, expires_at, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO invitations (id, room_id, seat, role, party, name, interprets_for, issued_at, expires_at, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&inv.id)
     .bind(&row.room_id)
@@ -239,6 +291,7 @@ pub(super) async fn insert_invitation(
     .bind(enum_name(&inv.role, "role")?)
     .bind(party)
     .bind(&inv.name)
+    .bind(links)
     .bind(ts_to_db(row.issued_at)?)
     .bind(ts_to_db(row.expires_at)?)
     .bind(row.revoked_at.map(ts_to_db).transpose()?)

@@ -21,6 +21,7 @@ fn invitation(jti: &str, seat: u32, role: Role, party: Option<Party>) -> Invitat
         role,
         party,
         name: format!("Name of {jti}"),
+        interprets_for: Vec::new(),
     }
 }
 

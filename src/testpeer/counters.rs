@@ -22,6 +22,9 @@ pub struct Tally {
     pub packets: u64,
     pub first: Option<Instant>,
     pub last: Option<Instant>,
+    /// The latest send stamp (µs since [`epoch`]) among the packets received: what
+    /// proves a packet was sent after some moment, whatever it met on the way.
+    pub latest_sent_us: Option<u64>,
 }
 
 /// One received stream: its tally and every packet's arrival time.
@@ -57,6 +60,9 @@ impl Counters {
         entry.tally.packets += 1;
         entry.tally.first.get_or_insert(now);
         entry.tally.last = Some(now);
+        if let Some(sent) = sent {
+            entry.tally.latest_sent_us = entry.tally.latest_sent_us.max(Some(sent));
+        }
         entry.arrivals.push(now);
     }
 
@@ -109,6 +115,11 @@ impl Counters {
             .collect();
         v.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
         v
+    }
+
+    /// Now, as a send stamp (µs since [`epoch`]).
+    pub fn stamp_now() -> u64 {
+        Instant::now().duration_since(epoch()).as_micros() as u64
     }
 
     pub fn sent(&self, kind: MediaKind) -> u64 {

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::pump::Pump;
 use super::{Counters, Error, Socket, Tally};
 use crate::media::MediaKind;
+use crate::media::testing::PayloadTypes;
 
 /// How often counters are checked while waiting for packets.
 const POLL: Duration = Duration::from_millis(5);
@@ -24,6 +25,13 @@ pub struct Setup {
     pub patience: Duration,
     /// Waiting longer than this for packets is a failure.
     pub media_patience: Duration,
+    /// How this client numbers Opus and VP8 ([`PayloadTypes::FIREFOX`] differs from
+    /// the server's).
+    pub payload_types: PayloadTypes,
+    /// Signal every candidate under an mDNS name (`<uuid>.local`) instead of its
+    /// address, as browsers do by default: the server must learn the address from
+    /// this peer's connectivity checks.
+    pub hide_addresses: bool,
 }
 
 /// A command's answer, with when it was sent and when its answer was read.
@@ -65,7 +73,7 @@ impl Peer {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (inbox_tx, inbox) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let pump = Pump::new(name, setup.video_kbps, Arc::clone(&counters), inbox_tx);
+        let pump = Pump::new(name, setup, Arc::clone(&counters), inbox_tx);
         let task = tokio::spawn(pump.run(socket, out_rx, pending));
         Peer {
             name: name.to_owned(),

@@ -5,18 +5,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
 
 use super::synthetic::{publishing_tracks, send_media, sent_at};
-use super::{Counters, Receiver, Socket, client_peer_connection};
+use super::{Counters, Receiver, Setup, Socket, client_peer_connection};
+use crate::media::testing::PayloadTypes;
 
 pub(super) struct Pump {
     name: String,
     /// Publish at this video bitrate; `None`: receive only.
     video_kbps: Option<u32>,
+    /// This client's numbering of the codecs.
+    payload_types: PayloadTypes,
+    /// Candidates go out under mDNS names ([`Setup::hide_addresses`]).
+    hide_addresses: bool,
     counters: Arc<Counters>,
     /// Taken (closing the caller's inbox) once the socket closes.
     inbox: Option<mpsc::UnboundedSender<Value>>,
@@ -55,13 +62,15 @@ async fn next_candidate(media: &mut Option<Media>) -> Option<RTCIceCandidateInit
 impl Pump {
     pub(super) fn new(
         name: &str,
-        video_kbps: Option<u32>,
+        setup: Setup,
         counters: Arc<Counters>,
         inbox: mpsc::UnboundedSender<Value>,
     ) -> Pump {
         Pump {
             name: name.to_owned(),
-            video_kbps,
+            video_kbps: setup.video_kbps,
+            payload_types: setup.payload_types,
+            hide_addresses: setup.hide_addresses,
             counters,
             inbox: Some(inbox),
             media: None,
@@ -105,8 +114,13 @@ impl Pump {
                     }
                 },
                 Some(c) = next_candidate(&mut self.media) => {
+                    let candidate = if self.hide_addresses {
+                        hide_address(&c.candidate)
+                    } else {
+                        c.candidate
+                    };
                     let msg = json!({"type": "media_candidate", "candidate": {
-                        "candidate": c.candidate,
+                        "candidate": candidate,
                         "sdpMid": c.sdp_mid,
                         "sdpMLineIndex": c.sdp_mline_index,
                     }});
@@ -124,6 +138,22 @@ impl Pump {
         if let Some(media) = self.media.take() {
             media.close().await;
         }
+    }
+
+    /// A description as it leaves: with its candidates' addresses hidden if asked.
+    fn outgoing(&self, sdp: String) -> String {
+        if !self.hide_addresses {
+            return sdp;
+        }
+        sdp.split_inclusive('\n')
+            .map(|line| match line.strip_prefix("a=") {
+                Some(c) if c.starts_with("candidate:") => {
+                    let end = &line[line.trim_end().len()..];
+                    format!("a={}{end}", hide_address(c.trim_end()))
+                }
+                _ => line.to_owned(),
+            })
+            .collect()
     }
 
     /// Sends a media message with a `ref`, so that a refusal names its step.
@@ -160,12 +190,15 @@ impl Pump {
         }
         let (cand_tx, candidates) = mpsc::unbounded_channel();
         let counters = Arc::clone(&self.counters);
-        let pc = client_peer_connection(Receiver {
-            candidates: cand_tx,
-            on_packet: Arc::new(move |stream, kind, pkt| {
-                counters.arrived(stream, kind, Instant::now(), sent_at(&pkt.payload));
-            }),
-        })
+        let pc = client_peer_connection(
+            Receiver {
+                candidates: cand_tx,
+                on_packet: Arc::new(move |stream, kind, pkt| {
+                    counters.arrived(stream, kind, Instant::now(), sent_at(&pkt.payload));
+                }),
+            },
+            self.payload_types,
+        )
         .await?;
         let mut media = Media {
             pc: Arc::clone(&pc),
@@ -173,21 +206,39 @@ impl Pump {
             early: Vec::new(),
             candidates,
         };
-        if let Some(video_kbps) = self.video_kbps {
-            let tracks = publishing_tracks(&pc).await?;
-            let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
-            pc.set_local_description(offer.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            self.signal(client, json!({"type": "media_offer", "sdp": offer.sdp}))
-                .await;
+        // The client always offers first (docs/protocol.md): its tracks, or two
+        // receive-only m-lines when it publishes nothing.
+        let tracks = match self.video_kbps {
+            Some(_) => Some(publishing_tracks(&pc).await?),
+            None => {
+                for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+                    let init = RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Recvonly,
+                        streams: vec![],
+                        send_encodings: vec![],
+                    };
+                    pc.add_transceiver_from_kind(kind, Some(init))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                None
+            }
+        };
+        let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
+        pc.set_local_description(offer.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let sdp = self.outgoing(offer.sdp);
+        self.signal(client, json!({"type": "media_offer", "sdp": sdp}))
+            .await;
+        if let (Some(tracks), Some(video_kbps)) = (tracks, self.video_kbps) {
             media.sender = Some(tokio::spawn(send_media(
                 tracks,
                 Arc::clone(&self.counters),
                 video_kbps,
+                self.payload_types,
             )));
         }
-        // A receive-only peer waits for the server's offer.
         self.media = Some(media);
         Ok(())
     }
@@ -231,7 +282,8 @@ impl Pump {
             .set_local_description(answer.clone())
             .await
             .map_err(|e| e.to_string())?;
-        self.signal(client, json!({"type": "media_answer", "sdp": answer.sdp}))
+        let sdp = self.outgoing(answer.sdp);
+        self.signal(client, json!({"type": "media_answer", "sdp": sdp}))
             .await;
         Ok(())
     }
@@ -265,5 +317,37 @@ async fn add_early(media: &mut Media) {
         if let Err(e) = media.pc.add_ice_candidate(c).await {
             eprintln!("early candidate refused: {e}");
         }
+    }
+}
+
+/// The candidate with its address replaced by a fresh mDNS name, as a browser that
+/// hides its addresses signals it (`candidate:F C proto prio ADDRESS port typ ...`).
+fn hide_address(candidate: &str) -> String {
+    let name = format!("{:032x}.local", rand::random::<u128>());
+    candidate
+        .split(' ')
+        .enumerate()
+        .map(|(i, field)| if i == 4 { name.as_str() } else { field })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_address;
+
+    #[test]
+    fn a_hidden_candidate_keeps_everything_but_its_address() {
+        let hidden = hide_address("candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host");
+        let fields: Vec<&str> = hidden.split(' ').collect();
+        assert_eq!(fields.len(), 8);
+        assert!(
+            fields[4].ends_with(".local") && fields[4].len() == 38,
+            "{hidden}"
+        );
+        assert_eq!(
+            [fields[..4].join(" "), fields[5..].join(" ")],
+            ["candidate:1 1 udp 2130706431", "50000 typ host"]
+        );
     }
 }

@@ -14,13 +14,18 @@ use webrtc::peer_connection::{
 };
 
 use crate::media::MediaKind;
+use crate::media::testing::{PayloadTypes, media_engine_numbered};
 
 /// Called with the stream id and kind of the remote track for every packet.
 pub type OnPacket = Arc<dyn Fn(&str, MediaKind, &rtp::Packet) + Send + Sync>;
 
-/// Builds a peer connection on 127.0.0.1 handled by `receiver`.
-pub async fn client_peer_connection(receiver: Receiver) -> Result<Arc<dyn PeerConnection>, String> {
-    let mut engine = crate::media::testing::media_engine().map_err(|e| e.to_string())?;
+/// Builds a peer connection on 127.0.0.1 handled by `receiver`, numbering the codecs
+/// as `pts` says.
+pub async fn client_peer_connection(
+    receiver: Receiver,
+    pts: PayloadTypes,
+) -> Result<Arc<dyn PeerConnection>, String> {
+    let mut engine = media_engine_numbered(pts).map_err(|e| e.to_string())?;
     let registry = crate::media::testing::interceptors(&mut engine).map_err(|e| e.to_string())?;
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())

@@ -19,6 +19,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::PeerConnection;
 
 use super::{Counters, epoch};
+use crate::media::testing::PayloadTypes;
 
 /// Where the send time sits in every payload (after the VP8 descriptor and header).
 const STAMP_AT: usize = 8;
@@ -61,6 +62,7 @@ pub(super) async fn send_media(
     tracks: Vec<Arc<TrackLocalStaticRTP>>,
     counters: Arc<Counters>,
     video_kbps: u32,
+    pts: PayloadTypes,
 ) {
     let (audio, video) = (Arc::clone(&tracks[0]), Arc::clone(&tracks[1]));
     let (a_ssrc, v_ssrc) = (audio.ssrcs().await[0], video.ssrcs().await[0]);
@@ -79,7 +81,7 @@ pub(super) async fn send_media(
         if n % 2 == 0 {
             let mut payload = vec![0xfc; 60];
             stamp(&mut payload);
-            let pkt = packet(111, a_ssrc, seq_a, (n * 480) as u32, payload);
+            let pkt = packet(pts.opus, a_ssrc, seq_a, (n * 480) as u32, payload);
             seq_a = seq_a.wrapping_add(1);
             let level = HeaderExtension::AudioLevel(AudioLevelExtension {
                 level: 30,
@@ -96,7 +98,7 @@ pub(super) async fn send_media(
                 let mut payload = vec![if i == 0 { 0x10 } else { 0x00 }, 0x9d, 0x01, 0x2a];
                 payload.resize(packet_bytes, 0x55);
                 stamp(&mut payload);
-                let mut pkt = packet(96, v_ssrc, seq_v, (n * 900) as u32, payload);
+                let mut pkt = packet(pts.vp8, v_ssrc, seq_v, (n * 900) as u32, payload);
                 pkt.header.marker = i + 1 == per_frame;
                 seq_v = seq_v.wrapping_add(1);
                 if video.write_rtp(pkt).await.is_ok() {

@@ -104,6 +104,31 @@ impl TestServer {
         party: Option<Party>,
         name: &str,
     ) -> String {
+        self.linked_token(room, seat, role, party, name, &[]).await
+    }
+
+    /// Mints a token for an interpreter's seat linked to `interprets_for`.
+    pub async fn interpreter_token(
+        &self,
+        room: &str,
+        seat: u32,
+        name: &str,
+        interprets_for: &[u32],
+    ) -> String {
+        let party = Some(Party::Interpreter);
+        self.linked_token(room, seat, Role::Participant, party, name, interprets_for)
+            .await
+    }
+
+    async fn linked_token(
+        &self,
+        room: &str,
+        seat: u32,
+        role: Role,
+        party: Option<Party>,
+        name: &str,
+        interprets_for: &[u32],
+    ) -> String {
         let issued = issue(
             &self.app.store,
             &self.app.keys,
@@ -114,6 +139,7 @@ impl TestServer {
                 role,
                 party,
                 name,
+                interprets_for,
             },
             3600,
         )
@@ -206,6 +232,20 @@ impl Client {
     pub async fn send_text(&mut self, text: impl Into<String>) {
         self.ws
             .send(Message::text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends a text frame with any payload, valid UTF-8 or not.
+    pub async fn send_raw_text(&mut self, payload: Vec<u8>) {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        self.ws
+            .send(Message::Frame(Frame::message(
+                payload,
+                OpCode::Data(Data::Text),
+                true,
+            )))
             .await
             .expect("send");
     }

@@ -3,7 +3,7 @@
 // and small waiting helpers (playwright-core has no `expect`).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -88,13 +88,22 @@ export async function person(browser, label, viewport = DESKTOP) {
   });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
+  return { page, context, problems: watchProblems(page, label), label };
+}
+
+/**
+ * Collects a page's console errors and page errors (a CSP violation shows up
+ * there). Works with a playwright page and a puppeteer one alike.
+ * @returns {string[]} filled as problems happen
+ */
+export function watchProblems(page, label) {
   const problems = [];
   page.on('console', (msg) => {
     if (process.env.CK_DEBUG) console.log(`[${label}] ${msg.type()}: ${msg.text()}`);
     if (msg.type() === 'error') problems.push(`${label} console: ${msg.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${label} page error: ${error.message}`));
-  return { page, context, problems, label };
+  return problems;
 }
 
 /**
@@ -108,7 +117,8 @@ export async function shoot(page, name) {
   for (const [suffix, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await page.setViewportSize(size);
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
-    await page.screenshot({ path: join(SHOTS, `${name}-${suffix}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+    // A full page of live videos takes long on a busy machine: more time than an ordinary action.
+    await page.screenshot({ path: join(SHOTS, `${name}-${suffix}.png`), fullPage: true, animations: 'disabled', caret: 'hide', timeout: 30_000 });
   }
   if (before) await page.setViewportSize(before);
 }
@@ -194,7 +204,8 @@ export async function grows(page, personId, kind, { more = 25, timeout = 15_000,
   while (Date.now() < deadline) {
     now = await packets(page, personId, kind);
     if (now >= start + more) return now;
-    await page.waitForTimeout(100);
+    // A Node-side pause: the page may be Chromium's (playwright) or Firefox's (puppeteer).
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${label || 'page'}: ${kind} from person ${personId} did not arrive (${start} → ${now} packets in ${timeout} ms)`);
 }
@@ -213,8 +224,58 @@ export async function staysFlatWhile(page, quietId, heardId, kind, { more = 50, 
     `${label}: ${kind} from person ${quietId} still arrives (${quietBefore} → ${quietAfter}) while ${heardAfter - heardBefore} packets came from person ${heardId}`);
 }
 
-/** Waits until `n` video tiles in the circle show moving pictures. */
+/** Waits until `n` video tiles in the circle (seats and the spotlight) show moving pictures. */
 export async function videosPlaying(page, n) {
-  await page.waitForFunction((count) => [...document.querySelectorAll('.seat video')]
+  await page.waitForFunction((count) => [...document.querySelectorAll('.tile video')]
     .filter((v) => v.readyState >= 2 && v.videoWidth > 0).length >= count, n, { timeout: 15_000 });
+}
+
+// --- accessibility and layout ------------------------------------------------
+
+const AXE = join(import.meta.dirname, 'node_modules', 'axe-core', 'axe.min.js');
+
+/**
+ * Runs axe-core on the page as it is now and fails on any serious or
+ * critical violation (SPEC §10). `what` names the screen in the message.
+ * @param {import('playwright-core').Page} page
+ * @param {string} what
+ */
+export async function accessible(page, what) {
+  // Evaluated through the DevTools protocol: the page's Content-Security-Policy
+  // (script-src 'self') rightly refuses an injected <script> tag.
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(readFileSync(AXE, 'utf8'));
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+  assert.deepEqual(violations, [], `${what}: no serious or critical accessibility violation`);
+}
+
+/**
+ * The boxes of these elements lie inside the first viewport (the page not
+ * scrolled): top ≥ 0 and bottom ≤ the window's height, and they have a size.
+ * @param {import('playwright-core').Page} page
+ * @param {string} selector  every visible match is checked; at least one must exist
+ * @param {string} what
+ */
+export async function inFirstViewport(page, selector, what) {
+  const boxes = await page.evaluate((sel) => {
+    window.scrollTo(0, 0);
+    return [...document.querySelectorAll(sel)]
+      // Shown ones only: `hidden` and display: none leave no box.
+      .filter((el) => el.getClientRects().length > 0)
+      .map((el) => {
+        const r = el.getBoundingClientRect();
+        return { text: el.textContent.trim().slice(0, 30), top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height };
+      });
+  }, selector);
+  const size = page.viewportSize();
+  assert.ok(boxes.length > 0, `${what}: ${selector} is on the page`);
+  for (const box of boxes) {
+    assert.ok(box.width > 0 && box.height > 0, `${what}: “${box.text}” has a size`);
+    assert.ok(box.top >= 0 && box.bottom <= size.height && box.left >= 0 && box.right <= size.width,
+      `${what}: “${box.text}” (${Math.round(box.left)},${Math.round(box.top)}–${Math.round(box.right)},${Math.round(box.bottom)}) is inside the first ${size.width}×${size.height} screen`);
+  }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  BASE, PHONE, announced, confirm, createRoom, heading, launch, noProblems, person, press, seatLink, sees, shoot,
+  BASE, PHONE, accessible, announced, confirm, createRoom, heading, launch, noProblems, person, press, seatLink, sees, shoot,
 } from './helpers.js';
 
 /** The page's language and direction, as the document says them. */
@@ -94,6 +94,7 @@ describe('languages', () => {
     await press(page, 'Continuar');
     await sees(page, 'Responda a todos los puntos, por favor (faltan 4).');
     await shoot(page, '30-consent-es');
+    await accessible(page, '30-consent-es');
     await fitsPhone(page, 'consent in Spanish');
 
     // A choice made before switching survives the switch; nothing is sent.
@@ -112,6 +113,7 @@ describe('languages', () => {
     await press(page, 'Continuar');
     await heading(page, 'Está en la sala de espera');
     await shoot(page, '32-lobby-es');
+    await accessible(page, '32-lobby-es');
     await fitsPhone(page, 'the waiting room in Spanish');
   });
 
@@ -130,11 +132,13 @@ describe('languages', () => {
     });
     assert.ok(layout.rightGap < layout.leftGap, `the title hugs the right edge: ${JSON.stringify(layout)}`);
     await shoot(page, '33-consent-ar');
+    await accessible(page, '33-consent-ar');
     await fitsPhone(page, 'consent in Arabic');
     for (const radio of await page.getByRole('radio', { name: 'أوافق', exact: true }).all()) await radio.check();
     await press(page, 'متابعة');
     await heading(page, 'أنت في غرفة الانتظار');
     await shoot(page, '34-lobby-ar');
+    await accessible(page, '34-lobby-ar');
   });
 
   it('runs the circle with each person in their own language', async () => {
@@ -154,13 +158,19 @@ describe('languages', () => {
     await heading(bashir.page, 'أداة الحديث مع Ana');
     await sees(bashir.page, 'دورك هو التالي.');
     await shoot(ana.page, '35-circle-es');
+    await accessible(ana.page, '35-circle-es');
     await shoot(bashir.page, '31-circle-ar');
+    await accessible(bashir.page, '31-circle-ar');
     await fitsPhone(ana.page, 'the circle in Spanish');
     await fitsPhone(bashir.page, 'the circle in Arabic');
-    // The ring is drawn the same in both directions: seat order runs clockwise.
-    const seatsAr = await bashir.page.evaluate(() => [...document.querySelectorAll('.seat')].map((s) => s.getAttribute('style')));
-    const seatsEs = await ana.page.evaluate(() => [...document.querySelectorAll('.seat')].map((s) => s.getAttribute('style')));
-    assert.deepEqual(seatsAr, seatsEs);
+    // The seats keep seat order in both directions, from the edge where reading starts.
+    const seats = (page) => page.evaluate(() => [...document.querySelectorAll('.seat')]
+      .map((s) => ({ name: s.querySelector('.seat-name').textContent, x: s.getBoundingClientRect().x })));
+    const seatsAr = await seats(bashir.page);
+    const seatsEs = await seats(ana.page);
+    assert.deepEqual(seatsAr.map((s) => s.name), seatsEs.map((s) => s.name));
+    assert.ok(seatsEs[0].x < seatsEs[1].x, `Spanish: the first seat is on the left ${JSON.stringify(seatsEs)}`);
+    assert.ok(seatsAr[0].x > seatsAr[1].x, `Arabic: the first seat is on the right ${JSON.stringify(seatsAr)}`);
   });
 
   it('switches live in the circle, keeps the choice across a reload, and the choice beats the link', async () => {
@@ -184,10 +194,12 @@ describe('languages', () => {
     await sees(page, 'Panel de facilitación');
     await page.getByRole('button', { name: 'Terminar la ronda', exact: true }).waitFor();
     await shoot(page, '36-keeper-es');
+    await accessible(page, '36-keeper-es');
     await fitsPhone(page, 'the keeper console in Spanish');
     await switchTo(page, 'Idioma', 'العربية');
     await sees(page, 'لوحة الميسّر');
     await shoot(page, '37-keeper-ar');
+    await accessible(page, '37-keeper-ar');
     await fitsPhone(page, 'the keeper console in Arabic');
     await switchTo(page, 'اللغة', 'English');
     await sees(page, 'Keeper console');
@@ -200,10 +212,12 @@ describe('languages', () => {
     await press(page, 'Salir');
     await heading(page, '¿Salir del círculo?');
     await shoot(page, '38-leave-dialog-es');
+    await accessible(page, '38-leave-dialog-es');
     await confirm(page, 'Salir ahora');
     await heading(page, 'Ha salido del círculo');
     await page.getByLabel('Idioma', { exact: true }).waitFor();
     await shoot(page, '39-ended-left-es');
+    await accessible(page, '39-ended-left-es');
     await fitsPhone(page, 'the ended screen in Spanish');
   });
 
@@ -213,9 +227,11 @@ describe('languages', () => {
     await heading(visitor.page, 'لا يمكن استخدام هذا الرابط');
     assert.deepEqual(await pageLanguage(visitor.page), { lang: 'ar', dir: 'rtl' });
     await shoot(visitor.page, '40-refused-ar');
+    await accessible(visitor.page, '40-refused-ar');
     await switchTo(visitor.page, 'اللغة', 'Español');
     await heading(visitor.page, 'Este enlace no se puede usar');
     await shoot(visitor.page, '41-refused-es');
+    await accessible(visitor.page, '41-refused-es');
     noProblems(keeper, ana, bashir, visitor);
   });
 });

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests of the web client: headless Debian Chromium with a
 # fake camera and microphone, driven by playwright-core (which never downloads
-# a browser), against a freshly built server on a free port with a fresh
-# data directory. Screenshots of every screen go to tests/e2e/screenshots/.
+# a browser), and Debian's Firefox ESR driven by puppeteer-core over WebDriver
+# BiDi (firefox.test.js), against a freshly built server on a free port with a
+# fresh data directory. Screenshots of every screen go to tests/e2e/screenshots/.
 #
 #   tests/e2e/run.sh                 # build the server, run every test
 #   CIRCLEKEEPER_BIN=path tests/e2e/run.sh   # use an already built binary
@@ -12,14 +13,18 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+export FIREFOX="${FIREFOX:-/usr/bin/firefox-esr}"
 
-if [[ ! -x "$CHROMIUM" ]]; then
-  echo "e2e: installing chromium" >&2
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+if [[ ! -x "$CHROMIUM" || ! -x "$FIREFOX" ]]; then
+  echo "e2e: installing chromium and firefox-esr" >&2
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium firefox-esr
 fi
 
-if [[ ! -d "$here/node_modules" ]]; then
-  (cd "$here" && npm ci --no-audit --no-fund)
+# puppeteer-core drives Firefox; it never downloads a browser, and is told so anyway.
+# axe-core audits every screen for accessibility.
+if [[ ! -d "$here/node_modules/playwright-core" || ! -d "$here/node_modules/puppeteer-core" \
+   || ! -d "$here/node_modules/axe-core" ]]; then
+  (cd "$here" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
 bin="${CIRCLEKEEPER_BIN:-}"
@@ -91,7 +96,8 @@ fi
 status=0
 node --test --test-concurrency=1 "${files[@]}" || status=$?
 if [[ $status -ne 0 ]]; then
-  echo "e2e: server log follows" >&2
+  echo "e2e: server log follows (all of it: $CK_SCREENSHOTS/server.log)" >&2
   tail -n 60 "$log" >&2
+  cp "$log" "$CK_SCREENSHOTS/server.log"
 fi
 exit $status

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, PHONE, heading, launch, noProblems, person, press, sees, shoot } from './helpers.js';
+import { BASE, PHONE, accessible, heading, launch, noProblems, person, press, sees, shoot } from './helpers.js';
 
 /** Replaces the page's WebSocket and its fetch of /feedback by scripted ones. */
 function scriptedServer() {
@@ -108,6 +108,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     await sees(page, 'Step 1 of 4 · Opening');
     await sees(page, 'Welcome. We sit together in a circle.');
     await shoot(page, '42-circle-step');
+    await accessible(page, '42-circle-step');
     // Without an outline (or from a server that sends none) there is no step card.
     await serverSays(page, { type: 'state', view: circleView(2, { outline: null }) });
     await page.locator('[data-section="step"]').waitFor({ state: 'hidden' });
@@ -130,6 +131,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     await panel.getByRole('button', { name: 'Next step', exact: true }).click();
     await page.waitForFunction(() => window.__sent.some((m) => m.type === 'next_step'));
     await shoot(page, '43-keeper-outline');
+    await accessible(page, '43-keeper-outline');
 
     // At the last step there is no next one; outside the session neither.
     await serverSays(page, { type: 'state', view: circleView(1, { outline: { ...outline, current: 3 } }) });
@@ -160,6 +162,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     await page.locator('#outline-step-2-prompt').fill('What happened?');
     await page.locator('#outline-step-1-kind').selectOption('guidelines');
     await shoot(page, '44-keeper-outline-editor');
+    await accessible(page, '44-keeper-outline-editor');
     await panel.getByRole('button', { name: 'Save the outline' }).click();
     await page.waitForFunction(() => window.__sent.some((m) => m.type === 'set_outline'));
     const [command] = await sent(page, 'set_outline');
@@ -179,6 +182,10 @@ describe('outline, due dates and feedback against a scripted server', () => {
   it('the agreement editor sends a due date only when one is set, and views show it', async () => {
     const page = all[1].page;
     const panel = page.locator('[data-section="agreement"]');
+    // The agreement is a tool of the session: not offered before it starts (no agreement yet).
+    assert.equal(await panel.isVisible(), false, 'no agreement editor before the session');
+    await serverSays(page, { type: 'state', view: circleView(1) });
+    await panel.waitFor();
     await panel.getByLabel('What').first().fill('Ben repairs the fence.');
     await panel.getByLabel('Due date (optional)').first().fill('2026-06-30');
     await press(page, 'Add an item');
@@ -222,6 +229,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     await page.getByRole('group', { name: /The process was fair/ }).getByRole('radio', { name: '5 of 5 — Completely' }).check();
     await page.getByLabel('Anything else you would like to say? (optional)').fill('Thank you for the calm.');
     await shoot(page, '45-feedback');
+    await accessible(page, '45-feedback');
     await press(page, 'Send');
     await sees(page, 'Thank you. Your answers have been received.');
     const posts = await page.evaluate(() => window.__posts);
@@ -229,6 +237,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     assert.equal(posts[0].headers.Authorization, 'Bearer scripted-token', 'the invitation token is the credential');
     assert.deepEqual(posts[0].body, { answers: { felt_heard: 4, fair_process: 5 }, comment: 'Thank you for the calm.' });
     await shoot(page, '46-feedback-thanks');
+    await accessible(page, '46-feedback-thanks');
   });
 
   it('declining is one action, in Spanish with the question’s translation, on a phone', async () => {
@@ -240,6 +249,13 @@ describe('outline, due dates and feedback against a scripted server', () => {
       type: 'ended', reason: 'left',
       feedback: { questions: [{ id: 'felt_heard', text: 'I felt heard.', translations: { es: 'Me sentí escuchado o escuchada.' } }, { id: 'felt_safe', text: 'I felt safe.' }], free_text: true, scale: 5 },
     });
+    // After leaving, going back comes first; the questionnaire waits, folded, for whoever wants it.
+    const back = page.getByRole('button', { name: 'Volver al círculo' });
+    const offer = page.getByText('Contar cómo fue (opcional, unas pocas preguntas)');
+    await offer.waitFor();
+    assert.equal(await page.getByRole('heading', { name: '¿Cómo ha sido para usted?' }).isVisible(), false, 'folded at first');
+    assert.ok((await back.boundingBox()).y < (await offer.boundingBox()).y, 'going back is above the questionnaire');
+    await offer.click();
     await heading(page, '¿Cómo ha sido para usted?');
     await sees(page, 'Me sentí escuchado o escuchada.');
     await sees(page, 'I felt safe.');
@@ -248,6 +264,7 @@ describe('outline, due dates and feedback against a scripted server', () => {
     await press(page, 'Enviar');
     await sees(page, 'Elija una respuesta en al menos una pregunta');
     await shoot(page, '47-feedback-es');
+    await accessible(page, '47-feedback-es');
     await press(page, 'No, gracias');
     await sees(page, 'Está bien. Gracias por participar.');
     assert.deepEqual(await page.evaluate(() => window.__posts.map((p) => p.body)), [{ declined: true }]);

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use circlekeeper::media::testing::PayloadTypes;
 use circlekeeper::media::{IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu};
 use circlekeeper::testpeer::{
     OnPacket, Receiver, client_peer_connection, packet, publishing_tracks,
@@ -81,10 +82,13 @@ impl Client {
         let (cand_tx, mut cand_rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
         let (changed_tx, changed) = watch::channel(0);
-        let pc = client_peer_connection(Receiver {
-            candidates: cand_tx,
-            on_packet: count_into(Arc::clone(&counts), changed_tx),
-        })
+        let pc = client_peer_connection(
+            Receiver {
+                candidates: cand_tx,
+                on_packet: count_into(Arc::clone(&counts), changed_tx),
+            },
+            PayloadTypes::SERVER,
+        )
         .await
         .expect("client pc");
 

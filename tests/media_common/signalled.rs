@@ -6,10 +6,12 @@
 //! so the SFU-only tests need not compile the socket client.
 #![allow(dead_code)]
 
+use circlekeeper::media::EngineKind;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use circlekeeper::circle::{Party, Role};
+use circlekeeper::media::testing::PayloadTypes;
 use circlekeeper::testpeer::{self, Setup, Socket};
 use serde_json::Value;
 
@@ -29,8 +31,25 @@ pub fn serial() -> MutexGuard<'static, ()> {
 /// A server whose media binds loopback, with the default signalling limits:
 /// a browser-like client must negotiate within them.
 pub async fn media_server() -> TestServer {
+    media_server_on(EngineKind::Tasks).await
+}
+
+/// [`media_server`] with the given media engine; `workers`: two worker threads on
+/// any free ports.
+pub async fn media_server_on(engine: EngineKind) -> TestServer {
+    // Captured per test and shown only when one fails: the media layer's negotiation
+    // steps (a few lines per exchange, none per packet) unless RUST_LOG says otherwise.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,circlekeeper::media=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
     TestServer::start_with(|config| {
         config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
+        config.media.engine = engine;
+        config.media.workers = 2;
+        config.media.udp_port = 0;
     })
     .await
 }
@@ -75,6 +94,8 @@ pub fn setup(publish: bool) -> Setup {
         video_kbps: publish.then_some(160),
         patience: PATIENCE,
         media_patience: MEDIA_PATIENCE,
+        payload_types: PayloadTypes::SERVER,
+        hide_addresses: false,
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use circlekeeper::media::MediaKind::Video;
+use circlekeeper::media::testing::PayloadTypes;
 use circlekeeper::testpeer::{self, Peer, Setup};
 use serde::Serialize;
 use serde_json::json;
@@ -89,6 +90,8 @@ async fn measure(args: &ChurnArgs, server: &ServerProcess) -> anyhow::Result<Chu
         video_kbps: Some(args.video_kbps),
         patience: ws::PATIENCE,
         media_patience: ws::PATIENCE,
+        payload_types: PayloadTypes::SERVER,
+        hide_addresses: false,
     };
     let tokens = server.tokens.first().context("the room's invitations")?;
     let (keeper_token, seat_token) = match tokens.as_slice() {

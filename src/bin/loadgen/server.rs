@@ -56,6 +56,7 @@ async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<V
                     role,
                     party,
                     name: &name,
+                    interprets_for: &[],
                 };
                 let issued = issue(store, keys, "http://x", room, seat, 3600)
                     .await

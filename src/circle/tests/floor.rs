@@ -392,3 +392,53 @@ fn observers_never_raise_a_hand_or_hold_the_floor() {
     );
     assert!(!sim.sends_anything("obs"));
 }
+
+/// docs/protocol.md, "Before `start_session`, and the defaults".
+#[test]
+fn before_the_start_only_keepers_are_heard_and_everyone_is_seen() {
+    for kind in [RoomKind::Circle, RoomKind::Conference] {
+        let mut sim = Sim::new(kind, Phase::Open);
+        sim.join("keeper", 1, Role::Keeper, None);
+        sim.join("ana", 2, Role::Participant, Some(Party::Harmed));
+        sim.join("ben", 3, Role::Participant, Some(Party::Community));
+        sim.keeper(Command::SetKeeperSpeaksOutOfTurn { allowed: false })
+            .unwrap();
+        assert!(
+            sim.hears("keeper", "ana"),
+            "{kind:?}: keepers always, before the start"
+        );
+        assert!(
+            !sim.hears("ana", "ben") && !sim.hears("ben", "keeper"),
+            "{kind:?}"
+        );
+        for (a, b) in [("ana", "ben"), ("ben", "keeper"), ("keeper", "ana")] {
+            assert!(sim.sees(a, b), "{kind:?}: {a} → {b}");
+        }
+        // Nobody else gets the right before the start.
+        if kind == RoomKind::Circle {
+            sim.keeper(Command::GivePiece { to: sim.id("ana") }).ok();
+        }
+        assert!(!sim.hears("ana", "ben"), "{kind:?}");
+    }
+}
+
+#[test]
+fn the_defaults_are_the_documented_ones() {
+    let circle = Settings::for_kind(RoomKind::Circle, "c");
+    assert!(circle.keeper_speaks_out_of_turn);
+    assert_eq!(circle.initial_mode(), FloorMode::TalkingPiece);
+    assert_eq!(circle.turn_seconds, None);
+    assert_eq!(circle.entry_order, None);
+    let conference = Settings::for_kind(RoomKind::Conference, "c");
+    assert!(conference.keeper_speaks_out_of_turn);
+    assert_eq!(conference.initial_mode(), FloorMode::Moderated);
+    assert_eq!(
+        conference.entry_order,
+        Some(EntryOrder {
+            first: Party::Harmed,
+            then: Party::Responsible
+        })
+    );
+    let sim = Sim::new(RoomKind::Circle, Phase::Open);
+    assert_eq!(sim.room.holder(), None, "nobody holds the piece at first");
+}

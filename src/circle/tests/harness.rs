@@ -26,6 +26,7 @@ pub fn invitation(name: &'static str, seat: u32, role: Role, party: Option<Party
         role,
         party,
         name: name.to_owned(),
+        interprets_for: Vec::new(),
     }
 }
 

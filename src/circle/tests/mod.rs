@@ -6,6 +6,8 @@ mod feedback;
 mod floor;
 mod gathering;
 mod harness;
+mod interpreting;
+mod interpreting_properties;
 mod outline;
 mod properties;
 mod purity;

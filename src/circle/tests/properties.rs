@@ -202,7 +202,10 @@ fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
     }
     for (i, (name, ..)) in CAST.iter().enumerate() {
         let stage = sim.room.person(person(i)).map(|p| p.stage);
-        if matches!(stage, Some(Stage::Removed | Stage::Withdrawn)) {
+        if matches!(
+            stage,
+            Some(Stage::Removed | Stage::Revoked | Stage::Withdrawn)
+        ) {
             dead.insert(i);
         }
         let _ = name;

@@ -1,0 +1,386 @@
+//! The worker thread: its socket, its connections, and the loop that drives them.
+//!
+//! The thread blocks on the socket with a read timeout equal to the earliest
+//! connection deadline. After every datagram, timeout or command it services each
+//! connection: events, media (forwarded into the subscribers in the same call, see
+//! `relay`), offers that became due (`negotiate`), then the datagrams to send.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use metrics::{Counter, Histogram, counter, histogram};
+use rtc::media_stream::MediaStreamTrackId;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::TaggedRTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use tokio::sync::mpsc;
+
+use super::conn::{self, Conn, Sub};
+use super::router::Router;
+use super::worker::{Census, Command};
+use super::{ConnKey, LIVE, WorkerError};
+use crate::media::forward::{DROPPED, FORWARDED, GATE_SWITCH};
+use crate::media::gates::Gates;
+use crate::media::{IceCandidateInit, MediaEvent};
+
+/// Largest datagram read; WebRTC stays under the path MTU (~1200–1500 bytes).
+const MAX_DATAGRAM: usize = 2048;
+/// Longest sleep without a deadline: bounds how late a lost wake-up is noticed.
+const IDLE: Duration = Duration::from_millis(500);
+/// A zero read timeout means "block forever" to std: never ask for less.
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// The `metrics` handles of the packet path, made once per worker (an increment is
+/// an atomic add).
+pub(super) struct Meters {
+    pub(super) forwarded_audio: Counter,
+    pub(super) forwarded_video: Counter,
+    pub(super) gate_closed: Counter,
+    pub(super) refused: Counter,
+    pub(super) not_negotiated: Counter,
+    pub(super) write_failed: Counter,
+    pub(super) opened: Histogram,
+    pub(super) closed: Histogram,
+}
+
+impl Meters {
+    fn new() -> Meters {
+        Meters {
+            forwarded_audio: counter!(FORWARDED, "kind" => "audio"),
+            forwarded_video: counter!(FORWARDED, "kind" => "video"),
+            gate_closed: counter!(DROPPED, "reason" => "gate_closed"),
+            refused: counter!(DROPPED, "reason" => "publish_refused"),
+            not_negotiated: counter!(DROPPED, "reason" => "not_negotiated"),
+            write_failed: counter!(DROPPED, "reason" => "write_failed"),
+            // One histogram for both kinds here: the worker path is kind-blind.
+            opened: histogram!(GATE_SWITCH, "kind" => "any", "to" => "open"),
+            closed: histogram!(GATE_SWITCH, "kind" => "any", "to" => "closed"),
+        }
+    }
+}
+
+/// Everything the worker thread owns.
+pub(super) struct State {
+    pub(super) socket: UdpSocket,
+    pub(super) local_addr: SocketAddr,
+    /// The address in the host candidate (`public_ip` or the bound one).
+    advertised: SocketAddr,
+    commands: std_mpsc::Receiver<Command>,
+    pub(super) conns: HashMap<ConnKey, Conn>,
+    pub(super) router: Router<ConnKey>,
+    /// Publisher → its receiving track → the copies to write. Nested so the
+    /// per-packet lookup borrows the track id instead of building a key.
+    pub(super) subs: HashMap<ConnKey, HashMap<MediaStreamTrackId, Vec<Sub>>>,
+    /// (subscriber, the SSRC of a copy it receives) → (publisher, its track id):
+    /// where a subscriber's keyframe request goes.
+    pub(super) feedback: HashMap<(ConnKey, u32), (ConnKey, MediaStreamTrackId)>,
+    pub(super) meters: Meters,
+    /// Reused buffers: the connection keys, and one connection's pending reads.
+    keys: Vec<ConnKey>,
+    pub(super) reads: Vec<TaggedRTCMessage>,
+}
+
+impl State {
+    pub(super) fn new(
+        socket: UdpSocket,
+        local_addr: SocketAddr,
+        advertised: SocketAddr,
+        commands: std_mpsc::Receiver<Command>,
+    ) -> State {
+        State {
+            socket,
+            local_addr,
+            advertised,
+            commands,
+            conns: HashMap::new(),
+            router: Router::default(),
+            subs: HashMap::new(),
+            feedback: HashMap::new(),
+            meters: Meters::new(),
+            keys: Vec::new(),
+            reads: Vec::new(),
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => {
+                        self.close_all();
+                        return;
+                    }
+                    Ok(cmd) => self.command(cmd, Instant::now()),
+                    Err(std_mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            self.service(Instant::now());
+
+            let now = Instant::now();
+            let deadline = self
+                .conns
+                .values_mut()
+                .filter_map(|c| c.pc.poll_timeout())
+                .min();
+            if let Some(deadline) = deadline
+                && deadline <= now
+            {
+                self.timeouts(now);
+                continue;
+            }
+            let wait = deadline.map_or(IDLE, |d| (d - now).min(IDLE)).max(MIN_WAIT);
+            if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
+                tracing::error!("media worker: cannot set read timeout: {e}");
+                return;
+            }
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => self.datagram(&buf[..n], from, Instant::now()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                    ) => {}
+                // An ICMP error from an earlier send (ECONNREFUSED) surfaces here on
+                // Linux; it concerns one destination, not the socket.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                Err(e) => {
+                    tracing::error!("media worker: socket failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+        if data.is_empty() {
+            return; // a wake-up (or a stray empty datagram): commands are checked next
+        }
+        let Some(key) = self.router.route(from, data) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        // Errors here are per packet (a bad check, an undecryptable packet): the
+        // connection has already dropped it; no log line per packet.
+        let _ = conn.pc.handle_read(TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local_addr,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        });
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        for conn in self.conns.values_mut() {
+            if conn.pc.poll_timeout().is_some_and(|d| d <= now) {
+                let _ = conn.pc.handle_timeout(now);
+            }
+        }
+    }
+
+    /// Drains every connection: events, then media (forwarded into the
+    /// subscribers), then the offers that became due, then the datagrams to send.
+    fn service(&mut self, now: Instant) {
+        self.keys.clear();
+        self.keys.extend(self.conns.keys().copied());
+        let keys = std::mem::take(&mut self.keys);
+        for &key in &keys {
+            self.events(key, now);
+        }
+        for &key in &keys {
+            self.reads(key, now);
+        }
+        for &key in &keys {
+            self.negotiate(key, now);
+        }
+        for &key in &keys {
+            self.writes(key);
+        }
+        self.keys = keys;
+    }
+
+    fn events(&mut self, key: ConnKey, now: Instant) {
+        while let Some(event) = self.conns.get_mut(&key).and_then(|c| c.pc.poll_event()) {
+            match event {
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+                    let Some(conn) = self.conns.get(&key) else {
+                        return;
+                    };
+                    match state {
+                        RTCPeerConnectionState::Connected => conn.emit(MediaEvent::Connected),
+                        RTCPeerConnectionState::Failed => conn.emit(MediaEvent::Failed),
+                        _ => {}
+                    }
+                }
+                RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                    self.track_opened(key, init.track_id, init.receiver_id, init.ssrc, now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn writes(&mut self, key: ConnKey) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        while let Some(out) = conn.pc.poll_write() {
+            let to = out.transport.peer_addr;
+            self.router.outgoing(key, to, &out.message);
+            // A failed send is a lost datagram, as on the wire; no log per packet.
+            let _ = self.socket.send_to(&out.message, to);
+        }
+    }
+
+    fn command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::AddPeer {
+                key,
+                events,
+                gates,
+                reply,
+            } => {
+                let _ = reply.send(self.add_peer(key, events, gates, now));
+            }
+            Command::RemovePeer { key, reply } => {
+                self.remove_peer(key);
+                let _ = reply.send(());
+            }
+            Command::Offer { key, sdp, reply } => {
+                let _ = reply.send(self.apply_offer(key, sdp, now));
+            }
+            Command::Answer { key, sdp, reply } => {
+                let _ = reply.send(self.apply_answer(key, sdp, now));
+            }
+            Command::Candidate {
+                key,
+                candidate,
+                reply,
+            } => {
+                let _ = reply.send(self.add_candidate(key, candidate));
+            }
+            Command::IsCurrentOffer { key, sdp, reply } => {
+                let current = self
+                    .conns
+                    .get(&key)
+                    .and_then(|c| c.outstanding_offer.as_deref())
+                    == Some(sdp.as_str());
+                let _ = reply.send(current);
+            }
+            Command::Census { reply } => {
+                let _ = reply.send(Census {
+                    peers: self.conns.len(),
+                    subscriptions: self
+                        .subs
+                        .values()
+                        .flat_map(|t| t.values())
+                        .map(Vec::len)
+                        .sum(),
+                    routes: self.router.len(),
+                });
+            }
+            Command::Stop => {}
+        }
+    }
+
+    fn add_candidate(&mut self, key: ConnKey, c: IceCandidateInit) -> Result<(), WorkerError> {
+        let conn = self.conns.get_mut(&key).ok_or(WorkerError::UnknownPeer)?;
+        if c.candidate.is_empty() {
+            return Ok(()); // end of candidates
+        }
+        conn.pc
+            .add_remote_candidate(RTCIceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+                username_fragment: c.username_fragment,
+                url: None,
+            })
+            .map_err(|e| WorkerError::Negotiation(e.to_string()))
+    }
+
+    fn add_peer(
+        &mut self,
+        key: ConnKey,
+        events: mpsc::Sender<MediaEvent>,
+        gates: Arc<Gates>,
+        now: Instant,
+    ) -> Result<(), WorkerError> {
+        if self.conns.contains_key(&key) {
+            return Err(WorkerError::DuplicatePeer);
+        }
+        let ufrag = loop {
+            let ufrag = conn::random_ufrag();
+            if !self.router.has_ufrag(&ufrag) {
+                break ufrag;
+            }
+        };
+        let pc = conn::build(&ufrag, self.advertised, now)?;
+        self.router.add(ufrag, key);
+        let refused = gates.refused_flag(key.peer);
+        self.conns
+            .insert(key, Conn::new(pc, events, gates, refused));
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn remove_peer(&mut self, key: ConnKey) {
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+        let _ = conn.pc.close();
+        // Send what closing queued (DTLS close_notify) before forgetting the routes.
+        while let Some(out) = conn.pc.poll_write() {
+            let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+        }
+        self.router.remove(key);
+        // Its tracks leave the other peers (renegotiated); its subscriptions go.
+        for (_, subs) in self.subs.remove(&key).into_iter().flatten() {
+            for sub in subs {
+                self.unsubscribe(&sub);
+            }
+        }
+        for tracks in self.subs.values_mut() {
+            for subs in tracks.values_mut() {
+                subs.retain(|sub| sub.to != key);
+            }
+            tracks.retain(|_, subs| !subs.is_empty());
+        }
+        self.subs.retain(|_, tracks| !tracks.is_empty());
+        self.feedback
+            .retain(|(to, _), (from, _)| *to != key && *from != key);
+    }
+
+    /// Removes one copy from its subscriber's connection (renegotiated later).
+    pub(super) fn unsubscribe(&mut self, sub: &Sub) {
+        if let Some(other) = self.conns.get_mut(&sub.to)
+            && other.pc.remove_track(sub.sender).is_ok()
+        {
+            other.needs_offer = true;
+        }
+    }
+
+    fn close_all(&mut self) {
+        let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
+        for key in keys {
+            self.remove_peer(key);
+        }
+    }
+}
