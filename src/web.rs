@@ -40,6 +40,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.js", JS, include_str!("../web-client/app.js")),
     ("stage.js", JS, include_str!("../web-client/stage.js")),
     ("callbar.js", JS, include_str!("../web-client/callbar.js")),
+    ("values.js", JS, include_str!("../web-client/values.js")),
     (
         "keeper-alerts.js",
         JS,

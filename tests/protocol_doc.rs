@@ -78,6 +78,9 @@ fn every_command() -> Vec<Command> {
             },
         },
         Command::NextStep,
+        Command::SetValues {
+            values: vec!["Respect".into()],
+        },
     ];
     for command in &all {
         use Command::*;
@@ -122,7 +125,8 @@ fn every_command() -> Vec<Command> {
             | DraftAgreement { .. }
             | FinalizeAgreement
             | SetOutline { .. }
-            | NextStep => {}
+            | NextStep
+            | SetValues { .. } => {}
         }
     }
     all

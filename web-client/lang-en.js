@@ -372,6 +372,8 @@ export default {
   'error.bad_agreement': 'Each item needs at least the “what”, a due date must be a real date, and the agreement needs 1 to 50 items.',
   'error.no_outline': 'This circle has no outline yet.',
   'error.outline_done': 'That was the last step of the outline.',
+  'error.bad_values': 'Values: at most 12, each on one line of up to 120 characters.',
+  'error.keeper_protected': 'A keeper cannot remove another keeper. The program can end a keeper\'s link.',
   'error.bad_outline': 'An outline needs a name and 1 to 20 steps. Check-in, guidelines and round steps each need their prompt.',
   'error.no_hands': 'Nobody has a hand raised.',
   'error.wrong_phase': 'That is not possible at this stage of the meeting.',
@@ -388,6 +390,13 @@ export default {
   'lang.changed': 'The page is now in English.',
 
   // The circle's outline: steps the keeper prepared, one after the other.
+  'values.title': 'Our values',
+  'keeper.values': 'The circle\'s values',
+  'keeper.values_label': 'Values and guidelines',
+  'keeper.values_hint': 'One per line, up to {n}. Everyone in the circle sees them for the whole session.',
+  'keeper.save_values': 'Save values',
+  'keeper.values_saved': 'Values saved. Everyone in the circle sees them.',
+  'keeper.values_cleared': 'Values cleared.',
   'outline.title': 'Outline',
   'outline.none': 'This circle has no outline. You can write one: the steps of the circle, in order.',
   'outline.step_n': 'Step {n} of {total}',

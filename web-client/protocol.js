@@ -84,6 +84,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {AgreementView|null} agreement
  * @property {OutlineView|null} [outline]  The room's outline (absent from older servers).
  * @property {string} [language]  The room's language, a BCP 47 primary tag (absent from older servers).
+ * @property {string[]} [values]  The circle's values and guidelines, as the keeper recorded them.
  *
  * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms, language?: string}} ConsentView
  * @typedef {{stage: 'lobby', title: string, kind: RoomKind, language?: string}} LobbyView
@@ -110,6 +111,8 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'next_step'}} NextStepCmd
  *   In session: ends a running round and moves to the next step (`outline_done`
  *   past the last step, `no_outline` without one).
+ * @typedef {{type: 'set_values', values: string[]}} SetValuesCmd
+ *   Replaces the circle's values (0–12 lines, each 1–120 characters): `bad_values`.
  *
  * Media (docs/protocol.md, "Media"): one RTCPeerConnection with the server
  * while in the circle; the tracks of person N arrive in the stream `peer-N`.

@@ -10,6 +10,7 @@ import { CallBar, HeardLine } from './callbar.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { kindName } from './view-outline.js';
+import { ValuesCard } from './values.js';
 
 /**
  * @param {object} deps
@@ -26,6 +27,7 @@ export function circleScreen({ act }) {
   const statusCard = h('section', { class: 'status-card', 'aria-labelledby': 'turn-title' });
   const timeUpNote = h('p', { class: 'notice warn', hidden: true, text: t('turn.time_up') });
   const roundCard = h('section', { class: 'round-card', 'aria-labelledby': 'round-title', hidden: true });
+  const valuesCard = new ValuesCard();
   const stepCard = h('section', { class: 'step-card', 'aria-labelledby': 'step-title', 'data-section': 'step', hidden: true });
   const agreementSlot = h('div', { class: 'agreement-slot' });
   const sentNote = h('p', { class: 'notice ok', role: 'status', hidden: true });
@@ -75,6 +77,7 @@ export function circleScreen({ act }) {
         mutedCard,
         stepCard,
         roundCard,
+        valuesCard.element,
         readyCard),
       h('div', { class: 'circle-side' },
         agreementSlot,
@@ -116,6 +119,7 @@ export function circleScreen({ act }) {
     }
 
     renderStep(view);
+    valuesCard.update(view);
 
     const self = me(view);
     mutedCard.hidden = !self?.muted;

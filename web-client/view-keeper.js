@@ -14,6 +14,7 @@ import { KeeperAlerts } from './keeper-alerts.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { outlinePanel } from './view-outline.js';
+import { ValuesCard, valuesEditor } from './values.js';
 
 const PARTIES = ['harmed', 'responsible', 'supporter', 'community', 'professional', 'interpreter', 'guardian'];
 const MODES = ['talking_piece', 'moderated', 'open'];
@@ -115,6 +116,11 @@ export function keeperScreen({ act, say, carry }) {
   // --- outline ---
   const outline = outlinePanel({ act, say, carry: carry?.outline });
 
+  // --- the circle's values: shown beside the faces, edited in the console ---
+  const valuesCard = new ValuesCard();
+  const values = valuesEditor({ act, say, carry: carry?.values });
+  const valuesPanel = section('values-editor', t('keeper.values'), values.element);
+
   // --- agreement editor ---
   /** @type {{what: string, who: string, by: string, due?: string}[]} */
   let draft = carry?.draft ?? [{ what: '', who: '', by: '', due: '' }];
@@ -212,11 +218,12 @@ export function keeperScreen({ act, say, carry }) {
     h('header', { class: 'screen-head' }, eyebrow, title, chips),
     h('div', { class: 'keeper-layout' },
       alerts.element,
-      h('div', { class: 'keeper-stage' }, stage.element, h('div', { class: 'dock' }, heard.element, bar.element), statusCard),
+      h('div', { class: 'keeper-stage' }, stage.element, h('div', { class: 'dock' }, heard.element, bar.element), statusCard, valuesCard.element),
       h('section', { class: 'keeper-console', 'aria-label': t('keeper.console'), 'data-section': 'console' },
         sessionPanel,
         lobbyPanel,
         outline.element,
+        valuesPanel,
         floorPanel,
         peoplePanel,
         caucusPanel,
@@ -248,6 +255,8 @@ export function keeperScreen({ act, say, carry }) {
     renderAgreement();
     renderParties();
     outline.update(view);
+    values.update(view);
+    valuesCard.update(view);
     stage.update(view);
     heard.update(view);
     timer.update(view);
@@ -486,7 +495,7 @@ export function keeperScreen({ act, say, carry }) {
     },
     /** What the keeper typed and chose, for a rebuild in another language. */
     carry() {
-      return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry() };
+      return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry(), values: values.carry() };
     },
     dispose() {
       stage.dispose();

@@ -274,6 +274,11 @@ impl Room {
         if matches!(person.stage, Stage::Removed | Stage::Revoked) {
             return Err(Refusal::NoChange);
         }
+        // Removal revokes a link for good: co-keepers may not lock each other
+        // out in front of the circle (docs/decisions.md); the program can.
+        if person.is_keeper() {
+            return Err(Refusal::KeeperProtected);
+        }
         let invitation_id = person.invitation.id.clone();
         self.revoked.insert(invitation_id.clone());
         self.record(Record::Revoked { invitation_id });

@@ -169,6 +169,11 @@ pub enum Command {
     },
     /// Move to the outline's next step.
     NextStep,
+    /// Record the circle's values and guidelines (SPEC §3.2.8), replacing the
+    /// list; everyone admitted sees them all session. Empty clears them.
+    SetValues {
+        values: Vec<String>,
+    },
 }
 
 impl Command {

@@ -18,6 +18,7 @@ mod output;
 mod room;
 mod standard;
 mod types;
+mod values;
 mod view;
 
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use types::{
     Invitation, MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
     is_language_tag,
 };
+pub use values::{MAX_VALUE_CHARS, MAX_VALUES};
 pub use view::{
     AgreementView, CaucusView, CircleView, OutlineView, PersonView, Presence, RoundView, TurnView,
     View,

@@ -239,6 +239,10 @@ pub enum Refusal {
         "an outline needs a name of 1 to 100 characters and 1 to 20 steps, each prompt at most 500 characters and not blank except for an opening or closing"
     )]
     BadOutline,
+    #[error("values: at most 12, each 1 to 120 characters on one line")]
+    BadValues,
+    #[error("a keeper cannot remove another keeper; the program can revoke a keeper's link")]
+    KeeperProtected,
     /// Never made by the state machine: the room's driver refuses an input
     /// whose journal entry could not be written (SPEC §5.12).
     #[error("this could not be saved, so nothing changed; try again")]
@@ -289,6 +293,8 @@ impl Refusal {
             NoOutline => "no_outline",
             OutlineDone => "outline_done",
             BadOutline => "bad_outline",
+            BadValues => "bad_values",
+            KeeperProtected => "keeper_protected",
             NotSaved => "not_saved",
         }
     }
@@ -334,6 +340,8 @@ impl Refusal {
         Refusal::NoOutline,
         Refusal::OutlineDone,
         Refusal::BadOutline,
+        Refusal::BadValues,
+        Refusal::KeeperProtected,
         Refusal::NotSaved,
     ];
 }

@@ -130,6 +130,8 @@ pub struct Room {
     pub(super) agreement: Option<Agreement>,
     /// The outline step the circle is at; `None` before the first `next_step`.
     pub(super) step: Option<usize>,
+    /// The circle's values and guidelines, shown to everyone (SPEC §3.2.8).
+    pub(super) values: Vec<String>,
     /// Revoked invitation ids, including ones never seen here.
     pub(super) revoked: BTreeSet<String>,
     /// The gates the media layer was last told are open.
@@ -155,6 +157,7 @@ impl Room {
             next_caucus: 1,
             agreement: None,
             step: None,
+            values: Vec::new(),
             revoked: BTreeSet::new(),
             open_gates: BTreeSet::new(),
             outputs: VecDeque::new(),
@@ -286,6 +289,7 @@ impl Room {
             FinalizeAgreement => self.finalize_agreement(),
             SetOutline { outline } => self.set_outline(outline),
             NextStep => self.next_step(),
+            SetValues { values } => self.set_values(values),
         }
     }
 
@@ -450,5 +454,6 @@ fn is_keeper_command(command: &Command) -> bool {
             | FinalizeAgreement
             | SetOutline { .. }
             | NextStep
+            | SetValues { .. }
     )
 }

@@ -63,6 +63,8 @@ pub struct CircleView {
     pub agreement: Option<AgreementView>,
     /// The keeper's plan of the circle and the step it is at.
     pub outline: Option<OutlineView>,
+    /// The circle's values and guidelines, as the keeper recorded them.
+    pub values: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -255,6 +257,7 @@ impl Room {
                 steps: o.steps.clone(),
                 current: self.step,
             }),
+            values: self.values.clone(),
         }
     }
 }

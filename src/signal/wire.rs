@@ -57,6 +57,7 @@ pub const COMMAND_TYPES: &[&str] = &[
     "finalize_agreement",
     "set_outline",
     "next_step",
+    "set_values",
 ];
 
 /// Every media `type` a client may send once in the circle.

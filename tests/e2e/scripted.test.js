@@ -142,6 +142,38 @@ describe('outline, due dates and feedback against a scripted server', () => {
     assert.equal(await panel.getByRole('button', { name: 'Begin with the first step' }).isDisabled(), true);
   });
 
+  it('everyone sees the circle’s values; the keeper writes them one per line', async () => {
+    const values = ['Respect', 'Speak from the heart', 'Listen with the heart'];
+    const ana = await open(browser, 'ana values', { you: 2, viewport: PHONE });
+    all.push(ana);
+    await serverSays(ana.page, { type: 'state', view: circleView(2, { values: [] }) });
+    await heading(ana.page, 'You hold the talking piece');
+    assert.equal(await ana.page.locator('[data-section="values"]').isHidden(), true, 'no card without values');
+    await serverSays(ana.page, { type: 'state', view: circleView(2, { values }) });
+    const card = ana.page.locator('[data-section="values"]');
+    await card.waitFor();
+    assert.deepEqual(await card.getByRole('listitem').allInnerTexts(), values);
+    assert.equal(await card.getByRole('heading', { name: 'Our values' }).count(), 1);
+    await shoot(ana.page, '48-circle-values');
+    await accessible(ana.page, '48-circle-values');
+
+    const keeper = await open(browser, 'keeper values', { you: 1 });
+    all.push(keeper);
+    const page = keeper.page;
+    await serverSays(page, { type: 'state', view: circleView(1, { values: [] }) });
+    const editor = page.getByLabel('Values and guidelines');
+    await editor.fill('  Respect \n\nSpeak from the heart\n');
+    await page.getByRole('button', { name: 'Save values', exact: true }).click();
+    await page.waitForFunction(() => window.__sent.some((m) => m.type === 'set_values'));
+    assert.deepEqual((await sent(page, 'set_values')).map((m) => m.values), [['Respect', 'Speak from the heart']]);
+    // The room's list comes back and fills the editor; the keeper sees the card too.
+    await serverSays(page, { type: 'state', view: circleView(1, { values }) });
+    await page.locator('[data-section="values"]').waitFor();
+    assert.equal(await editor.inputValue(), values.join('\n'));
+    await shoot(page, '49-keeper-values');
+    await accessible(page, '49-keeper-values');
+  });
+
   it('the keeper edits the outline: add, move, remove, check, save', async () => {
     const page = all[1].page;
     const panel = page.locator('[data-section="outline"]');

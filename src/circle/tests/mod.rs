@@ -2,6 +2,7 @@
 
 mod agreement;
 mod arrival;
+mod co_keepers;
 mod feedback;
 mod floor;
 mod gathering;
@@ -11,3 +12,4 @@ mod interpreting_properties;
 mod outline;
 mod properties;
 mod purity;
+mod values;

@@ -107,6 +107,15 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::NextStep),
         Just(Command::NextStep),
         Just(Command::NextStep),
+        prop_oneof![
+            Just(vec![]),
+            Just(vec![
+                " Respect ".to_owned(),
+                "Speak from the heart".to_owned()
+            ]),
+            Just(vec![String::new()]),
+        ]
+        .prop_map(|values| Command::SetValues { values }),
     ]
 }
 
