@@ -44,6 +44,8 @@ struct Client {
     answer: String,
     /// Events the pump did not consume (Connected, TrackPublished, ...).
     events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// The server's latest offer to this client.
+    last_offer: Arc<Mutex<String>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -93,8 +95,10 @@ impl Client {
 
         // What a session task would do between the client and the worker.
         let (out_tx, events) = mpsc::unbounded_channel();
+        let last_offer: Arc<Mutex<String>> = Arc::default();
         let pump = {
             let (worker, pc) = (Arc::clone(worker), Arc::clone(&pc));
+            let last_offer = Arc::clone(&last_offer);
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
@@ -118,6 +122,7 @@ impl Client {
                                 }).await;
                             }
                             Some(MediaEvent::Offer(sdp)) => {
+                                last_offer.lock().unwrap().clone_from(&sdp);
                                 if let Err(e) = answer_offer(&worker, key, &pc, sdp).await {
                                     eprintln!("peer {key}: renegotiation failed: {e}");
                                     RENEGOTIATION_FAILURES.fetch_add(1, Ordering::SeqCst);
@@ -140,6 +145,7 @@ impl Client {
             pts,
             answer,
             events,
+            last_offer,
             tasks: vec![pump, sender],
         }
     }
@@ -191,9 +197,10 @@ impl Client {
         while self.got(from, kind) < target {
             assert!(
                 Instant::now() < deadline,
-                "peer {}: {} of {target} {kind:?} packets from {from}",
+                "peer {}: {} of {target} {kind:?} packets from {from} (received: {:?})",
                 self.key,
-                self.got(from, kind)
+                self.got(from, kind),
+                self.counts.lock().unwrap()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -483,6 +490,71 @@ async fn gates_and_a_peer_leaving() {
         client.close().await;
         worker.remove_peer(key).await;
     }
+    assert_eq!(worker.census().await.expect("census"), Census::default());
+}
+
+/// Issue 12: people who come and go do not wear a connection out. Two visitors
+/// take turns joining and leaving while one peer stays: each visit reaches the
+/// one who stays (and the stayer reaches each visitor) on the m-lines the last
+/// visitor left, under the stayer's own payload-type numbering, and the
+/// stayer's description ends as small as one visitor needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_recycle_m_lines_so_the_description_stays_bounded() {
+    const VISITS: usize = 100;
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let worker = Arc::new(Worker::start("127.0.0.1:0".parse().unwrap(), None).expect("worker"));
+    let (stayer, visitors) = (PeerKey(1), [PeerKey(2), PeerKey(3)]);
+    open_all(&worker, &[stayer, visitors[0], visitors[1]]);
+    let mut a = Client::connect(&worker, stayer, PayloadTypes::FIREFOX).await;
+    a.wait_connected().await;
+    for visit in 0..VISITS {
+        let key = visitors[visit % 2];
+        // The room layer opens a newcomer's gates; the worker forgot the last visit's.
+        open_all(&worker, &[stayer, key]);
+        let mut visitor = Client::connect(&worker, key, PayloadTypes::SERVER).await;
+        visitor.wait_connected().await;
+        for kind in KINDS {
+            a.wait_more(key, kind, 5).await;
+        }
+        visitor.wait_media(&[stayer], 5).await;
+        visitor.close().await;
+        worker.remove_peer(key).await;
+    }
+    // The visitor's copies went inactive in the stayer's description, and came
+    // back for the next visitor; wait for the last offer (the last visitor gone).
+    let census = worker.census().await.expect("census");
+    assert_eq!((census.peers, census.subscriptions), (1, 0), "{census:?}");
+    let deadline = Instant::now() + WAIT;
+    let m_lines = |sdp: &str| sdp.lines().filter(|l| l.starts_with("m=")).count();
+    loop {
+        let offer = a.last_offer.lock().unwrap().clone();
+        let sending = offer
+            .lines()
+            .filter(|l| *l == "a=sendonly" || *l == "a=sendrecv")
+            .count();
+        if sending == 0 && !offer.is_empty() {
+            // Its own two m-lines and one visitor's two, however many came.
+            assert_eq!(m_lines(&offer), 4, "{offer}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no offer without the last visitor: {offer}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let expected = HashSet::from([
+        (MediaKind::Audio, PayloadTypes::FIREFOX.opus),
+        (MediaKind::Video, PayloadTypes::FIREFOX.vp8),
+    ]);
+    assert_eq!(
+        *a.seen.lock().unwrap(),
+        expected,
+        "the stayer's own numbers"
+    );
+    assert_eq!(RENEGOTIATION_FAILURES.load(Ordering::SeqCst), 0);
+    a.close().await;
+    worker.remove_peer(stayer).await;
     assert_eq!(worker.census().await.expect("census"), Census::default());
 }
 

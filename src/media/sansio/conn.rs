@@ -21,6 +21,7 @@ use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use tokio::sync::mpsc;
 
+use super::recycle::{Idle, TsRewriter};
 use super::{ConnKey, WorkerError};
 use crate::media::audio_level::{self, LevelReporter};
 use crate::media::engine::media_engine;
@@ -154,6 +155,8 @@ pub(crate) struct Conn {
     pub(crate) refused: Arc<AtomicBool>,
     /// Rate limit of this peer's `AudioLevel` events.
     pub(crate) levels: LevelReporter,
+    /// Send-only transceivers whose copy ended, for the next copies (recycle.rs).
+    pub(crate) idle: Vec<Idle>,
 }
 
 impl Conn {
@@ -173,6 +176,7 @@ impl Conn {
             outstanding_offer: None,
             refused,
             levels: LevelReporter::new(audio_level::MAX_EVENTS_PER_SEC),
+            idle: Vec::new(),
         }
     }
 
@@ -220,4 +224,6 @@ pub(crate) struct Sub {
     pub(crate) seen: u64,
     /// Contiguous sequence numbers across closed stretches of the gate.
     pub(crate) seq: SeqRewriter,
+    /// One clock on the SSRC when the transceiver is recycled.
+    pub(crate) ts: TsRewriter,
 }

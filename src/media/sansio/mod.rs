@@ -14,6 +14,7 @@
 mod conn;
 mod demux;
 mod negotiate;
+mod recycle;
 mod relay;
 mod router;
 mod state;

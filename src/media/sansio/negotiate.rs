@@ -8,13 +8,12 @@ use std::time::Instant;
 use rtc::media_stream::{MediaStreamTrack, MediaStreamTrackId};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::RTCRtpReceiverId;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use std::sync::atomic::Ordering;
 
 use super::conn::{self, Published, Sub};
+use super::recycle::{self, TsRewriter};
 use super::state::State;
 use super::{ConnKey, WorkerError};
 use crate::media::engine::AUDIO_LEVEL_URI;
@@ -83,7 +82,7 @@ impl State {
                 .and_then(|t| t.remove(&old))
                 .unwrap_or_default();
             for sub in subs {
-                self.unsubscribe(&sub);
+                self.unsubscribe(sub);
             }
         }
         if refused {
@@ -114,9 +113,10 @@ impl State {
         }
     }
 
-    /// Adds a send-only transceiver to `to` carrying `from`'s track, and asks for
-    /// an offer. A failure leaves `to` without that track (logged: it is rare and
-    /// not caused by one packet).
+    /// Gives `to` a copy of `from`'s track on an idle send-only transceiver of
+    /// its kind (recycle.rs) or a new one, and asks for an offer. A failure
+    /// leaves `to` without that track (logged: it is rare and not caused by one
+    /// packet).
     fn subscribe(
         &mut self,
         from: ConnKey,
@@ -128,42 +128,43 @@ impl State {
         let Some(conn) = self.conns.get_mut(&to) else {
             return;
         };
-        let ssrc: u32 = rand::random();
         let stream = stream_id_for(from.peer);
         let rtp_kind = match kind {
             MediaKind::Audio => RtpCodecKind::Audio,
             MediaKind::Video => RtpCodecKind::Video,
         };
-        let track = MediaStreamTrack::new(
-            stream.clone(),
-            format!("{stream}-{track_id}"),
-            format!("{stream}-{}", kind.as_str()),
-            rtp_kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: conn::server_codec(kind),
-                ..Default::default()
-            }],
-        );
-        // A transceiver of its own, never `add_track`: that would reuse a
-        // transceiver the client publishes on (MEDIA-NOTES).
-        let init = RTCRtpTransceiverInit {
-            direction: RTCRtpTransceiverDirection::Sendonly,
-            streams: vec![stream],
-            send_encodings: vec![],
+        let track = |ssrc: u32| {
+            MediaStreamTrack::new(
+                stream.clone(),
+                format!("{stream}-{track_id}"),
+                format!("{stream}-{}", kind.as_str()),
+                rtp_kind,
+                recycle::encodings(ssrc, kind),
+            )
         };
-        let sender = match conn.pc.add_transceiver_from_track(track, Some(init)) {
-            Ok(id) => conn.pc.rtp_transceiver(id).and_then(|t| t.sender()),
-            Err(e) => {
-                tracing::warn!("media worker: cannot subscribe peer {to} to {from}: {e}");
-                None
+        let (sender, ssrc, seq, ts) = match conn.reuse(kind, track) {
+            Some(idle) => (idle.sender, idle.ssrc, idle.seq, idle.ts),
+            None => {
+                let ssrc: u32 = rand::random();
+                // A transceiver of its own, never `add_track`: that would reuse a
+                // transceiver the client publishes on (MEDIA-NOTES).
+                let init = RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    streams: vec![stream.clone()],
+                    send_encodings: vec![],
+                };
+                let sender = match conn.pc.add_transceiver_from_track(track(ssrc), Some(init)) {
+                    Ok(id) => conn.pc.rtp_transceiver(id).and_then(|t| t.sender()),
+                    Err(e) => {
+                        tracing::warn!("media worker: cannot subscribe peer {to} to {from}: {e}");
+                        None
+                    }
+                };
+                let Some(sender) = sender else {
+                    return;
+                };
+                (sender, ssrc, SeqRewriter::default(), TsRewriter::default())
             }
-        };
-        let Some(sender) = sender else {
-            return;
         };
         conn.needs_offer = true;
         let gate = conn.gates.gate(from.peer, to.peer, kind);
@@ -184,7 +185,8 @@ impl State {
                 gate,
                 was_open: false,
                 seen: 0,
-                seq: SeqRewriter::default(),
+                seq,
+                ts,
             });
     }
 

@@ -13,6 +13,7 @@ use rtc::rtp;
 use rtc::sansio::Protocol;
 
 use super::ConnKey;
+use super::recycle::clock_hz;
 use super::state::State;
 use crate::media::audio_level;
 use crate::media::forward::PLI_MIN_INTERVAL;
@@ -131,6 +132,7 @@ impl State {
             copy.header.ssrc = sub.ssrc;
             copy.header.payload_type = payload_type;
             copy.header.sequence_number = sub.seq.rewrite(packet.header.sequence_number, opened);
+            copy.header.timestamp = sub.ts.rewrite(packet.header.timestamp, clock_hz(kind), now);
             match sender.write_rtp(now, copy) {
                 Ok(()) => {
                     let (counter, meter) = match kind {

@@ -354,7 +354,7 @@ impl State {
         // Its tracks leave the other peers (renegotiated); its subscriptions go.
         for (_, subs) in self.subs.remove(&key).into_iter().flatten() {
             for sub in subs {
-                self.unsubscribe(&sub);
+                self.unsubscribe(sub);
             }
         }
         for tracks in self.subs.values_mut() {
@@ -366,15 +366,6 @@ impl State {
         self.subs.retain(|_, tracks| !tracks.is_empty());
         self.feedback
             .retain(|(to, _), (from, _)| *to != key && *from != key);
-    }
-
-    /// Removes one copy from its subscriber's connection (renegotiated later).
-    pub(super) fn unsubscribe(&mut self, sub: &Sub) {
-        if let Some(other) = self.conns.get_mut(&sub.to)
-            && other.pc.remove_track(sub.sender).is_ok()
-        {
-            other.needs_offer = true;
-        }
     }
 
     fn close_all(&mut self) {
