@@ -29,7 +29,7 @@ use webrtc::peer_connection::{
 };
 use webrtc::runtime::{Runtime, default_runtime};
 
-use super::{MediaConfig, MediaError};
+use super::{MediaConfig, MediaError, MediaKind};
 
 /// RFC 6464 client-to-mixer audio level.
 pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -62,40 +62,18 @@ pub fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
 /// The same codec table under other payload-type numbers (test clients).
 pub fn media_engine_numbered(pts: PayloadTypes) -> Result<MediaEngine, webrtc::error::Error> {
     let mut engine = MediaEngine::default();
-    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    };
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
+    for (kind, payload_type, rtp_kind) in [
+        (MediaKind::Audio, pts.opus, RtpCodecKind::Audio),
+        (MediaKind::Video, pts.vp8, RtpCodecKind::Video),
+    ] {
+        engine.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: codec(kind),
+                payload_type,
             },
-            payload_type: pts.opus,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![
-                    feedback("nack", ""),
-                    feedback("nack", "pli"),
-                    feedback("ccm", "fir"),
-                ],
-            },
-            payload_type: pts.vp8,
-        },
-        RtpCodecKind::Video,
-    )?;
+            rtp_kind,
+        )?;
+    }
     // Not registered by default; without it browsers do not send levels.
     engine.register_header_extension(
         RTCRtpHeaderExtensionCapability {
@@ -105,6 +83,34 @@ pub fn media_engine_numbered(pts: PayloadTypes) -> Result<MediaEngine, webrtc::e
         None,
     )?;
     Ok(engine)
+}
+
+/// The one codec of each kind the server negotiates (Opus, VP8).
+pub(crate) fn codec(kind: MediaKind) -> RTCRtpCodec {
+    let feedback = |typ: &str, parameter: &str| RTCPFeedback {
+        typ: typ.to_owned(),
+        parameter: parameter.to_owned(),
+    };
+    match kind {
+        MediaKind::Audio => RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+            rtcp_feedback: vec![],
+        },
+        MediaKind::Video => RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![
+                feedback("nack", ""),
+                feedback("nack", "pli"),
+                feedback("ccm", "fir"),
+            ],
+        },
+    }
 }
 
 /// Packets kept per sent video stream to answer NACKs. webrtc-rs keeps 1024, in a

@@ -448,11 +448,16 @@ impl PeerTask {
             return;
         };
         let Some(media_ssrc) = track.ssrcs().await.first().copied() else {
+            tracing::warn!(peer = %self.key, kind = kind.as_str(), "a published track without an SSRC");
             return;
         };
-        let Some(codec) = track.codec(media_ssrc).await else {
-            return;
-        };
+        // webrtc 0.21 may call on_track before the track's coding has its codec
+        // (seen in about one run in ten under load): a track dropped here was never
+        // forwarded to anyone. The server negotiates exactly one codec per kind.
+        let codec = track
+            .codec(media_ssrc)
+            .await
+            .unwrap_or_else(|| super::engine::codec(kind));
         let audio_level_id = match kind {
             MediaKind::Audio => self.audio_level_id(&track).await,
             MediaKind::Video => None,
