@@ -219,6 +219,9 @@ pub(crate) struct Sub {
     pub(crate) negotiated: bool,
     /// Shared with the room layer: one atomic load per packet.
     pub(crate) gate: Arc<Gate>,
+    /// The room's gates and counters, held here so the packet path counts
+    /// without cloning the publisher's handle per packet.
+    pub(crate) room: Arc<Gates>,
     /// Gate state and change stamp at the previous packet, to notice a switch.
     pub(crate) was_open: bool,
     pub(crate) seen: u64,

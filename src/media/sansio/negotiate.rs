@@ -168,6 +168,7 @@ impl State {
         };
         conn.needs_offer = true;
         let gate = conn.gates.gate(from.peer, to.peer, kind);
+        let room = std::sync::Arc::clone(&conn.gates);
         self.feedback.insert((to, ssrc), (from, track_id.clone()));
         self.subs
             .entry(from)
@@ -183,6 +184,7 @@ impl State {
                 offered: false,
                 negotiated: false,
                 gate,
+                room,
                 was_open: false,
                 seen: 0,
                 seq,

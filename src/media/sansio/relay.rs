@@ -86,13 +86,12 @@ impl State {
         packet.header.extension = false;
         packet.header.extensions = Vec::new();
         packet.header.extensions_padding = 0;
-        let gates = std::sync::Arc::clone(&conn.gates);
-        let stats = &gates.stats;
         let Some(subs) = self.subs.get_mut(&from).and_then(|t| t.get_mut(track_id)) else {
             return;
         };
         let mut want_keyframe = false;
         for sub in subs.iter_mut() {
+            let stats = &sub.room.stats;
             let open = sub.gate.is_open();
             let stamp = sub.gate.stamp();
             if stamp != sub.seen {
