@@ -57,6 +57,7 @@ on_both_engines!(
     a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways,
     audio_without_the_speaking_right_is_dropped_packet_by_packet,
     leaving_removal_and_withdrawal_end_the_persons_media,
+    stepping_out_seals_a_person_both_ways,
 );
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
@@ -339,6 +340,75 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways(engine: EngineK
         );
     }
     for peer in [a, b, c, d, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
+}
+
+/// SPEC §3.3.4: one who steps out sends and receives nothing, audio or video,
+/// while the others go on; stepping back restores both ways at once.
+async fn stepping_out_seals_a_person_both_ways(engine: EngineKind) {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server_on(engine).await;
+    server.room("r5", RoomKind::Circle).await;
+    let mut keeper = arrive(&server, "r5", 1, Role::Keeper, "Kim", true).await;
+    keeper.wait_stage("circle").await.expect("the stage");
+    let mut a = participant(&server, &mut keeper, "r5", 2, "Ana", true).await;
+    let b = participant(&server, &mut keeper, "r5", 3, "Ben", true).await;
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "set_mode", "mode": "open"}))
+        .await
+        .unwrap();
+    for (rx, from) in [(&b, &a), (&keeper, &a), (&a, &b), (&a, &keeper)] {
+        rx.wait_got(from.you, Audio, 25).await.expect("packets");
+        rx.wait_got(from.you, Video, 15).await.expect("packets");
+    }
+
+    a.cmd(json!({"type": "step_out"})).await.unwrap();
+    let out = |v: &Value, who: u64| {
+        v["people"]
+            .as_array()
+            .and_then(|people| people.iter().find(|p| p["id"] == who))
+            .is_some_and(|p| p["stepped_out"] == true)
+    };
+    let you = a.you;
+    keeper.wait_view(|v| out(v, you)).await.expect("the view");
+    // Both ways, both kinds: what A receives and what reaches anyone from A.
+    let sealed = || -> Vec<u64> {
+        let mut v = snapshot(&[&b, &keeper], &a, Audio);
+        v.extend(snapshot(&[&b, &keeper], &a, Video));
+        v.extend([Audio, Video].map(|k| a.got(b.you, k)));
+        v.extend([Audio, Video].map(|k| a.got(keeper.you, k)));
+        v
+    };
+    // Packets sent before the step out may still be on their way: wait them out.
+    let kb = b.got(keeper.you, Audio);
+    b.wait_got(keeper.you, Audio, kb + 10)
+        .await
+        .expect("packets");
+    let settled = sealed();
+    // A window in which the others provably go on among themselves.
+    let (kb, bk) = (b.got(keeper.you, Audio), keeper.got(b.you, Video));
+    b.wait_got(keeper.you, Audio, kb + 50)
+        .await
+        .expect("packets");
+    keeper
+        .wait_got(b.you, Video, bk + 30)
+        .await
+        .expect("packets");
+    assert_eq!(
+        sealed(),
+        settled,
+        "media crossed to or from someone who stepped out"
+    );
+
+    a.cmd(json!({"type": "step_back"})).await.unwrap();
+    let (ab, ba) = (b.got(a.you, Audio), a.got(b.you, Video));
+    b.wait_got(a.you, Audio, ab + 25).await.expect("packets");
+    a.wait_got(b.you, Video, ba + 15).await.expect("packets");
+    for peer in [a, b, keeper] {
         peer.close().await;
     }
     server.stop().await;

@@ -78,6 +78,8 @@ fn every_command() -> Vec<Command> {
             },
         },
         Command::NextStep,
+        Command::StepOut,
+        Command::StepBack,
         Command::SetValues {
             values: vec!["Respect".into()],
         },
@@ -126,6 +128,8 @@ fn every_command() -> Vec<Command> {
             | FinalizeAgreement
             | SetOutline { .. }
             | NextStep
+            | StepOut
+            | StepBack
             | SetValues { .. } => {}
         }
     }

@@ -19,6 +19,7 @@ import { me } from './circle-parts.js';
 export function heardState(view) {
   const self = me(view);
   const heard = Boolean(self?.may_speak);
+  if (self?.stepped_out) return { heard: false, title: t('heard.stepped_out'), note: t('heard.stepped_out_note') };
   if (!heard) {
     const note = self?.muted ? t('action.muted_note') : (view.phase === 'paused' ? t('heard.paused') : '');
     return { heard, title: t('heard.no'), note };
@@ -61,6 +62,7 @@ const ICONS = {
   camera: 'M4 7h11v10H4zM15 10l5-3v10l-5-3',
   moment: 'M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16zM12 8v4l3 2',
   leave: 'M10 5H5v14h5M14 8l4 4-4 4M18 12H9',
+  away: 'M6 4h9v16H6zM12 12h.01M15 6l4-1v14l-4-1',
   slash: 'M4 4l16 16',
 };
 
@@ -87,9 +89,13 @@ function icon(name, off = false) {
  */
 export class CallBar {
   /**
-   * @param {{moment?: () => void, leave: () => void}} actions  no `moment`: no such button (keepers pause instead)
+   * @param {{moment?: () => void, stepOut?: (back: boolean) => void, leave: () => void}} actions
+   *   no `moment`: no such button (keepers pause instead); `stepOut(back)` steps out, or back
    */
-  constructor({ moment, leave }) {
+  constructor({ moment, stepOut, leave }) {
+    this.steppedOut = false;
+    this.stepOut = stepOut ? h('button', { type: 'button', class: 'bar-button away', 'data-key': 'step-out', 'aria-pressed': 'false',
+      onclick: () => stepOut(this.steppedOut) }) : null;
     this.mic = h('button', { type: 'button', class: 'bar-button', 'data-key': 'bar-mic', 'aria-pressed': 'true', onclick: () => this._toggle('mic') });
     this.camera = h('button', { type: 'button', class: 'bar-button', 'data-key': 'bar-camera', 'aria-pressed': 'true', onclick: () => this._toggle('camera') });
     this.moment = moment ? h('button', { type: 'button', class: 'bar-button moment', 'data-key': 'moment', onclick: moment },
@@ -97,7 +103,7 @@ export class CallBar {
     this.leave = h('button', { type: 'button', class: 'bar-button leave', onclick: leave },
       icon('leave'), h('span', { class: 'bar-text', text: t('action.leave') }));
     this.element = h('nav', { class: 'callbar', 'aria-label': t('bar.label'), 'data-section': 'callbar' },
-      this.mic, this.camera, this.moment, this.leave);
+      this.mic, this.camera, this.moment, this.stepOut, this.leave);
     this._onMedia = () => this.render();
     localMedia.addEventListener('change', this._onMedia);
     this.render();
@@ -124,10 +130,19 @@ export class CallBar {
     this.camera.classList.toggle('off', !cameraOn);
     fill(this.mic, icon('mic', !micOn), h('span', { class: 'bar-text', text: t('bar.mic') }));
     fill(this.camera, icon('camera', !cameraOn), h('span', { class: 'bar-text', text: t('bar.camera') }));
+    if (this.stepOut) {
+      this.stepOut.setAttribute('aria-pressed', String(this.steppedOut));
+      this.stepOut.classList.toggle('off', this.steppedOut);
+      fill(this.stepOut, icon('away'), h('span', { class: 'bar-text', text: t(this.steppedOut ? 'action.step_back' : 'action.step_out') }));
+    }
   }
 
-  /** @param {{observer?: boolean}} state */
-  update({ observer = false } = {}) {
+  /** @param {{observer?: boolean, steppedOut?: boolean}} state */
+  update({ observer = false, steppedOut = false } = {}) {
+    if (steppedOut !== this.steppedOut) {
+      this.steppedOut = steppedOut;
+      this.render();
+    }
     // Observers publish nothing: no toggles, no pause request.
     this.mic.hidden = observer;
     this.camera.hidden = observer;

@@ -8,7 +8,7 @@ import { t, listNames } from './strings.js';
 import { nameOf } from './circle-parts.js';
 
 /** @typedef {import('./protocol.js').CircleView} CircleView */
-/** @typedef {'pause'|'withdrawn'|'left'|'time_up'} Moment */
+/** @typedef {'pause'|'withdrawn'|'left'|'stepped_out'|'time_up'} Moment */
 
 export class KeeperAlerts {
   /**
@@ -37,8 +37,11 @@ export class KeeperAlerts {
     this.view = view;
     if (before) {
       const was = new Map(before.people.map((p) => [p.id, p.presence]));
+      const wasOut = new Set(before.people.filter((p) => p.stepped_out).map((p) => p.id));
       for (const p of view.people) {
         const then = was.get(p.id);
+        if (p.stepped_out && !wasOut.has(p.id)) this.add('stepped_out', p.id);
+        if (!p.stepped_out) this.moments.delete(`stepped_out-${p.id}`);
         if (p.presence === 'withdrawn' && then !== 'withdrawn') this.add('withdrawn', p.id);
         if (p.presence === 'away' && (then === 'in_circle' || then === 'reconnecting')) this.add('left', p.id);
         // Back in the circle: "has left" is no longer true.
@@ -73,6 +76,8 @@ export class KeeperAlerts {
           dismiss(key)));
       } else if (kind === 'withdrawn') {
         cards.push(card(key, 'grave', t('keeper.alert_withdrawn', { name }), t('keeper.alert_withdrawn_body'), dismiss(key)));
+      } else if (kind === 'stepped_out') {
+        cards.push(card(key, 'calm', t('keeper.alert_stepped_out', { name }), t('keeper.alert_stepped_out_body'), dismiss(key)));
       } else if (kind === 'left') {
         cards.push(card(key, 'calm', t('keeper.alert_left', { name }), t('keeper.alert_left_body'), dismiss(key)));
       } else {

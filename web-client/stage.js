@@ -154,6 +154,7 @@ export class Stage {
       }
       if (person.interpreting) notes.push(t('circle.interpreting'));
       if (person.in_caucus) notes.push(t('circle.in_caucus'));
+      if (person.stepped_out) notes.push(t('circle.stepped_out'));
       if (person.presence === 'reconnecting') notes.push(t('presence.reconnecting'));
       if (marks.has(person.id)) notes.push(t(`circle.${marks.get(person.id)}`));
 
@@ -162,7 +163,7 @@ export class Stage {
       const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true' }, video || h('span', { class: 'initials', text: initials(person.name) }));
       return h('li', {
         class: ['seat', 'tile', isHolder && 'holder', isNext && 'next', granted && 'granted', you && 'you',
-          person.hand_raised && 'hand', elsewhere && 'elsewhere', person.presence === 'reconnecting' && 'away',
+          person.hand_raised && 'hand', elsewhere && 'elsewhere', person.stepped_out && 'stepped-out', person.presence === 'reconnecting' && 'away',
           video && 'has-video', person.id === focus && 'focused', !you && remoteMedia.isSpeaking(person.id) && 'speaking']
           .filter(Boolean).join(' '),
         'data-person': person.id,

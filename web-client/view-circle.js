@@ -56,7 +56,7 @@ export function circleScreen({ act }) {
     if (sure) act('withdraw_consent');
   };
 
-  const bar = new CallBar({ moment: needMoment, leave });
+  const bar = new CallBar({ moment: needMoment, leave, stepOut: (back) => act(back ? 'step_back' : 'step_out') });
 
   const secondary = h('section', { class: 'panel', 'aria-label': t('action.more') },
     h('div', { class: 'actions' },
@@ -138,7 +138,7 @@ export function circleScreen({ act }) {
 
     stage.update(view);
     heard.update(view);
-    bar.update({ observer: view.role === 'observer' });
+    bar.update({ observer: view.role === 'observer', steppedOut: Boolean(me(view)?.stepped_out) });
     keepFocus(agreementSlot, () => fill(agreementSlot, agreementPanel(view, (hash) => act('acknowledge', { hash }))));
     messages.update(view);
   }

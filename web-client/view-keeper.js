@@ -208,6 +208,7 @@ export function keeperScreen({ act, say, carry }) {
         } })));
 
   const bar = new CallBar({
+    stepOut: (back) => act(back ? 'step_back' : 'step_out'),
     leave: async () => {
       const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });
       if (sure) act('leave');
@@ -259,6 +260,7 @@ export function keeperScreen({ act, say, carry }) {
     valuesCard.update(view);
     stage.update(view);
     heard.update(view);
+    bar.update({ steppedOut: Boolean(view.people.find((p) => p.id === view.you)?.stepped_out) });
     timer.update(view);
     messages.update(view);
     alerts.update(view);

@@ -43,6 +43,7 @@ impl Room {
                 ready: false,
                 caucus: None,
                 admitted_once: false,
+                stepped_out: false,
             },
         );
         id

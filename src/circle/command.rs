@@ -100,6 +100,11 @@ pub enum Command {
     Acknowledge {
         hash: String,
     },
+    /// Step out alone (SPEC §3.3.4): nobody receives this person's media and
+    /// they receive none; the circle sees only that they stepped out.
+    StepOut,
+    /// Come back from stepping out, with no new admission.
+    StepBack,
 
     // --- keepers ---
     Admit {

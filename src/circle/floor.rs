@@ -88,6 +88,7 @@ impl Room {
     pub(super) fn can_hold(&self, id: PersonId) -> bool {
         self.people.get(&id).is_some_and(|p| {
             p.stage == Stage::Admitted
+                && !p.stepped_out
                 && p.role() != Role::Observer
                 && matches!(p.link, Link::Online(_))
                 && p.caucus.is_none()
@@ -308,6 +309,10 @@ impl Room {
         }
         if self.known(me)?.role() == Role::Observer {
             return Err(Refusal::ObserverCannot);
+        }
+        // Stepped out: the floor could not be granted; step back first.
+        if self.stepped_out(me) {
+            return Err(Refusal::NotInCircle);
         }
         if self.floor.hands.contains(&me) || self.floor.granted.contains(&me) {
             return Err(Refusal::NoChange);

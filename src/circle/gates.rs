@@ -21,6 +21,8 @@ impl Room {
         // observers never publish; a caucus and the rest never meet.
         if !sender.in_circle()
             || !receiver.in_circle()
+            || sender.stepped_out
+            || receiver.stepped_out
             || sender.role() == Role::Observer
             || sender.caucus != receiver.caucus
         {
@@ -40,7 +42,7 @@ impl Room {
         let Some(person) = self.people.get(&id) else {
             return false;
         };
-        if !person.in_circle() || person.role() == Role::Observer {
+        if !person.in_circle() || person.role() == Role::Observer || person.stepped_out {
             return false;
         }
         if person.caucus.is_some() {

@@ -48,7 +48,7 @@ impl Room {
         let Some(p) = self.people.get(&id) else {
             return false;
         };
-        if !p.in_circle() || p.role() == Role::Observer || p.caucus.is_some() {
+        if !p.in_circle() || p.role() == Role::Observer || p.caucus.is_some() || p.stepped_out {
             return false;
         }
         match self.floor.mode {
@@ -68,6 +68,7 @@ impl Room {
             || !p.in_circle()
             || p.role() == Role::Observer
             || p.caucus.is_some()
+            || p.stepped_out
         {
             return false;
         }
@@ -96,7 +97,7 @@ impl Room {
             let present = self
                 .people
                 .get(&id)
-                .is_some_and(|p| p.in_circle() && p.caucus.is_none());
+                .is_some_and(|p| p.in_circle() && p.caucus.is_none() && !p.stepped_out);
             if !present {
                 self.floor.interpreting_with.remove(&id);
                 self.floor.finishing.remove(&id);

@@ -17,6 +17,7 @@ mod outline;
 mod output;
 mod room;
 mod standard;
+mod stepping_out;
 mod types;
 mod values;
 mod view;

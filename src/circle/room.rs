@@ -58,6 +58,9 @@ pub struct Person {
     pub caucus: Option<CaucusId>,
     /// Was in the circle at least once in this room (the feedback offer).
     pub admitted_once: bool,
+    /// Stepped out alone (SPEC §3.3.4): in the circle, but sends and
+    /// receives nothing until they step back. Ends with the visit.
+    pub stepped_out: bool,
 }
 
 impl Person {
@@ -289,6 +292,8 @@ impl Room {
             FinalizeAgreement => self.finalize_agreement(),
             SetOutline { outline } => self.set_outline(outline),
             NextStep => self.next_step(),
+            StepOut => self.step_out(me),
+            StepBack => self.step_back(me),
             SetValues { values } => self.set_values(values),
         }
     }
@@ -378,6 +383,7 @@ impl Room {
         };
         let link = std::mem::replace(&mut person.link, Link::Offline);
         person.stage = stage;
+        person.stepped_out = false;
         let caucus = person.caucus.take();
         if let Link::Online(session) = link {
             self.sessions.remove(&session);

@@ -111,6 +111,8 @@ pub struct PersonView {
     /// An interpreter finishing after their person's turn: heard by
     /// everyone until they send `done_interpreting` or a keeper takes it.
     pub interpreting: bool,
+    /// Stepped out alone: nothing is forwarded to or from them (never why).
+    pub stepped_out: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -202,6 +204,7 @@ impl Room {
                 ready: p.ready,
                 interprets_for: self.persons_of(p.id),
                 interpreting: self.floor.finishing.contains(&p.id),
+                stepped_out: p.stepped_out,
             })
             .collect();
         let caucus_view =

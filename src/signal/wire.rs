@@ -29,6 +29,8 @@ pub const COMMAND_TYPES: &[&str] = &[
     "ready",
     "chat",
     "acknowledge",
+    "step_out",
+    "step_back",
     "admit",
     "deny",
     "lock",

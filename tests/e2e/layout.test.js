@@ -1,6 +1,6 @@
 // The circle's layout and priorities (issue 14, SPEC §10): on phones of
 // 390×844 and 360×740, in English, Spanish and Arabic, the safety controls
-// (microphone, camera, "I need a moment", leave) are inside the first screen
+// (microphone, camera, "I need a moment", step out, leave) are inside the first screen
 // on every circle screen; at 1440×900 the person who may speak now has the
 // largest tile; the keeper's console fits one desktop screen with its alerts
 // at the top, and a keeper on a phone sees a pause request without
@@ -57,7 +57,7 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
       const own = p.page.viewportSize();
       for (const size of PHONES) {
         await p.page.setViewportSize(size);
-        assert.equal(await p.page.locator(BAR).count(), 4, `${p.label}, ${label}: microphone, camera, a moment, leave`);
+        assert.equal(await p.page.locator(BAR).count(), 5, `${p.label}, ${label}: microphone, camera, a moment, step out, leave`);
         await inFirstViewport(p.page, BAR, `${p.label} (${p.lang}) at ${size.width}×${size.height}, ${label}`);
         // And whether others can hear them, always in sight.
         await inFirstViewport(p.page, '[data-section="heard"]', `${p.label} (${p.lang}) at ${size.width}×${size.height}, ${label}: heard or not`);

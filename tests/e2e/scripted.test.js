@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE, PHONE, accessible, heading, launch, noProblems, person, press, sees, shoot } from './helpers.js';
+import { BASE, PHONE, accessible, heading, inFirstViewport, launch, noProblems, person, press, sees, shoot } from './helpers.js';
 
 /** Replaces the page's WebSocket and its fetch of /feedback by scripted ones. */
 function scriptedServer() {
@@ -172,6 +172,40 @@ describe('outline, due dates and feedback against a scripted server', () => {
     assert.equal(await editor.inputValue(), values.join('\n'));
     await shoot(page, '49-keeper-values');
     await accessible(page, '49-keeper-values');
+  });
+
+  it('stepping out is one tap on a phone, says what it means, and one tap brings the person back', async () => {
+    const ana = await open(browser, 'ana steps out', { you: 2, viewport: PHONE });
+    all.push(ana);
+    const page = ana.page;
+    await serverSays(page, { type: 'state', view: circleView(2) });
+    await heading(page, 'You hold the talking piece');
+    await page.getByRole('button', { name: 'Step out', exact: true }).click();
+    await page.waitForFunction(() => window.__sent.some((m) => m.type === 'step_out'));
+    const out = people.map((p) => (p.id === 2 ? { ...p, stepped_out: true, may_speak: false } : p));
+    await serverSays(page, { type: 'state', view: circleView(2, { people: out, holder: 3, next: 1 }) });
+    await sees(page, 'You have stepped out');
+    const back = page.getByRole('button', { name: 'Come back', exact: true });
+    assert.equal(await back.getAttribute('aria-pressed'), 'true');
+    await inFirstViewport(page, '[data-key="step-out"]', 'Come back, on a phone');
+    await shoot(page, '50-stepped-out');
+    await accessible(page, '50-stepped-out');
+    await back.click();
+    await page.waitForFunction(() => window.__sent.some((m) => m.type === 'step_back'));
+
+    // The keeper is told at once, and sees it on the person's seat (never why).
+    const keeper = await open(browser, 'keeper sees a step out', { you: 1 });
+    all.push(keeper);
+    await serverSays(keeper.page, { type: 'state', view: circleView(1) });
+    await heading(keeper.page, 'Demo circle');
+    await serverSays(keeper.page, { type: 'state', view: circleView(1, { people: out, holder: 3, next: 1 }) });
+    await sees(keeper.page, 'Ana has stepped out');
+    assert.ok(await keeper.page.locator('[data-person="2"]').getByText('stepped out').count() > 0);
+    await shoot(keeper.page, '51-keeper-stepped-out');
+    await accessible(keeper.page, '51-keeper-stepped-out');
+    // Back: the alert goes by itself.
+    await serverSays(keeper.page, { type: 'state', view: circleView(1) });
+    await keeper.page.locator('[data-alert="stepped_out-2"]').waitFor({ state: 'detached' });
   });
 
   it('the keeper edits the outline: add, move, remove, check, save', async () => {

@@ -12,4 +12,5 @@ mod interpreting_properties;
 mod outline;
 mod properties;
 mod purity;
+mod stepping_out;
 mod values;

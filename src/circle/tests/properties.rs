@@ -44,6 +44,8 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         Just(Command::Pass),
         Just(Command::PassWithoutSpeaking),
+        Just(Command::StepOut),
+        Just(Command::StepBack),
         Just(Command::RaiseHand),
         Just(Command::LowerHand),
         Just(Command::RequestPause),
@@ -227,7 +229,7 @@ fn check_invariants(sim: &Sim) {
     if let Some(holder) = room.holder() {
         let p = room.person(holder).expect("holder exists");
         assert!(
-            p.in_circle() && p.role() != Role::Observer,
+            p.in_circle() && p.role() != Role::Observer && !p.stepped_out,
             "bad holder {p:?}"
         );
     }
@@ -238,6 +240,11 @@ fn check_invariants(sim: &Sim) {
         assert!(
             sender.in_circle() && receiver.in_circle(),
             "gate outside the circle"
+        );
+        // Whoever stepped out sends and receives nothing (SPEC §3.3.4).
+        assert!(
+            !sender.stepped_out && !receiver.stepped_out,
+            "a gate to or from someone who stepped out"
         );
         assert_ne!(sender.role(), Role::Observer, "an observer was forwarded");
         // A caucus and the rest never meet.
