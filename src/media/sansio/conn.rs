@@ -17,7 +17,7 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use tokio::sync::mpsc;
 
@@ -90,26 +90,6 @@ pub(crate) fn mime_type(kind: MediaKind) -> &'static str {
     match kind {
         MediaKind::Audio => MIME_TYPE_OPUS,
         MediaKind::Video => MIME_TYPE_VP8,
-    }
-}
-
-/// The codec the server sends for `kind`, as `media_engine()` registers it.
-pub(crate) fn server_codec(kind: MediaKind) -> RTCRtpCodec {
-    match kind {
-        MediaKind::Audio => RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48_000,
-            channels: 2,
-            sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-            rtcp_feedback: vec![],
-        },
-        MediaKind::Video => RTCRtpCodec {
-            mime_type: MIME_TYPE_VP8.to_owned(),
-            clock_rate: 90_000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
-            rtcp_feedback: vec![],
-        },
     }
 }
 

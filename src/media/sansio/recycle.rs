@@ -125,7 +125,7 @@ pub(crate) fn encodings(ssrc: u32, kind: MediaKind) -> Vec<RTCRtpEncodingParamet
             ssrc: Some(ssrc),
             ..Default::default()
         },
-        codec: super::conn::server_codec(kind),
+        codec: crate::media::engine::codec(kind),
         ..Default::default()
     }]
 }
