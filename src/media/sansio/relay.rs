@@ -97,10 +97,11 @@ impl State {
             if stamp != sub.seen {
                 sub.seen = stamp;
                 let delay = Gate::since(stamp).as_secs_f64();
+                let k = super::state::Meters::kind(kind);
                 if open {
-                    &self.meters.opened
+                    &self.meters.opened[k]
                 } else {
-                    &self.meters.closed
+                    &self.meters.closed[k]
                 }
                 .record(delay);
             }

@@ -29,7 +29,7 @@ use super::worker::{Census, Command};
 use super::{ConnKey, LIVE, WorkerError};
 use crate::media::forward::{DROPPED, FORWARDED, GATE_SWITCH};
 use crate::media::gates::Gates;
-use crate::media::{IceCandidateInit, MediaEvent};
+use crate::media::{IceCandidateInit, MediaEvent, MediaKind};
 
 /// Largest datagram read; WebRTC stays under the path MTU (~1200–1500 bytes).
 const MAX_DATAGRAM: usize = 2048;
@@ -47,8 +47,20 @@ pub(super) struct Meters {
     pub(super) refused: Counter,
     pub(super) not_negotiated: Counter,
     pub(super) write_failed: Counter,
-    pub(super) opened: Histogram,
-    pub(super) closed: Histogram,
+    /// Gate switch → first packet under it, by kind (audio, video), as the task
+    /// engine reports it (the load tool and the SPEC §9 figure read the audio one).
+    pub(super) opened: [Histogram; 2],
+    pub(super) closed: [Histogram; 2],
+}
+
+impl Meters {
+    /// Index of `kind` in the per-kind meters.
+    pub(super) fn kind(kind: MediaKind) -> usize {
+        match kind {
+            MediaKind::Audio => 0,
+            MediaKind::Video => 1,
+        }
+    }
 }
 
 impl Meters {
@@ -60,9 +72,14 @@ impl Meters {
             refused: counter!(DROPPED, "reason" => "publish_refused"),
             not_negotiated: counter!(DROPPED, "reason" => "not_negotiated"),
             write_failed: counter!(DROPPED, "reason" => "write_failed"),
-            // One histogram for both kinds here: the worker path is kind-blind.
-            opened: histogram!(GATE_SWITCH, "kind" => "any", "to" => "open"),
-            closed: histogram!(GATE_SWITCH, "kind" => "any", "to" => "closed"),
+            opened: [
+                histogram!(GATE_SWITCH, "kind" => "audio", "to" => "open"),
+                histogram!(GATE_SWITCH, "kind" => "video", "to" => "open"),
+            ],
+            closed: [
+                histogram!(GATE_SWITCH, "kind" => "audio", "to" => "closed"),
+                histogram!(GATE_SWITCH, "kind" => "video", "to" => "closed"),
+            ],
         }
     }
 }
