@@ -18,6 +18,7 @@ async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())
         .env_remove("CIRCLEKEEPER_CONFIG")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,6 +104,7 @@ async fn invite_mints_a_link_for_a_new_room() {
         ])
         .arg(data.path())
         .env_remove("CIRCLEKEEPER_CONFIG")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
         .output()
         .expect("run invite");
     assert!(
@@ -146,6 +148,7 @@ async fn invite_adds_the_language_to_the_link_and_a_new_room() {
             .args(["--name", "Kim", "--lang", lang, "--data-dir"])
             .arg(data.path())
             .env_remove("CIRCLEKEEPER_CONFIG")
+            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .output()
             .expect("run invite")
     };
@@ -187,6 +190,7 @@ fn start_binary(data: &std::path::Path) -> (std::process::Child, String, Vec<Str
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env_remove("CIRCLEKEEPER_CONFIG")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -291,6 +295,7 @@ fn keys_rotate_makes_a_new_signing_key_and_keeps_the_old_one() {
             .arg("--data-dir")
             .arg(data.path())
             .env_remove("CIRCLEKEEPER_CONFIG")
+            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .output()
             .expect("run");
         assert!(

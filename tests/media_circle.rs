@@ -335,6 +335,7 @@ impl ServerProcess {
             .current_dir(data.path())
             .env_remove("CIRCLEKEEPER_CONFIG")
             .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
+            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::File::create(data.path().join("server.log")).expect("log file"),

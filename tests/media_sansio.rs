@@ -493,6 +493,57 @@ async fn gates_and_a_peer_leaving() {
     assert_eq!(worker.census().await.expect("census"), Census::default());
 }
 
+/// A worker bound to every interface announces each of the machine's addresses
+/// (never the unspecified one; loopback among them, so there are always two or
+/// more), and a check sent to any of them is answered from that address: the ICE
+/// agent only accepts checks on the candidate they were sent to, so the worker
+/// passes each datagram's destination along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_on_every_interface_answers_on_each_address() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let worker = Arc::new(Worker::start("0.0.0.0:0".parse().unwrap(), None).expect("worker"));
+    let port = worker.local_addr().port();
+    let keys = [PeerKey(1), PeerKey(2)];
+    open_all(&worker, &keys);
+    let mut clients = Vec::new();
+    for key in keys {
+        let client = Client::connect(&worker, key, PayloadTypes::SERVER).await;
+        let addresses: HashSet<String> = client
+            .answer
+            .lines()
+            .filter(|l| l.starts_with("a=candidate"))
+            .map(|l| {
+                let fields: Vec<&str> = l.split(' ').collect();
+                assert_eq!(
+                    fields.get(5..8),
+                    Some(&[port.to_string().as_str(), "typ", "host"][..]),
+                    "{l}"
+                );
+                fields[4].to_owned()
+            })
+            .collect();
+        assert!(addresses.len() >= 2, "{}", client.answer);
+        for address in &addresses {
+            let ip: std::net::IpAddr = address.parse().expect("an IP address");
+            assert!(!ip.is_unspecified(), "{address}");
+            // An address of this machine: one can bind to it.
+            std::net::UdpSocket::bind((ip, 0)).expect("a local address");
+        }
+        clients.push(client);
+    }
+    for client in &mut clients {
+        client.wait_connected().await;
+    }
+    clients[0].wait_media(&[keys[1]], 10).await;
+    clients[1].wait_media(&[keys[0]], 10).await;
+    for client in clients {
+        let key = client.key;
+        client.close().await;
+        worker.remove_peer(key).await;
+    }
+    assert_eq!(worker.census().await.expect("census"), Census::default());
+}
+
 /// Issue 12: people who come and go do not wear a connection out. Two visitors
 /// take turns joining and leaving while one peer stays: each visit reaches the
 /// one who stays (and the stayer reaches each visitor) on the m-lines the last

@@ -28,6 +28,7 @@ fn start(data: &std::path::Path, round: usize) -> (std::process::Child, String, 
         .arg(data)
         .env_remove("CIRCLEKEEPER_CONFIG")
         .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
         // Any free UDP port: other tests' peers may hold the default range.
         .env("CIRCLEKEEPER_MEDIA__UDP_PORT_MIN", "0")
         .env("CIRCLEKEEPER_MEDIA__UDP_PORT_MAX", "0")

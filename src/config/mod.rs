@@ -217,7 +217,9 @@ pub struct MediaSettings {
     pub udp_port_min: u16,
     /// Highest UDP port, inclusive; the range bounds how many people can be connected at once.
     pub udp_port_max: u16,
-    /// Address media binds to; unset: the listen address when it is loopback, else every interface.
+    /// Address media binds to; unset: every interface for engine `workers` (each
+    /// interface's address is announced: Firefox never pairs with a loopback one), and
+    /// for engine `tasks` the listen address when it is loopback, else every interface.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_ip: Option<IpAddr>,
     /// Public address announced to clients behind a 1:1 NAT; unset: the bound address.
@@ -252,10 +254,11 @@ impl Default for MediaSettings {
 impl MediaSettings {
     /// The media layer's configuration, given where the server listens.
     pub fn media_config(&self, listen: SocketAddr) -> crate::media::MediaConfig {
-        let bind_ip = self.bind_ip.unwrap_or(if listen.ip().is_loopback() {
-            listen.ip()
-        } else {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        let every_interface = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let bind_ip = self.bind_ip.unwrap_or(match self.engine {
+            crate::media::EngineKind::Workers => every_interface,
+            crate::media::EngineKind::Tasks if listen.ip().is_loopback() => listen.ip(),
+            crate::media::EngineKind::Tasks => every_interface,
         });
         crate::media::MediaConfig {
             udp_port_min: self.udp_port_min,

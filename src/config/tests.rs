@@ -550,8 +550,15 @@ fn media_settings_come_from_file_and_environment() {
     assert_eq!(media.public_ip, Some("203.0.113.7".parse().unwrap()));
     assert_eq!(
         media.bind_ip,
+        std::net::IpAddr::from([0, 0, 0, 0]),
+        "media workers listen on every interface, even for a loopback server (Firefox)"
+    );
+    let mut tasks = c.media.clone();
+    tasks.engine = crate::media::EngineKind::Tasks;
+    assert_eq!(
+        tasks.media_config(c.listen).bind_ip,
         c.listen.ip(),
-        "a loopback server keeps media on loopback"
+        "the task engine keeps a loopback server's media on loopback"
     );
     assert_eq!(
         media.ice_servers[0].urls,

@@ -30,12 +30,15 @@ pub struct TestServer {
 }
 
 pub fn test_config(data_dir: &std::path::Path) -> Config {
-    Config {
+    let mut config = Config {
         data_dir: data_dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("address"),
         demo: false,
         ..Config::default()
-    }
+    };
+    // Media workers on free ports: tests run side by side.
+    config.media.udp_port = 0;
+    config
 }
 
 impl TestServer {

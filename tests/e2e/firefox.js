@@ -17,15 +17,15 @@ export async function launchFirefox() {
     extraPrefsFirefox: {
       'media.navigator.streams.fake': true,
       'media.navigator.permission.disabled': true,
-      // The test server's media listens on loopback. Firefox gathers no candidate
-      // there unless told to, and it never pairs its other host candidates with a
-      // loopback one, so its checks cannot reach the server; with its addresses in
-      // the clear the server's checks reach Firefox instead. On a real network the
-      // server's address is routable and Firefox's own checks reach it, with its
-      // addresses hidden behind mDNS names as usual: the server learns them as
-      // peer-reflexive candidates (tests/media_interop.rs proves that path with a
-      // client whose candidates are all `.local` names; docs/decisions.md).
-      'media.peerconnection.ice.loopback': true,
+      // Firefox gathers no loopback candidate and never pairs with a loopback
+      // address (media.peerconnection.ice.loopback changes neither in ESR 153),
+      // so the test server's media workers listen on every interface and announce
+      // each address. Firefox's own checks reach one of them; with an ICE-lite
+      // server it nominates aggressively (USE-CANDIDATE on the first check),
+      // which the worker handles (src/media/sansio/router.rs). Host addresses in
+      // the clear keep about:webrtc readable when a run fails; on a real network
+      // they are mDNS names and the server learns them as peer-reflexive
+      // candidates (tests/media_interop.rs; docs/decisions.md).
       'media.peerconnection.ice.obfuscate_host_addresses': false,
     },
   });

@@ -54,7 +54,10 @@ api_key="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 api_key_sha="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
 
 # No config file: the shipped defaults, a demo circle, and our own port, store and API key.
+# Media workers on free UDP ports (the default engine binds every interface, so
+# Firefox, which never pairs with a loopback address, reaches it too).
 (cd "$data_dir" && CIRCLEKEEPER_API__KEYS="[{id = \"e2e\", key_sha256 = \"$api_key_sha\"}]" \
+  CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
   exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
 server_pid=$!
 

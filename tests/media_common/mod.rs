@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use circlekeeper::media::testing::PayloadTypes;
-use circlekeeper::media::{IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu};
+use circlekeeper::media::{
+    EngineKind, IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu,
+};
 use circlekeeper::testpeer::{
     OnPacket, Receiver, client_peer_connection, packet, publishing_tracks,
 };
@@ -27,6 +29,10 @@ pub fn loopback_config() -> MediaConfig {
         udp_port_min: 0,
         udp_port_max: 0,
         bind_ip: "127.0.0.1".parse().expect("ip"),
+        // These clients let the server offer first to someone who publishes nothing,
+        // which only the task engine allows; the worker engine has its own tests
+        // (media_sansio.rs, and media_rules.rs on both engines).
+        engine: EngineKind::Tasks,
         ..MediaConfig::default()
     }
 }

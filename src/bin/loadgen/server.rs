@@ -135,6 +135,7 @@ impl ServerProcess {
             .current_dir(&data_dir)
             .env_remove("CIRCLEKEEPER_CONFIG")
             .env("CIRCLEKEEPER_MEDIA__BIND_IP", "127.0.0.1")
+            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .env("CIRCLEKEEPER_LIMITS__SESSIONS_PER_IP", sessions.to_string())
             .env(
                 "CIRCLEKEEPER_LIMITS__MAX_SESSIONS",

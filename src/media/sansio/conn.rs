@@ -41,10 +41,10 @@ pub(crate) fn random_ufrag() -> String {
 }
 
 /// Builds a connection that answers with ICE-lite under `ufrag`, as DTLS server,
-/// with one host candidate: the worker's socket.
+/// with a host candidate for each of the worker socket's addresses.
 pub(crate) fn build(
     ufrag: &str,
-    advertised: SocketAddr,
+    candidates: &[SocketAddr],
     now: Instant,
 ) -> Result<RTCPeerConnection, WorkerError> {
     let engine = media_engine()?;
@@ -70,18 +70,20 @@ pub(crate) fn build(
             Registry::new().with(Slot::from(14_000), KeyframeRequests::default()),
         )
         .build(now)?;
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: advertised.ip().to_string(),
-            port: advertised.port(),
-            component: 1,
+    for address in candidates {
+        let candidate = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: address.ip().to_string(),
+                port: address.port(),
+                component: 1,
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
+        }
+        .new_candidate_host()?;
+        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
     }
-    .new_candidate_host()?;
-    pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;
     Ok(pc)
 }
 
@@ -123,6 +125,9 @@ pub(crate) struct Conn {
     pub(crate) gates: Arc<Gates>,
     /// Tracks this peer publishes.
     pub(crate) published: Vec<Published>,
+    /// The connection reached `connected`: its DTLS handshake is done, so the SRTP
+    /// keys exist and packets can be written into it.
+    pub(crate) secure: bool,
     /// The client's first offer is answered. Only then does the server add copies
     /// and offer them: the client always offers first (docs/protocol.md), so the
     /// server's offers never cross it, and its copies never take the client's m-lines.
@@ -151,6 +156,7 @@ impl Conn {
             events,
             gates,
             published: Vec::new(),
+            secure: false,
             negotiated: false,
             needs_offer: false,
             outstanding_offer: None,

@@ -86,6 +86,14 @@ pub(crate) fn is_binding_success(datagram: &[u8]) -> bool {
     stun_body(datagram, BINDING_SUCCESS).is_some()
 }
 
+/// Whether an outgoing datagram is a STUN Binding Request: an ICE-lite connection
+/// sends one only as the triggered check of a request it accepted (it checks no
+/// candidate of its own accord), so its destination is a remote address of that
+/// connection too, and the answer to the check must find its way back.
+pub(crate) fn is_binding_request(datagram: &[u8]) -> bool {
+    stun_body(datagram, BINDING_REQUEST).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! - [`demux`]: what a datagram is (RFC 7983) and the USERNAME of a Binding Request;
 //! - [`router`]: which connection it is for (server ufrag, then learnt address);
 //! - `conn`: how a server connection is built (ICE-lite, the server's ufrag);
+//! - `socket`: the worker's UDP socket (batched reads, each datagram's destination);
 //! - [`Worker`]: the handle to a thread that owns the socket and the connections;
 //!   `state` (the thread's loop), `negotiate` (offers, answers, subscriptions) and
 //!   `relay` (forwarding, keyframe requests, audio levels) are its parts;
@@ -17,6 +18,7 @@ mod negotiate;
 mod recycle;
 mod relay;
 mod router;
+mod socket;
 mod state;
 mod worker;
 

@@ -121,11 +121,15 @@ impl State {
             };
             // A video subscriber joining mid-stream can decode nothing until a keyframe.
             want_keyframe |= opened && kind == MediaKind::Video;
-            let Some(mut sender) = self
-                .conns
-                .get_mut(&sub.to)
-                .and_then(|c| c.pc.rtp_sender(sub.sender))
-            else {
+            // Until its DTLS handshake is done a subscriber has no keys to protect
+            // the packet with (and `rtc` would log each one).
+            let Some(to) = self.conns.get_mut(&sub.to).filter(|c| c.secure) else {
+                self.meters.not_negotiated.increment(1);
+                stats.dropped_not_negotiated.fetch_add(1, Ordering::Relaxed);
+                sub.was_open = false;
+                continue;
+            };
+            let Some(mut sender) = to.pc.rtp_sender(sub.sender) else {
                 continue;
             };
             let mut copy = packet.clone();

@@ -5,6 +5,10 @@
 //! learns an address when the connection answers such a request with a success
 //! response (it checked USERNAME and MESSAGE-INTEGRITY), as str0m's `Rtc::accepts()`
 //! does: `rtc` itself accepts non-STUN datagrams from any address once ICE is up.
+//! It also learns the address a connection sends its own check to: being ICE-lite it
+//! checks only where an accepted request came from, and when that request carried
+//! USE-CANDIDATE on a pair not yet checked (Firefox nominates that way with a lite
+//! peer) `rtc` answers nothing until the answer to its own check comes back.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -51,11 +55,13 @@ impl<K: Copy + Eq + Hash> Router<K> {
         self.by_ufrag.get(demux::server_ufrag(username)?).copied()
     }
 
-    /// Called for every datagram `key` sends to `to`: a Binding success response
-    /// proves `to` is `key`'s. An address that moved to another connection (a reused
-    /// port) follows the latest answer.
+    /// Called for every datagram `key` sends to `to`: a Binding success response, or
+    /// the check an ICE-lite connection sends back, proves `to` is `key`'s. An address
+    /// that moved to another connection (a reused port) follows the latest answer.
     pub(crate) fn outgoing(&mut self, key: K, to: SocketAddr, datagram: &[u8]) {
-        if self.by_addr.get(&to) != Some(&key) && demux::is_binding_success(datagram) {
+        if self.by_addr.get(&to) != Some(&key)
+            && (demux::is_binding_success(datagram) || demux::is_binding_request(datagram))
+        {
             self.by_addr.insert(to, key);
         }
     }
@@ -103,13 +109,17 @@ mod tests {
         assert_eq!(r.route(x, &stun([0, 1], b"bbbb:cli")), Some(2));
         assert_eq!(r.route(x, &stun([0, 1], b"cccc:cli")), None);
         assert_eq!(r.route(x, &rtp), None, "media from an unknown address");
-        // Anything but a success response teaches nothing.
+        // Anything but a success response or a check teaches nothing.
         r.outgoing(2, x, &rtp);
         r.outgoing(2, x, &stun([0x01, 0x11], b""));
         assert_eq!(r.route(x, &rtp), None);
         r.outgoing(2, x, &stun([0x01, 0x01], b""));
         assert_eq!(r.route(x, &rtp), Some(2));
         assert_eq!(r.route(y, &rtp), None);
+        // The connection's own check to `y`: the answer to it comes back to it.
+        r.outgoing(2, y, &stun([0x00, 0x01], b"cli:bbbb"));
+        assert_eq!(r.route(y, &stun([0x01, 0x01], b"")), Some(2));
+        r.outgoing(1, y, &stun([0x01, 0x01], b""));
         // The address follows the connection that answered last.
         r.outgoing(1, x, &stun([0x01, 0x01], b""));
         assert_eq!(r.route(x, &rtp), Some(1));

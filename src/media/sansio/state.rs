@@ -6,7 +6,7 @@
 //! `relay`), offers that became due (`negotiate`), then the datagrams to send.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
@@ -25,14 +25,13 @@ use tokio::sync::mpsc;
 
 use super::conn::{self, Conn, Sub};
 use super::router::Router;
+use super::socket::{Batch, Socket};
 use super::worker::{Census, Command};
 use super::{ConnKey, LIVE, WorkerError};
 use crate::media::forward::{DROPPED, FORWARDED, GATE_SWITCH};
 use crate::media::gates::Gates;
 use crate::media::{IceCandidateInit, MediaEvent, MediaKind};
 
-/// Largest datagram read; WebRTC stays under the path MTU (~1200–1500 bytes).
-const MAX_DATAGRAM: usize = 2048;
 /// Longest sleep without a deadline: bounds how late a lost wake-up is noticed.
 const IDLE: Duration = Duration::from_millis(500);
 /// A zero read timeout means "block forever" to std: never ask for less.
@@ -86,10 +85,10 @@ impl Meters {
 
 /// Everything the worker thread owns.
 pub(super) struct State {
-    pub(super) socket: UdpSocket,
+    pub(super) socket: Socket,
     pub(super) local_addr: SocketAddr,
-    /// The address in the host candidate (`public_ip` or the bound one).
-    advertised: SocketAddr,
+    /// The addresses of the host candidates (socket::candidate_addrs).
+    candidates: Vec<SocketAddr>,
     commands: std_mpsc::Receiver<Command>,
     pub(super) conns: HashMap<ConnKey, Conn>,
     pub(super) router: Router<ConnKey>,
@@ -107,15 +106,15 @@ pub(super) struct State {
 
 impl State {
     pub(super) fn new(
-        socket: UdpSocket,
+        socket: Socket,
         local_addr: SocketAddr,
-        advertised: SocketAddr,
+        candidates: Vec<SocketAddr>,
         commands: std_mpsc::Receiver<Command>,
     ) -> State {
         State {
             socket,
             local_addr,
-            advertised,
+            candidates,
             commands,
             conns: HashMap::new(),
             router: Router::default(),
@@ -128,7 +127,7 @@ impl State {
     }
 
     pub(super) fn run(mut self) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch = Batch::new();
         loop {
             loop {
                 match self.commands.try_recv() {
@@ -154,38 +153,57 @@ impl State {
                 self.timeouts(now);
                 continue;
             }
-            let wait = deadline.map_or(IDLE, |d| (d - now).min(IDLE)).max(MIN_WAIT);
-            if let Err(e) = self.socket.set_read_timeout(Some(wait)) {
-                tracing::error!("media worker: cannot set read timeout: {e}");
-                return;
-            }
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => self.datagram(&buf[..n], from, Instant::now()),
+            // A whole batch goes in before the connections are serviced once.
+            match self.socket.recv(&mut batch) {
+                Ok(()) => {
+                    let now = Instant::now();
+                    for (data, from, to) in batch.datagrams() {
+                        self.datagram(data, from, to, now);
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // An ICMP error from an earlier send (ECONNREFUSED) surfaces here on
+                // Linux; it concerns one destination, not the socket.
                 Err(e)
                     if matches!(
                         e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                // An ICMP error from an earlier send (ECONNREFUSED) surfaces here on
-                // Linux; it concerns one destination, not the socket.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                        std::io::ErrorKind::Interrupted | std::io::ErrorKind::ConnectionRefused
+                    ) =>
+                {
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!("media worker: socket failed: {e}");
                     return;
                 }
             }
+            let wait = deadline.map_or(IDLE, |d| (d - now).min(IDLE)).max(MIN_WAIT);
+            if let Err(e) = self.socket.wait(wait) {
+                tracing::error!("media worker: cannot wait on the socket: {e}");
+                return;
+            }
         }
     }
 
-    fn datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+    /// The local candidate a datagram sent to `to` arrived on: the one address the
+    /// worker announces, or (bound to every interface) the one it was sent to.
+    fn local_candidate(&self, to: Option<IpAddr>) -> SocketAddr {
+        match (self.candidates.as_slice(), to) {
+            ([only], _) => *only,
+            (_, Some(ip)) => SocketAddr::new(ip, self.local_addr.port()),
+            _ => self.local_addr,
+        }
+    }
+
+    fn datagram(&mut self, data: &[u8], from: SocketAddr, to: Option<IpAddr>, now: Instant) {
         if data.is_empty() {
             return; // a wake-up (or a stray empty datagram): commands are checked next
         }
         let Some(key) = self.router.route(from, data) else {
             return;
         };
+        let local_addr = self.local_candidate(to);
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
@@ -194,7 +212,7 @@ impl State {
         let _ = conn.pc.handle_read(TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: self.local_addr,
+                local_addr,
                 peer_addr: from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -236,11 +254,14 @@ impl State {
         while let Some(event) = self.conns.get_mut(&key).and_then(|c| c.pc.poll_event()) {
             match event {
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
-                    let Some(conn) = self.conns.get(&key) else {
+                    let Some(conn) = self.conns.get_mut(&key) else {
                         return;
                     };
                     match state {
-                        RTCPeerConnectionState::Connected => conn.emit(MediaEvent::Connected),
+                        RTCPeerConnectionState::Connected => {
+                            conn.secure = true;
+                            conn.emit(MediaEvent::Connected);
+                        }
                         RTCPeerConnectionState::Failed => conn.emit(MediaEvent::Failed),
                         _ => {}
                     }
@@ -260,8 +281,7 @@ impl State {
         while let Some(out) = conn.pc.poll_write() {
             let to = out.transport.peer_addr;
             self.router.outgoing(key, to, &out.message);
-            // A failed send is a lost datagram, as on the wire; no log per packet.
-            let _ = self.socket.send_to(&out.message, to);
+            self.socket.send(to, out.transport.local_addr, &out.message);
         }
     }
 
@@ -348,7 +368,7 @@ impl State {
                 break ufrag;
             }
         };
-        let pc = conn::build(&ufrag, self.advertised, now)?;
+        let pc = conn::build(&ufrag, &self.candidates, now)?;
         self.router.add(ufrag, key);
         let refused = gates.refused_flag(key.peer);
         self.conns
@@ -365,7 +385,11 @@ impl State {
         let _ = conn.pc.close();
         // Send what closing queued (DTLS close_notify) before forgetting the routes.
         while let Some(out) = conn.pc.poll_write() {
-            let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+            self.socket.send(
+                out.transport.peer_addr,
+                out.transport.local_addr,
+                &out.message,
+            );
         }
         self.router.remove(key);
         // Its tracks leave the other peers (renegotiated); its subscriptions go.

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::socket::{self, Socket};
 use super::state::State;
 use super::{ConnKey, WorkerError};
 use crate::media::gates::Gates;
@@ -88,11 +89,14 @@ pub struct Worker {
 
 impl Worker {
     /// Binds `bind` (port 0: any free port) and starts the thread. `public_ip`, if
-    /// set, is advertised in the host candidate instead of the bound address.
+    /// set, is advertised in the host candidate instead of the bound address; bound
+    /// to every interface without it, each interface's address is a candidate.
     pub fn start(bind: SocketAddr, public_ip: Option<IpAddr>) -> Result<Worker, WorkerError> {
         let socket = UdpSocket::bind(bind)?;
         let local_addr = socket.local_addr()?;
-        let advertised = SocketAddr::new(public_ip.unwrap_or(local_addr.ip()), local_addr.port());
+        let candidates = socket::candidate_addrs(local_addr, public_ip);
+        // Behind a NAT the kernel's choice of source is the one the NAT maps.
+        let pick_source = local_addr.ip().is_unspecified() && public_ip.is_none();
         let wake_ip = match local_addr.ip() {
             IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -100,8 +104,9 @@ impl Worker {
         };
         let wake_addr = SocketAddr::new(wake_ip, local_addr.port());
         let waker = socket.try_clone()?;
+        let socket = Socket::new(socket, pick_source)?;
         let (commands, rx) = std_mpsc::channel();
-        let state = State::new(socket, local_addr, advertised, rx);
+        let state = State::new(socket, local_addr, candidates, rx);
         let thread = std::thread::Builder::new()
             .name(format!("media-{}", local_addr.port()))
             .spawn(move || state.run())?;
