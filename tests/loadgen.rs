@@ -81,3 +81,45 @@ fn loadgen_churn_visits_leave_nothing_behind() {
         "descriptors leaked: {report}"
     );
 }
+
+/// `loadgen baseline` relays every packet to every sink, once with a `send_to`
+/// per copy and once with one `sendmmsg` per packet.
+#[test]
+fn loadgen_baseline_relays_every_copy_both_ways() {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "baseline",
+            "--fanout",
+            "3",
+            "--seconds",
+            "1",
+            "--rate",
+            "100",
+        ])
+        .args(["--payload", "200"])
+        .output()
+        .expect("run loadgen");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}");
+    for sends in ["send_to", "sendmmsg"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("raw UDP relay baseline ({sends}):")))
+            .unwrap_or_else(|| panic!("no {sends} line: {stdout}"));
+        // "…: R received, S sent, D delivered; …": every packet received is sent
+        // to each of the 3 sinks, and every copy arrives.
+        let number = |word: &str| -> u64 {
+            let before = line.split(&format!(" {word}")).next().expect("field");
+            before
+                .rsplit(' ')
+                .next()
+                .expect("count")
+                .parse()
+                .expect("a number")
+        };
+        let (received, sent, delivered) = (number("received"), number("sent"), number("delivered"));
+        assert!(received > 0, "{line}");
+        assert_eq!(sent, 3 * received, "{line}");
+        assert_eq!(delivered, sent, "{line}");
+    }
+}

@@ -3,17 +3,42 @@
 //! The relay runs on its own thread, which reads its own CPU time from
 //! `/proc/thread-self/stat`: that time divided by the packets it sent is the
 //! practical cost of forwarding one packet on this machine.
+//!
+//! Two ways to send the copies: one `send_to` per target ([`Sends::EachTo`], the
+//! baseline every ratio so far divides by), or all of a packet's copies in one
+//! `sendmmsg` ([`Sends::Batch`], the cheapest a relay can send them).
 
+use std::io::IoSlice;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 
 use crate::procstat;
 
+/// How the relay sends a packet's copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sends {
+    /// One `send_to` system call per copy.
+    EachTo,
+    /// One `sendmmsg` system call for all the copies of a packet.
+    Batch,
+}
+
+impl Sends {
+    fn label(self) -> &'static str {
+        match self {
+            Sends::EachTo => "send_to",
+            Sends::Batch => "sendmmsg",
+        }
+    }
+}
+
 pub struct Baseline {
+    pub sends: Sends,
     pub fanout: usize,
     pub rate: u32,
     pub payload: usize,
@@ -41,9 +66,10 @@ impl Baseline {
 
     pub fn print(&self) {
         println!(
-            "raw UDP relay baseline: {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, {} \
-             sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {} per \
+            "raw UDP relay baseline ({}): {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, \
+             {} sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {} per \
              relayed packet",
+            self.sends.label(),
             self.rate,
             self.payload,
             self.fanout,
@@ -59,7 +85,13 @@ impl Baseline {
 }
 
 /// Runs the relay for `seconds` with `rate` incoming packets/s of `payload` bytes.
-pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Result<Baseline> {
+pub fn run(
+    sends: Sends,
+    fanout: usize,
+    rate: u32,
+    payload: usize,
+    seconds: f64,
+) -> anyhow::Result<Baseline> {
     let relay = UdpSocket::bind("127.0.0.1:0").context("bind relay")?;
     relay.set_read_timeout(Some(Duration::from_millis(100)))?;
     let relay_addr = relay.local_addr()?;
@@ -69,25 +101,32 @@ pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Re
         s.set_nonblocking(true)?;
         sinks.push(s);
     }
-    let targets: Vec<_> = sinks
+    let targets: Vec<std::net::SocketAddr> = sinks
         .iter()
         .map(|s| s.local_addr())
         .collect::<Result<_, _>>()?;
+    let batch_targets: Vec<SocketAddrAny> = targets.iter().copied().map(Into::into).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let delivered = Arc::new(AtomicU64::new(0));
 
     // The sinks are drained by one thread, as receivers would (its CPU is not counted).
+    // It stops after the relay, with a last pass over every sink.
+    let drained = Arc::new(AtomicBool::new(false));
     let drain = {
-        let (stop, delivered) = (Arc::clone(&stop), Arc::clone(&delivered));
+        let (drained, delivered) = (Arc::clone(&drained), Arc::clone(&delivered));
         std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
-            while !stop.load(Ordering::Relaxed) {
+            loop {
+                let last = drained.load(Ordering::Acquire);
                 let mut any = false;
                 for s in &sinks {
                     while s.recv(&mut buf).is_ok() {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         any = true;
                     }
+                }
+                if last {
+                    break;
                 }
                 if !any {
                     std::thread::sleep(Duration::from_micros(500));
@@ -107,11 +146,13 @@ pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Re
                     continue;
                 };
                 received += 1;
-                for t in &targets {
-                    if relay.send_to(&buf[..n], t).is_ok() {
-                        relayed += 1;
-                    }
-                }
+                relayed += match sends {
+                    Sends::EachTo => targets
+                        .iter()
+                        .filter(|t| relay.send_to(&buf[..n], t).is_ok())
+                        .count() as u64,
+                    Sends::Batch => send_batch(&relay, &buf[..n], &batch_targets),
+                };
             }
             (received, relayed, procstat::thread_cpu_seconds() - cpu0)
         })
@@ -135,8 +176,10 @@ pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Re
     std::thread::sleep(Duration::from_millis(50));
     stop.store(true, Ordering::Relaxed);
     let (received, relayed, relay_cpu) = relay_thread.join().expect("relay thread");
+    drained.store(true, Ordering::Release);
     let _ = drain.join();
     Ok(Baseline {
+        sends,
         fanout,
         rate,
         payload,
@@ -146,4 +189,27 @@ pub fn run(fanout: usize, rate: u32, payload: usize, seconds: f64) -> anyhow::Re
         delivered: delivered.load(Ordering::Relaxed),
         relay_cpu,
     })
+}
+
+/// One packet to every target in one `sendmmsg`; the copies sent. The message
+/// headers are built per packet (one small allocation: they borrow the packet).
+fn send_batch(relay: &UdpSocket, packet: &[u8], targets: &[SocketAddrAny]) -> u64 {
+    let iov = [IoSlice::new(packet)];
+    let mut controls: Vec<SendAncillaryBuffer> = targets
+        .iter()
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
+    let mut msgs: Vec<MMsgHdr> = targets
+        .iter()
+        .zip(controls.iter_mut())
+        .map(|(t, c)| MMsgHdr::new_with_addr(t, &iov, c))
+        .collect();
+    let mut sent = 0;
+    while sent < msgs.len() {
+        match sendmmsg(relay, &mut msgs[sent..], SendFlags::empty()) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sent += n,
+        }
+    }
+    sent as u64
 }

@@ -142,6 +142,12 @@ pub(crate) struct Conn {
     pub(crate) levels: LevelReporter,
     /// Send-only transceivers whose copy ended, for the next copies (recycle.rs).
     pub(crate) idle: Vec<Idle>,
+    /// Listed in the worker's `busy` (to service in full) or `flush` (to send what
+    /// the packet path wrote into it): each flag keeps its entry single.
+    pub(crate) busy: bool,
+    pub(crate) flushing: bool,
+    /// `poll_timeout` as read after the connection was last serviced.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Conn {
@@ -163,6 +169,25 @@ impl Conn {
             refused,
             levels: LevelReporter::new(audio_level::MAX_EVENTS_PER_SEC),
             idle: Vec::new(),
+            busy: false,
+            flushing: false,
+            deadline: None,
+        }
+    }
+
+    /// Something happened to this connection: service it in full next.
+    pub(crate) fn mark(&mut self, key: ConnKey, busy: &mut Vec<ConnKey>) {
+        if !self.busy {
+            self.busy = true;
+            busy.push(key);
+        }
+    }
+
+    /// Something was written into this connection: send it next.
+    pub(crate) fn mark_flush(&mut self, key: ConnKey, flush: &mut Vec<ConnKey>) {
+        if !self.flushing {
+            self.flushing = true;
+            flush.push(key);
         }
     }
 

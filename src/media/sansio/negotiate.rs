@@ -167,6 +167,7 @@ impl State {
             }
         };
         conn.needs_offer = true;
+        conn.mark(to, &mut self.busy);
         let gate = conn.gates.gate(from.peer, to.peer, kind);
         let room = std::sync::Arc::clone(&conn.gates);
         self.feedback.insert((to, ssrc), (from, track_id.clone()));

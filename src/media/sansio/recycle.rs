@@ -77,6 +77,7 @@ impl State {
         };
         transceiver.set_direction(RTCRtpTransceiverDirection::Inactive);
         conn.needs_offer = true;
+        conn.mark(sub.to, &mut self.busy);
         self.feedback.remove(&(sub.to, sub.ssrc));
         conn.idle.push(Idle {
             sender: sub.sender,

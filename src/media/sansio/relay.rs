@@ -137,7 +137,9 @@ impl State {
             copy.header.payload_type = payload_type;
             copy.header.sequence_number = sub.seq.rewrite(packet.header.sequence_number, opened);
             copy.header.timestamp = sub.ts.rewrite(packet.header.timestamp, clock_hz(kind), now);
-            match sender.write_rtp(now, copy) {
+            let written = sender.write_rtp(now, copy);
+            to.mark_flush(sub.to, &mut self.flush);
+            match written {
                 Ok(()) => {
                     let (counter, meter) = match kind {
                         MediaKind::Audio => (&stats.forwarded_audio, &self.meters.forwarded_audio),
@@ -207,5 +209,6 @@ impl State {
             };
             let _ = rx.write_rtcp(now, vec![Box::new(pli)]);
         }
+        conn.mark_flush(from, &mut self.flush);
     }
 }

@@ -1,9 +1,12 @@
 //! The worker thread: its socket, its connections, and the loop that drives them.
 //!
-//! The thread blocks on the socket with a read timeout equal to the earliest
-//! connection deadline. After every datagram, timeout or command it services each
-//! connection: events, media (forwarded into the subscribers in the same call, see
-//! `relay`), offers that became due (`negotiate`), then the datagrams to send.
+//! The thread waits on the socket until the earliest connection deadline. After
+//! each batch of datagrams, timeout or command it services the connections that
+//! something happened to (`busy`): events, media (forwarded into the subscribers in
+//! the same call, see `relay`), offers that became due (`negotiate`), then the
+//! datagrams to send; a subscriber that was only written to (`flush`) just sends.
+//! `rtc` changes state only when called, so a connection nobody touched has
+//! nothing to say, and its deadline is the one read after it was last serviced.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -99,6 +102,12 @@ pub(super) struct State {
     /// where a subscriber's keyframe request goes.
     pub(super) feedback: HashMap<(ConnKey, u32), (ConnKey, MediaStreamTrackId)>,
     pub(super) meters: Meters,
+    /// Connections to service in full next, and connections that only have
+    /// datagrams to send (written to by the packet path); see `Conn::busy`.
+    pub(super) busy: Vec<ConnKey>,
+    pub(super) flush: Vec<ConnKey>,
+    /// Service every connection next (after a command).
+    all: bool,
     /// Reused buffers: the connection keys, and one connection's pending reads.
     keys: Vec<ConnKey>,
     pub(super) reads: Vec<TaggedRTCMessage>,
@@ -121,6 +130,9 @@ impl State {
             subs: HashMap::new(),
             feedback: HashMap::new(),
             meters: Meters::new(),
+            busy: Vec::new(),
+            flush: Vec::new(),
+            all: false,
             keys: Vec::new(),
             reads: Vec::new(),
         }
@@ -135,18 +147,17 @@ impl State {
                         self.close_all();
                         return;
                     }
-                    Ok(cmd) => self.command(cmd, Instant::now()),
+                    Ok(cmd) => {
+                        self.all = true;
+                        self.command(cmd, Instant::now());
+                    }
                     Err(std_mpsc::TryRecvError::Empty) => break,
                 }
             }
             self.service(Instant::now());
 
             let now = Instant::now();
-            let deadline = self
-                .conns
-                .values_mut()
-                .filter_map(|c| c.pc.poll_timeout())
-                .min();
+            let deadline = self.conns.values().filter_map(|c| c.deadline).min();
             if let Some(deadline) = deadline
                 && deadline <= now
             {
@@ -207,6 +218,7 @@ impl State {
         let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
+        conn.mark(key, &mut self.busy);
         // Errors here are per packet (a bad check, an undecryptable packet): the
         // connection has already dropped it; no log line per packet.
         let _ = conn.pc.handle_read(TaggedBytesMut {
@@ -222,30 +234,56 @@ impl State {
     }
 
     fn timeouts(&mut self, now: Instant) {
-        for conn in self.conns.values_mut() {
-            if conn.pc.poll_timeout().is_some_and(|d| d <= now) {
+        for (key, conn) in self.conns.iter_mut() {
+            if conn.deadline.is_some_and(|d| d <= now) {
                 let _ = conn.pc.handle_timeout(now);
+                conn.mark(*key, &mut self.busy);
             }
         }
     }
 
-    /// Drains every connection: events, then media (forwarded into the
-    /// subscribers), then the offers that became due, then the datagrams to send.
+    /// Drains the busy connections (all of them after a command): events, then
+    /// media (forwarded into the subscribers), then the offers that became due,
+    /// then the datagrams to send; then the subscribers that were written to.
+    /// Servicing one connection can make another busy (a new track is offered to
+    /// the others): those get their turn in the next round.
     fn service(&mut self, now: Instant) {
-        self.keys.clear();
-        self.keys.extend(self.conns.keys().copied());
-        let keys = std::mem::take(&mut self.keys);
-        for &key in &keys {
-            self.events(key, now);
+        let mut keys = std::mem::take(&mut self.keys);
+        loop {
+            keys.clear();
+            if std::mem::take(&mut self.all) {
+                keys.extend(self.conns.keys().copied());
+                self.busy.clear();
+            } else {
+                std::mem::swap(&mut keys, &mut self.busy);
+            }
+            if keys.is_empty() {
+                break;
+            }
+            for &key in &keys {
+                self.events(key, now);
+            }
+            for &key in &keys {
+                self.reads(key, now);
+            }
+            for &key in &keys {
+                self.negotiate(key, now);
+            }
+            for &key in &keys {
+                self.writes(key);
+                if let Some(conn) = self.conns.get_mut(&key) {
+                    conn.busy = false;
+                    conn.deadline = conn.pc.poll_timeout();
+                }
+            }
         }
-        for &key in &keys {
-            self.reads(key, now);
-        }
-        for &key in &keys {
-            self.negotiate(key, now);
-        }
+        keys.clear();
+        std::mem::swap(&mut keys, &mut self.flush);
         for &key in &keys {
             self.writes(key);
+            if let Some(conn) = self.conns.get_mut(&key) {
+                conn.flushing = false;
+            }
         }
         self.keys = keys;
     }
