@@ -21,7 +21,8 @@ export function heardState(view) {
   const heard = Boolean(self?.may_speak);
   if (self?.stepped_out) return { heard: false, title: t('heard.stepped_out'), note: t('heard.stepped_out_note') };
   if (!heard) {
-    const note = self?.muted ? t('action.muted_note') : (view.phase === 'paused' ? t('heard.paused') : '');
+    const pausedNote = view.pause_video && self?.role !== 'keeper' && !view.caucus ? 'heard.paused_unseen' : 'heard.paused';
+    const note = self?.muted ? t('action.muted_note') : (view.phase === 'paused' ? t(pausedNote) : '');
     return { heard, title: t('heard.no'), note };
   }
   if (!localMedia.sendingAudio) return { heard, title: t('heard.yes_mic_off'), note: t('heard.mic_off_note') };

@@ -50,7 +50,9 @@ export function turnStatus(view) {
     const others = view.caucus.members.filter((id) => id !== view.you).map((id) => nameOf(view, id));
     return { title: t('turn.caucus'), body: t('turn.caucus_body', { names: listNames(others) }), tone: 'private' };
   }
-  if (view.phase === 'paused') return { title: t('turn.paused'), body: t('turn.paused_body'), tone: 'paused' };
+  if (view.phase === 'paused') {
+    return { title: t('turn.paused'), body: t(view.pause_video ? 'turn.paused_body_unseen' : 'turn.paused_body'), tone: 'paused' };
+  }
   if (view.phase === 'open' || view.phase === 'scheduled') {
     return { title: t('turn.not_started'), body: keeper ? t('turn.keeper_may_speak') : t('turn.not_started_body'), tone: 'calm' };
   }

@@ -70,6 +70,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {boolean} locked
  * @property {FloorMode} mode
  * @property {boolean} keeper_speaks_out_of_turn
+ * @property {boolean} pause_video   While paused, only keepers' video is forwarded.
  * @property {number|null} turn_seconds
  * @property {EntryOrder|null} entry_order
  * @property {PersonView[]} people   In seat order.

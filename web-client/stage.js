@@ -86,7 +86,12 @@ export class Stage {
 
   /** The picture of a person: their video, one's own camera, or null. */
   _videoOf(view, person) {
-    if (person.id !== view.you) return this._remoteVideo(person.id);
+    if (person.id !== view.you) {
+      // In a break with pause_video only keepers' video arrives: show initials,
+      // not a frozen last frame of someone who is no longer watched.
+      const withheld = view.phase === 'paused' && view.pause_video && person.role !== 'keeper' && !person.in_caucus;
+      return withheld ? null : this._remoteVideo(person.id);
+    }
     const own = localMedia.stream;
     if (!own || !own.getVideoTracks().length || localMedia.settings.hideSelf || !localMedia.cameraOn) return null;
     if (this.selfVideo.srcObject !== own) this.selfVideo.srcObject = own;

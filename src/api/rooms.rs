@@ -260,6 +260,9 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if let Some(allowed) = options.keeper_speaks_out_of_turn {
         settings.keeper_speaks_out_of_turn = allowed;
     }
+    if let Some(pause_video) = options.pause_video {
+        settings.pause_video = pause_video;
+    }
     if let Some(language) = &request.language {
         check_language(language, "language")?;
         settings.language = language.clone();

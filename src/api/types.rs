@@ -170,6 +170,9 @@ pub struct RoomOptions {
     /// Whether keepers are heard without the piece. Absent: true.
     #[serde(default)]
     pub keeper_speaks_out_of_turn: Option<bool>,
+    /// Whether a pause also stops everyone's video but the keepers'. Absent: true.
+    #[serde(default)]
+    pub pause_video: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::output::{GateChange, Output};
-use super::room::Room;
+use super::room::{Person, Room};
 use super::types::{FloorMode, MediaKind, PersonId, Phase, Role};
 
 impl Room {
@@ -29,12 +29,21 @@ impl Room {
             return false;
         }
         match kind {
-            MediaKind::Video => true,
+            MediaKind::Video => !self.video_withheld(sender),
             // An interpreter also reaches their own persons (SPEC §3.2.7).
             MediaKind::Audio => {
                 !sender.keeper_muted && (self.may_speak(from) || self.interprets_to(from, to))
             }
         }
+    }
+
+    /// A break with `pause_video`: only keepers are seen, and people in a caucus by
+    /// each other (a caucus goes on as it does for audio).
+    fn video_withheld(&self, sender: &Person) -> bool {
+        self.phase == Phase::Paused
+            && self.settings.pause_video
+            && !sender.is_keeper()
+            && sender.caucus.is_none()
     }
 
     /// Does this person hold the speaking right now (ignoring mute)?

@@ -174,6 +174,14 @@ pub struct Settings {
     /// The keeper's plan of the circle, walked with `next_step`.
     #[serde(default)]
     pub outline: Option<Outline>,
+    /// While paused, only keepers' video is forwarded too (SPEC §3.3.2: nobody is
+    /// watched in a break). Rooms stored before the setting existed get the default.
+    #[serde(default = "pause_video_default")]
+    pub pause_video: bool,
+}
+
+fn pause_video_default() -> bool {
+    true
 }
 
 pub const DEFAULT_GRACE_MS: u64 = 30_000;
@@ -211,6 +219,7 @@ impl Settings {
             feedback: Questionnaire::standard(),
             language: default_language(),
             outline: None,
+            pause_video: pause_video_default(),
         }
     }
 

@@ -45,6 +45,8 @@ pub struct CircleView {
     pub locked: bool,
     pub mode: FloorMode,
     pub keeper_speaks_out_of_turn: bool,
+    /// While paused, only keepers' video is forwarded (room setting).
+    pub pause_video: bool,
     pub turn_seconds: Option<u32>,
     pub entry_order: Option<EntryOrder>,
     /// In seat order. Participants see the people in the circle; keepers see everyone.
@@ -222,6 +224,7 @@ impl Room {
             locked: self.locked,
             mode: self.floor.mode,
             keeper_speaks_out_of_turn: self.settings.keeper_speaks_out_of_turn,
+            pause_video: self.settings.pause_video,
             turn_seconds: self.settings.turn_seconds,
             entry_order: self.settings.entry_order,
             people,

@@ -202,11 +202,17 @@ describe('a circle from arrival to closing', () => {
     await press(keeper.page, 'Pause the circle');
     for (const p of [alex, sam, jordan]) await heading(p.page, 'The circle is paused');
     await announced(sam.page, 'The circle is paused.');
+    // Nobody is watched in a break (pause_video, on by default): the keeper's
+    // video goes on, the others' stops, and Sam is told so.
+    await sees(sam.page, 'nobody sees or hears you now');
+    await grows(alex.page, ids['Keeper Kim'], 'video', { label: 'the keeper\'s video at Alex, paused' });
+    await staysFlatWhile(alex.page, ids.Sam, ids['Keeper Kim'], 'video', { label: 'Sam\'s video at Alex, paused' });
     await shoot(sam.page, '09-circle-paused');
     await accessible(sam.page, '09-circle-paused');
     await press(keeper.page, 'Resume');
     await heading(sam.page, 'Nobody holds the talking piece');
     await announced(sam.page, 'The circle continues.');
+    await grows(alex.page, ids.Sam, 'video', { label: 'Sam\'s video at Alex after the pause' });
   });
 
   it('opens a side room for the keeper and Alex, and brings them back', async () => {

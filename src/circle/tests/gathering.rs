@@ -39,10 +39,41 @@ fn while_paused_only_keepers_are_heard() {
     sim.keeper(Command::Pause).unwrap();
     assert!(!sim.hears("ana", "ben") && !sim.hears("ben", "ana"));
     assert!(sim.hears("keeper", "ana"));
-    assert!(sim.sees("ana", "ben"), "video goes on");
+    assert!(
+        !sim.sees("ana", "ben") && !sim.sees("ben", "ana") && !sim.sees("ana", "keeper"),
+        "nobody is watched in a break (pause_video, on by default)"
+    );
+    assert!(sim.sees("keeper", "ana") && sim.sees("keeper", "ben"));
     assert_eq!(sim.keeper(Command::Pause), Err(Refusal::WrongPhase));
     sim.keeper(Command::Resume).unwrap();
     assert!(sim.hears("ana", "ben"));
+    assert!(sim.sees("ana", "ben") && sim.sees("ana", "keeper"));
+}
+
+#[test]
+fn without_pause_video_faces_stay_in_a_break() {
+    let mut settings = Settings::for_kind(RoomKind::Circle, "A circle");
+    settings.pause_video = false;
+    let mut sim = Sim::with_settings(settings, Phase::InSession);
+    sim.join("keeper", 1, Role::Keeper, None);
+    sim.join("ana", 2, Role::Participant, None);
+    sim.join("ben", 3, Role::Participant, None);
+    sim.keeper(Command::Pause).unwrap();
+    assert!(!sim.hears("ana", "ben"), "audio still stops");
+    assert!(sim.sees("ana", "ben") && sim.sees("ana", "keeper"));
+}
+
+#[test]
+fn a_caucus_in_a_break_still_sees_itself() {
+    let mut sim = circle_of_three();
+    let (ana, ben) = (sim.id("ana"), sim.id("ben"));
+    sim.keeper(Command::OpenCaucus {
+        members: vec![ana, ben],
+    })
+    .unwrap();
+    sim.keeper(Command::Pause).unwrap();
+    assert!(sim.sees("ana", "ben") && sim.hears("ana", "ben"));
+    assert!(!sim.sees("ana", "keeper"), "the caucus stays sealed");
 }
 
 #[test]

@@ -252,6 +252,14 @@ fn check_invariants(sim: &Sim) {
             sender.caucus, receiver.caucus,
             "gate across a caucus boundary"
         );
+        // Nobody is watched in a break but the keepers (and a caucus by itself).
+        if kind == MediaKind::Video && room.phase() == Phase::Paused && room.settings().pause_video
+        {
+            assert!(
+                sender.is_keeper() || sender.caucus.is_some(),
+                "a participant's video forwarded during a pause"
+            );
+        }
         if kind == MediaKind::Audio {
             assert!(!sender.keeper_muted, "a muted person was heard");
             let free = sender.caucus.is_some()
