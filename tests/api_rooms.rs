@@ -101,7 +101,9 @@ async fn a_room_from_creation_to_deletion() {
         .delete(&format!("/api/v1/rooms/{room}/invitations/{ana_id}"))
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text);
-    assert_eq!(ana.until("ended").await["reason"], "revoked");
+    let ended = ana.until("ended").await;
+    assert_eq!(ended["reason"], "revoked");
+    assert!(ended.get("support").is_none(), "no contacts set: {ended}");
     let mut again = server.connect().await;
     assert_eq!(again.hello(&ana_token).await["code"], "invitation_revoked");
     let twice = http
@@ -239,6 +241,69 @@ async fn options_schedule_and_consent_terms_are_kept() {
         .unwrap()
         .unwrap();
     assert_eq!(row.settings.entry_order, None);
+}
+
+/// SPEC §3.5.5: the support contacts a program sets reach each person when
+/// their visit ends; `pause_video` is kept; bad contacts are refused.
+#[tokio::test]
+async fn support_contacts_reach_everyone_at_the_end() {
+    let server = api::start().await;
+    let http = Http::new(server.addr);
+    let mut body = conference();
+    body["support_contacts"] = json!([
+        {"name": "Victim Support", "contact": "0808 168 9111, any time"},
+        {"name": "  Your programme worker ", "contact": "Dana, 01632 960 001 (weekdays)"}
+    ]);
+    body["options"] = json!({"pause_video": false});
+    let created = http.create(body).await;
+    let room = created["room_id"].as_str().expect("room id");
+    let row = server.app.store.room(room).await.unwrap().expect("stored");
+    assert!(!row.settings.pause_video);
+    assert_eq!(
+        row.settings.support_contacts[1].name,
+        "Your programme worker"
+    );
+
+    let (_, keeper_token) = invitation(&created, 0);
+    let mut keeper = server.connect().await;
+    assert_eq!(keeper.hello(&keeper_token).await["type"], "welcome");
+    keeper.consent_all().await;
+    keeper.wait_stage("circle").await;
+    keeper.send(json!({"type": "leave"})).await;
+    let ended = keeper.until("ended").await;
+    assert_eq!(ended["reason"], "left");
+    assert_eq!(
+        ended["support"],
+        json!([
+            {"name": "Victim Support", "contact": "0808 168 9111, any time"},
+            {"name": "Your programme worker", "contact": "Dana, 01632 960 001 (weekdays)"}
+        ])
+    );
+
+    let contact = json!({"name": "A line", "contact": "0800 000 000"});
+    for (contacts, why) in [
+        (json!(vec![contact.clone(); 11]), "more than ten"),
+        (json!([{"name": " ", "contact": "0800"}]), "a blank name"),
+        (json!([{"name": "A line", "contact": ""}]), "no contact"),
+        (
+            json!([{"name": "A line", "contact": "x".repeat(301)}]),
+            "a contact too long",
+        ),
+        (json!([{"name": "A line"}]), "a missing field"),
+    ] {
+        let mut body = conference();
+        body["support_contacts"] = contacts;
+        let refused = http.post("/api/v1/rooms", body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{why}: {}",
+            refused.text
+        );
+        if why != "a missing field" {
+            assert_eq!(refused.code(), "invalid_support_contacts", "{why}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -255,7 +255,7 @@ function start() {
   });
 
   connection.addEventListener('ended', (event) => {
-    const { reason, feedback: offer } = event.detail;
+    const { reason, feedback: offer, support } = event.detail;
     localMedia.stop();
     lastCircle = null;
     banner.hidden = true;
@@ -264,7 +264,8 @@ function start() {
     // The token stays in memory only, so the answers can still be sent.
     const send = (body) => sendFeedback(token, body);
     show('ended', (carry) => endedScreen(reason, () => location.reload(),
-      offer && Array.isArray(offer.questions) ? feedbackForm(offer, send, carry) : null));
+      offer && Array.isArray(offer.questions) ? feedbackForm(offer, send, carry) : null,
+      Array.isArray(support) ? support : []));
   });
 
   connection.addEventListener('refused', (event) => {

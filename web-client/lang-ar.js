@@ -345,6 +345,8 @@ export default {
   'ended.left.title': 'غادرت الدائرة',
   'ended.left.body': 'شكرًا لحضورك. يمكنك العودة بالرابط نفسه ما دام اللقاء مفتوحًا.',
   'ended.rejoin': 'العودة إلى الدائرة',
+  'ended.support_title': 'إذا احتجت إلى من تتحدث إليه',
+  'ended.support_intro': 'هؤلاء موجودون من أجلك، بعد اليوم أيضًا.',
   'ended.consent_declined.title': 'اخترت عدم الدخول',
   'ended.consent_declined.body': 'لا بأس أبدًا، وقد سُجّل اختيارك. إن أردت الحديث عن ذلك، أو عن طرق أخرى للمشاركة، فيُرجى التواصل مع الشخص الذي دعاك.',
   'ended.consent_withdrawn.title': 'سحبت موافقتك',

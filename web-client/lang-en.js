@@ -348,6 +348,8 @@ export default {
   'ended.left.title': 'You have left the circle',
   'ended.left.body': 'Thank you for being here. You can come back with the same link while the meeting is open.',
   'ended.rejoin': 'Go back to the circle',
+  'ended.support_title': 'If you need someone to talk to',
+  'ended.support_intro': 'These people are there for you, after today too.',
   'ended.consent_declined.title': 'You have chosen not to join',
   'ended.consent_declined.body': 'That is completely okay, and your choice has been recorded. If you would like to talk about it, or about other ways to take part, please contact the person who invited you.',
   'ended.consent_withdrawn.title': 'You have withdrawn your consent',

@@ -337,6 +337,8 @@ export default {
   'ended.left.title': 'Ha salido del círculo',
   'ended.left.body': 'Gracias por estar aquí. Puede volver con el mismo enlace mientras la reunión esté abierta.',
   'ended.rejoin': 'Volver al círculo',
+  'ended.support_title': 'Si necesita hablar con alguien',
+  'ended.support_intro': 'Estas personas están ahí para usted, también después de hoy.',
   'ended.consent_declined.title': 'Ha decidido no entrar',
   'ended.consent_declined.body': 'Está bien, y su decisión ha quedado registrada. Si quiere hablar de ello, o de otras formas de participar, póngase en contacto con la persona que le invitó.',
   'ended.consent_withdrawn.title': 'Ha retirado su consentimiento',

@@ -180,8 +180,16 @@ export function lobbyScreen(view, leave) {
  * @param {{element: HTMLElement, carry: () => any}|null} [questionnaire]  the feedback form, when offered
  * @returns {Screen}
  */
-export function endedScreen(reason, rejoin, questionnaire = null) {
+export function endedScreen(reason, rejoin, questionnaire = null, support = []) {
   const key = has(`ended.${reason}.title`) ? reason : 'default';
+  // The room's support contacts, before anything is asked of the person.
+  const contacts = support.length
+    ? h('section', { class: 'subcard support', 'aria-labelledby': 'support-title' },
+      h('h2', { id: 'support-title', text: t('ended.support_title') }),
+      h('p', { text: t('ended.support_intro') }),
+      h('ul', { class: 'support-list' }, ...support.map((c) => h('li', {},
+        h('strong', { dir: 'auto', text: String(c.name ?? '') }), ' ', h('span', { dir: 'auto', text: String(c.contact ?? '') })))))
+    : null;
   return {
     element: h('section', { class: 'card center ended', 'data-screen': 'ended', 'data-reason': reason },
       h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
@@ -192,6 +200,7 @@ export function endedScreen(reason, rejoin, questionnaire = null) {
       reason === 'left' && rejoin
         ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
         : null,
+      contacts,
       reason === 'left' && questionnaire
         ? h('details', { class: 'subcard optional-feedback' }, h('summary', { text: t('ended.feedback_optional') }), questionnaire.element)
         : questionnaire?.element,

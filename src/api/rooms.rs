@@ -17,7 +17,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::types::{
     AddInvitations, CreateRoom, CreatedRoom, Invitations, IssuedInvitation, ListParams,
-    PersonState, Presence, RoomList, RoomState, RoomSummary, SeatRequest,
+    PersonState, Presence, RoomList, RoomState, RoomSummary, SeatRequest, SupportContactRequest,
 };
 use crate::auth::invitation_link_in;
 use crate::circle::{
@@ -207,6 +207,42 @@ pub(super) fn parse_time(text: &str) -> Option<Timestamp> {
     u64::try_from(ms).ok().map(Timestamp)
 }
 
+const MAX_SUPPORT_CONTACTS: usize = 10;
+const MAX_SUPPORT_NAME_CHARS: usize = 100;
+const MAX_SUPPORT_CONTACT_CHARS: usize = 300;
+
+fn support_contacts_of(
+    contacts: &[SupportContactRequest],
+) -> Result<Vec<circle::SupportContact>, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            "invalid_support_contacts",
+            format!(
+                "support_contacts: at most {MAX_SUPPORT_CONTACTS}, each a name of 1 to \
+                 {MAX_SUPPORT_NAME_CHARS} characters and a contact of 1 to \
+                 {MAX_SUPPORT_CONTACT_CHARS}, not blank"
+            ),
+        )
+    };
+    if contacts.len() > MAX_SUPPORT_CONTACTS {
+        return Err(invalid());
+    }
+    contacts
+        .iter()
+        .map(|c| {
+            if blank_or_long(&c.name, MAX_SUPPORT_NAME_CHARS)
+                || blank_or_long(&c.contact, MAX_SUPPORT_CONTACT_CHARS)
+            {
+                return Err(invalid());
+            }
+            Ok(circle::SupportContact {
+                name: c.name.trim().to_owned(),
+                contact: c.contact.trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
 fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if blank_or_long(&request.title, MAX_TITLE_CHARS) {
         return Err(ApiError::invalid(
@@ -221,6 +257,7 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if let Some(questionnaire) = request.feedback.clone() {
         settings.feedback = super::feedback::questionnaire_of(questionnaire)?;
     }
+    settings.support_contacts = support_contacts_of(&request.support_contacts)?;
     let options = &request.options;
     match options.entry_order {
         None => {}
@@ -357,7 +394,7 @@ fn mint(
     request_body = CreateRoom,
     responses(
         (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
-        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_link`, `invalid_outline`, `outline_unknown`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_link`, `invalid_outline`, `outline_unknown`, `invalid_support_contacts`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`room_limit`", body = ErrorBody),

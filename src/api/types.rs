@@ -85,6 +85,19 @@ pub struct CreateRoom {
     /// An outline for this room only (not with `outline_id`).
     #[serde(default)]
     pub outline: Option<NewOutline>,
+    /// Where people can turn for support after the session: shown to everyone at
+    /// the end of each visit. 0–10; absent: none.
+    #[serde(default)]
+    pub support_contacts: Vec<SupportContactRequest>,
+}
+
+/// One support contact: `name` 1–100 characters (a service or a person),
+/// `contact` 1–300 characters (a phone number, an address, opening hours).
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportContactRequest {
+    pub name: String,
+    pub contact: String,
 }
 
 /// Post-session questions; each is answered on a 5-point scale (1 = not at all … 5 = completely).

@@ -40,8 +40,8 @@ pub use output::{
 pub use room::{Accepted, Link, Person, Room, Stage};
 pub use types::{
     CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, DEFAULT_LANGUAGE, EntryOrder, FloorMode,
-    Invitation, MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings, Timestamp,
-    is_language_tag,
+    Invitation, MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings,
+    SupportContact, Timestamp, is_language_tag,
 };
 pub use values::{MAX_VALUE_CHARS, MAX_VALUES};
 pub use view::{

@@ -178,6 +178,17 @@ pub struct Settings {
     /// watched in a break). Rooms stored before the setting existed get the default.
     #[serde(default = "pause_video_default")]
     pub pause_video: bool,
+    /// Where people can turn for support after the session (SPEC §3.5.5), shown at
+    /// the end of every visit. Set by the program.
+    #[serde(default)]
+    pub support_contacts: Vec<SupportContact>,
+}
+
+/// One support contact of a room: who, and how to reach them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportContact {
+    pub name: String,
+    pub contact: String,
 }
 
 fn pause_video_default() -> bool {
@@ -220,6 +231,7 @@ impl Settings {
             language: default_language(),
             outline: None,
             pause_video: pause_video_default(),
+            support_contacts: Vec::new(),
         }
     }
 

@@ -300,7 +300,11 @@ impl RoomTask {
                         free_text: questionnaire.free_text,
                         scale: FEEDBACK_SCALE,
                     });
-                    let text = control_json(&Control::Ended { reason, feedback });
+                    let text = control_json(&Control::Ended {
+                        reason,
+                        feedback,
+                        support: &self.room.settings().support_contacts,
+                    });
                     self.send_frame(session, OutFrame::Text(text));
                     self.send_frame(
                         session,
@@ -361,6 +365,7 @@ impl RoomTask {
             let ended = Control::Ended {
                 reason: crate::circle::EndReason::RoomClosed,
                 feedback: None,
+                support: &self.room.settings().support_contacts,
             };
             self.send_frame(session, OutFrame::Text(control_json(&ended)));
             self.send_frame(

@@ -281,6 +281,9 @@ pub enum Control<'a> {
         reason: EndReason,
         #[serde(skip_serializing_if = "Option::is_none")]
         feedback: Option<FeedbackOffer<'a>>,
+        /// The room's support contacts (SPEC §3.5.5); absent when it has none.
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        support: &'a [crate::circle::SupportContact],
     },
     /// Someone you hear is speaking (from the audio-level header, ≤ 5 a second).
     Speaking {

@@ -41,6 +41,10 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
         { seat: 3, name: 'Ben', role: 'participant', party: 'responsible' },
         { seat: 4, name: 'Carla', role: 'participant', party: 'community' },
       ],
+      support_contacts: [
+        { name: 'Apoyo a víctimas', contact: '0808 168 9111, a cualquier hora' },
+        { name: 'Dana, del programa', contact: '01632 960 001 (de lunes a viernes)' },
+      ],
     });
   });
 
@@ -233,6 +237,12 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
     assert.equal(await back.getAttribute('class'), 'button primary');
     const folded = ben.page.locator('details.optional-feedback');
     if (await folded.count()) assert.equal(await folded.evaluate((d) => d.open), false, 'the questionnaire waits, folded');
+    // The room's support contacts, in the program's order, before any question.
+    await heading(ben.page, 'Si necesita hablar con alguien');
+    assert.deepEqual(await ben.page.locator('.support-list li').allInnerTexts(), [
+      'Apoyo a víctimas\n0808 168 9111, a cualquier hora',
+      'Dana, del programa\n01632 960 001 (de lunes a viernes)',
+    ]);
     await accessible(ben.page, 'Ben after leaving');
     await shoot(ben.page, '67-layout-left-es');
     await sees(keeper.page, 'Ben has left the circle');
