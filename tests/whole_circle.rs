@@ -137,10 +137,19 @@ async fn a_whole_circle_from_consent_to_close() {
         .cmd(json!({"type": "close_room"}))
         .await
         .expect("ok before ended");
-    assert_eq!(keeper.until("ended").await["reason"], "room_closed");
+    let ended = keeper.until("ended").await;
+    assert_eq!(ended["reason"], "room_closed");
+    assert!(
+        ended.get("agreement").is_none(),
+        "a keeper acknowledges nothing"
+    );
+    let text = ana.view["agreement"]["text"].clone();
+    let hash = ana.view["agreement"]["hash"].clone();
     for person in [&mut ana, &mut ben] {
         let ended = person.until("ended").await;
         assert_eq!(ended["reason"], "room_closed");
+        // The text each of them acknowledged, to keep (SPEC §3.5.5).
+        assert_eq!(ended["agreement"], json!({"text": text, "hash": hash}));
         assert_eq!(person.closed().await, Closed::Code(1000));
     }
 

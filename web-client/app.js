@@ -255,7 +255,7 @@ function start() {
   });
 
   connection.addEventListener('ended', (event) => {
-    const { reason, feedback: offer, support } = event.detail;
+    const { reason, feedback: offer, support, agreement } = event.detail;
     localMedia.stop();
     lastCircle = null;
     banner.hidden = true;
@@ -265,7 +265,7 @@ function start() {
     const send = (body) => sendFeedback(token, body);
     show('ended', (carry) => endedScreen(reason, () => location.reload(),
       offer && Array.isArray(offer.questions) ? feedbackForm(offer, send, carry) : null,
-      Array.isArray(support) ? support : []));
+      Array.isArray(support) ? support : [], agreement || null));
   });
 
   connection.addEventListener('refused', (event) => {

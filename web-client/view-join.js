@@ -180,8 +180,23 @@ export function lobbyScreen(view, leave) {
  * @param {{element: HTMLElement, carry: () => any}|null} [questionnaire]  the feedback form, when offered
  * @returns {Screen}
  */
-export function endedScreen(reason, rejoin, questionnaire = null, support = []) {
+export function endedScreen(reason, rejoin, questionnaire = null, support = [], agreement = null) {
   const key = has(`ended.${reason}.title`) ? reason : 'default';
+  // The agreement this person acknowledged, to keep: on screen and as a file.
+  const copy = agreement && typeof agreement.text === 'string'
+    ? h('section', { class: 'subcard agreement-copy', 'aria-labelledby': 'copy-title' },
+      h('h2', { id: 'copy-title', text: t('ended.agreement_title') }),
+      h('p', { text: t('ended.agreement_intro') }),
+      h('pre', { class: 'agreement-text', dir: 'auto', text: agreement.text }),
+      h('a', {
+        class: 'button secondary',
+        download: t('ended.agreement_file'),
+        href: URL.createObjectURL(new Blob(
+          [`${t('ended.agreement_title')}\n\n${agreement.text}\n\nSHA-256: ${agreement.hash}\n`],
+          { type: 'text/plain;charset=utf-8' })),
+        text: t('ended.agreement_save'),
+      }))
+    : null;
   // The room's support contacts, before anything is asked of the person.
   const contacts = support.length
     ? h('section', { class: 'subcard support', 'aria-labelledby': 'support-title' },
@@ -200,6 +215,7 @@ export function endedScreen(reason, rejoin, questionnaire = null, support = []) 
       reason === 'left' && rejoin
         ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
         : null,
+      copy,
       contacts,
       reason === 'left' && questionnaire
         ? h('details', { class: 'subcard optional-feedback' }, h('summary', { text: t('ended.feedback_optional') }), questionnaire.element)

@@ -34,8 +34,8 @@ pub use outline::{
     MAX_OUTLINE_NAME_CHARS, MAX_OUTLINE_STEPS, Outline, OutlineError, OutlineStep, StepKind,
 };
 pub use output::{
-    AttendanceEvent, ConsentDecision, EndReason, GateChange, Notice, Output, Record, Refusal,
-    RoundMark,
+    AgreementCopy, AttendanceEvent, ConsentDecision, EndReason, GateChange, Notice, Output, Record,
+    Refusal, RoundMark,
 };
 pub use room::{Accepted, Link, Person, Room, Stage};
 pub use types::{

@@ -18,11 +18,20 @@ pub enum Output {
         /// The person's invitation id when this ending offers feedback
         /// (`offers_feedback`); the edge still checks they have not answered.
         offer_feedback: Option<String>,
+        /// The final agreement text this person acknowledged, to keep (SPEC §3.5.5).
+        agreement: Option<AgreementCopy>,
     },
     /// Media gate: may `from`'s `kind` be forwarded to `to` from now on.
     Gate(GateChange),
     /// A durable record (SPEC §4), written with the journal entry that caused it.
     Record(Record),
+}
+
+/// A copy of the agreement as acknowledged: its canonical text and hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgreementCopy {
+    pub text: String,
+    pub hash: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

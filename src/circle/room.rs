@@ -8,7 +8,7 @@ use super::agreement::Agreement;
 use super::command::{Command, Input};
 use super::feedback::offers_feedback;
 use super::floor::Floor;
-use super::output::{AttendanceEvent, EndReason, Notice, Output, Record, Refusal};
+use super::output::{AgreementCopy, AttendanceEvent, EndReason, Notice, Output, Record, Refusal};
 use super::types::{
     CaucusId, Invitation, MediaKind, PersonId, Phase, Role, SessionId, Settings, Timestamp,
 };
@@ -378,6 +378,15 @@ impl Room {
         reason: Option<EndReason>,
         event: AttendanceEvent,
     ) {
+        // What they acknowledged goes with them (SPEC §3.5.5).
+        let agreement = self
+            .agreement
+            .as_ref()
+            .filter(|a| a.is_final && a.acknowledged.contains(&id))
+            .map(|a| AgreementCopy {
+                text: a.text.clone(),
+                hash: a.hash.clone(),
+            });
         let Some(person) = self.people.get_mut(&id) else {
             return;
         };
@@ -394,6 +403,7 @@ impl Room {
                     session,
                     reason,
                     offer_feedback,
+                    agreement,
                 });
             }
         }

@@ -289,6 +289,7 @@ impl RoomTask {
                     session,
                     reason,
                     offer_feedback,
+                    agreement,
                 } => {
                     let offer = match offer_feedback {
                         Some(invitation_id) => self.not_answered(&invitation_id).await,
@@ -304,6 +305,7 @@ impl RoomTask {
                         reason,
                         feedback,
                         support: &self.room.settings().support_contacts,
+                        agreement,
                     });
                     self.send_frame(session, OutFrame::Text(text));
                     self.send_frame(
@@ -366,6 +368,7 @@ impl RoomTask {
                 reason: crate::circle::EndReason::RoomClosed,
                 feedback: None,
                 support: &self.room.settings().support_contacts,
+                agreement: None,
             };
             self.send_frame(session, OutFrame::Text(control_json(&ended)));
             self.send_frame(

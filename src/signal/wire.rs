@@ -284,6 +284,9 @@ pub enum Control<'a> {
         /// The room's support contacts (SPEC §3.5.5); absent when it has none.
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         support: &'a [crate::circle::SupportContact],
+        /// The final agreement this person acknowledged, to keep; absent otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agreement: Option<crate::circle::AgreementCopy>,
     },
     /// Someone you hear is speaking (from the audio-level header, ≤ 5 a second).
     Speaking {

@@ -10,6 +10,7 @@
 // withdrawn person receives nothing (SPEC §8, browser tests).
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   BASE, acceptAll, accessible, announced, confirm, grows, heading, idsByName, launch, linkOf, mediaStats, noProblems, person, press,
@@ -317,6 +318,19 @@ describe('a circle from arrival to closing', () => {
     await press(keeper.page, 'Close the room');
     await confirm(keeper.page, 'Close the room');
     for (const p of [alex, sam]) await heading(p.page, 'The meeting has ended');
+    // Each leaves with the agreement they acknowledged, to keep.
+    for (const p of [alex, sam]) {
+      await heading(p.page, 'The agreement you acknowledged');
+      assert.match(await p.page.locator('.agreement-text').innerText(), /Sam repairs the garden fence\./);
+      const save = p.page.getByRole('link', { name: 'Save a copy' });
+      assert.equal(await save.getAttribute('download'), 'agreement.txt');
+      // What a person gets by tapping it: a real download, the file as saved.
+      const [download] = await Promise.all([p.page.waitForEvent('download'), save.click()]);
+      assert.equal(download.suggestedFilename(), 'agreement.txt');
+      const file = await readFile(await download.path(), 'utf8');
+      assert.match(file, /^The agreement you acknowledged\n\n1\. Sam repairs the garden fence\./);
+      assert.match(file, /SHA-256: [0-9a-f]{64}\n$/);
+    }
     await shoot(alex.page, '19-ended-room-closed');
     await accessible(alex.page, '19-ended-room-closed');
     noProblems(keeper, alex, sam, jordan);

@@ -111,3 +111,47 @@ fn an_agreement_needs_items_with_text() {
         Err(Refusal::NoAgreement)
     );
 }
+
+/// The agreement copy of the `End` output for `name`'s session, if ended.
+fn copy_at_the_end(sim: &Sim, name: &str) -> Option<Option<AgreementCopy>> {
+    let session = sim.session(name);
+    sim.outputs.iter().find_map(|o| match o {
+        Output::End {
+            session: s,
+            agreement,
+            ..
+        } if *s == session => Some(agreement.clone()),
+        _ => None,
+    })
+}
+
+/// SPEC §3.5.5: whoever acknowledged the final text leaves with a copy of it;
+/// whoever did not, leaves with none.
+#[test]
+fn who_acknowledged_leaves_with_a_copy_of_that_text() {
+    let mut sim = Sim::circle_in_session();
+    sim.join("ana", 2, Role::Participant, Some(Party::Harmed));
+    sim.join("ben", 3, Role::Participant, Some(Party::Responsible));
+    sim.keeper(Command::DraftAgreement { items: items() })
+        .unwrap();
+    sim.keeper(Command::FinalizeAgreement).unwrap();
+    let agreement = sim.circle_view("ana").agreement.unwrap();
+    sim.cmd(
+        "ana",
+        Command::Acknowledge {
+            hash: agreement.hash.clone(),
+        },
+    )
+    .unwrap();
+    sim.take();
+    sim.cmd("ana", Command::Leave).unwrap();
+    sim.cmd("ben", Command::Leave).unwrap();
+    assert_eq!(
+        copy_at_the_end(&sim, "ana"),
+        Some(Some(AgreementCopy {
+            text: agreement.text.clone(),
+            hash: agreement.hash.clone(),
+        }))
+    );
+    assert_eq!(copy_at_the_end(&sim, "ben"), Some(None), "not acknowledged");
+}
