@@ -45,6 +45,9 @@ fn every_command() -> Vec<Command> {
         Command::EndSessionFor {
             party: Party::Harmed,
         },
+        Command::EndSessionOf {
+            person: PersonId(2),
+        },
         Command::SetMode {
             mode: FloorMode::Open,
         },
@@ -110,6 +113,7 @@ fn every_command() -> Vec<Command> {
             | Resume
             | CloseRoom
             | EndSessionFor { .. }
+            | EndSessionOf { .. }
             | SetMode { .. }
             | StartRound { .. }
             | EndRound

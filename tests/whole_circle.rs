@@ -238,3 +238,53 @@ async fn in_a_conference_the_responsible_party_waits_for_the_harmed_party() {
     hana.wait_view(|v| v["granted"] == json!([r])).await;
     server.stop().await;
 }
+
+/// SPEC §3.5.4: the keeper ends one person's visit; the same link brings them
+/// back to the lobby, unlike removal.
+#[tokio::test]
+async fn the_keeper_ends_one_visit_and_the_link_still_works() {
+    let server = TestServer::start().await;
+    server.room("e1", RoomKind::Circle).await;
+    let mut keeper = server.arrive("e1", 1, Role::Keeper, None, "Kim").await;
+    keeper.wait_stage("circle").await;
+    let token = server
+        .token("e1", 2, Role::Participant, Some(Party::Harmed), "Ana")
+        .await;
+    let mut ana = server.connect().await;
+    ana.hello(&token).await;
+    ana.consent_all().await;
+    ana.wait_stage("lobby").await;
+    keeper
+        .wait_view(|v| {
+            v["people"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|p| p["name"] == "Ana" && p["presence"] == "lobby")
+            })
+        })
+        .await;
+    let a = keeper.person("Ana");
+    keeper
+        .cmd(json!({"type": "admit", "person": a}))
+        .await
+        .unwrap();
+    ana.wait_stage("circle").await;
+
+    assert_eq!(
+        keeper
+            .refused(json!({"type": "end_session_of", "person": keeper.person("Kim")}))
+            .await,
+        "keeper_protected"
+    );
+    keeper
+        .cmd(json!({"type": "end_session_of", "person": a}))
+        .await
+        .unwrap();
+    assert_eq!(ana.until("ended").await["reason"], "session_ended");
+    assert_eq!(ana.closed().await, Closed::Code(1000));
+
+    // The link still works: back in the lobby, waiting to be admitted.
+    let mut again = server.connect().await;
+    assert_eq!(again.hello(&token).await["type"], "welcome");
+    again.wait_stage("lobby").await;
+    server.stop().await;
+}

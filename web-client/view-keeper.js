@@ -420,6 +420,11 @@ export function keeperScreen({ act, say, carry }) {
               const sure = await confirmDialog({ title: t('keeper.mute_confirm.title', { name: p.name }), body: t('keeper.mute_confirm.body'), yes: t('keeper.mute_confirm.yes') });
               if (sure) act('mute', { person: p.id });
             } }),
+          !you && here && p.role !== 'keeper' && h('button', { type: 'button', class: 'button secondary small', 'data-key': `end-${p.id}`, 'aria-label': `${t('keeper.end_visit')}: ${p.name}`, text: t('keeper.end_visit'),
+            onclick: async () => {
+              const sure = await confirmDialog({ title: t('keeper.end_visit_confirm.title', { name: p.name }), body: t('keeper.end_visit_confirm.body'), yes: t('keeper.end_visit_confirm.yes') });
+              if (sure) act('end_session_of', { person: p.id });
+            } }),
           !you && !gone && h('button', { type: 'button', class: 'button danger-outline small', 'data-key': `remove-${p.id}`, 'aria-label': `${t('keeper.remove')} ${p.name}`, text: t('keeper.remove'),
             onclick: async () => {
               const sure = await confirmDialog({ title: t('keeper.remove_confirm.title', { name: p.name }), body: t('keeper.remove_confirm.body'), yes: t('keeper.remove_confirm.yes'), danger: true });

@@ -124,6 +124,10 @@ pub enum Command {
     EndSessionFor {
         party: Party,
     },
+    /// Staggered exit for one person: their visit ends, their link stays good.
+    EndSessionOf {
+        person: PersonId,
+    },
     SetMode {
         mode: FloorMode,
     },

@@ -80,6 +80,28 @@ impl Room {
         Ok(Accepted::changed())
     }
 
+    /// One person's visit ends (SPEC §3.5.4), as in `end_session_for`; unlike
+    /// removal their link stays good. Keepers are protected, as from removal.
+    pub(super) fn end_session_of(&mut self, id: PersonId) -> Result<Accepted, Refusal> {
+        let person = self.known(id)?;
+        if person.is_keeper() {
+            return Err(Refusal::KeeperProtected);
+        }
+        if !matches!(
+            person.stage,
+            Stage::Consent | Stage::Lobby | Stage::Admitted
+        ) {
+            return Err(Refusal::NoChange);
+        }
+        self.end_visit(
+            id,
+            Stage::Away,
+            Some(EndReason::SessionEnded),
+            AttendanceEvent::Dismissed,
+        );
+        Ok(Accepted::changed())
+    }
+
     /// "I need a moment": to the keepers at once. Nothing durable changes.
     pub(super) fn request_pause(&mut self, me: PersonId) -> Result<Accepted, Refusal> {
         self.send_keepers(Notice::PauseRequested { by: me }, None);

@@ -274,6 +274,7 @@ impl Room {
             Resume => self.change_phase(&[Phase::Paused], Phase::InSession),
             CloseRoom => self.close(),
             EndSessionFor { party } => self.end_session_for(party),
+            EndSessionOf { person } => self.end_session_of(person),
             SetMode { mode } => self.set_mode(mode),
             StartRound { prompt, first } => self.start_round(prompt, first),
             EndRound => self.end_round_command(),
@@ -452,6 +453,7 @@ fn is_keeper_command(command: &Command) -> bool {
             | Resume
             | CloseRoom
             | EndSessionFor { .. }
+            | EndSessionOf { .. }
             | SetMode { .. }
             | StartRound { .. }
             | EndRound

@@ -41,6 +41,7 @@ pub const COMMAND_TYPES: &[&str] = &[
     "resume",
     "close_room",
     "end_session_for",
+    "end_session_of",
     "set_mode",
     "start_round",
     "end_round",

@@ -315,6 +315,11 @@ describe('a circle from arrival to closing', () => {
   });
 
   it('closing the room ends everyone’s visit kindly', async () => {
+    // Each participant's row offers ending just their visit (the link keeps working).
+    await keeper.page.getByRole('button', { name: 'End visit: Alex' }).scrollIntoViewIfNeeded();
+    assert.equal(await keeper.page.getByRole('button', { name: /^End visit: Keeper Kim/ }).count(), 0, 'not for a keeper');
+    await shoot(keeper.page, '19a-keeper-people');
+    await accessible(keeper.page, '19a-keeper-people');
     await press(keeper.page, 'Close the room');
     await confirm(keeper.page, 'Close the room');
     for (const p of [alex, sam]) await heading(p.page, 'The meeting has ended');

@@ -243,3 +243,44 @@ fn the_keeper_can_end_the_session_for_one_party_first() {
         Err(Refusal::NoChange)
     );
 }
+
+/// SPEC §3.5.4: the keeper ends one person's visit; their link stays good, so
+/// they can come back through the lobby; keepers are protected, as from removal.
+#[test]
+fn the_keeper_can_end_one_persons_session_without_revoking_their_link() {
+    let mut sim = circle_of_three();
+    let (ana, ben) = (sim.id("ana"), sim.id("ben"));
+    sim.take();
+    sim.keeper(Command::EndSessionOf { person: ben }).unwrap();
+    assert_eq!(sim.ended("ben"), Some(EndReason::SessionEnded));
+    assert_eq!(sim.ended("ana"), None);
+    assert!(!sim.receives_anything("ben"));
+    assert!(
+        sim.records()
+            .iter()
+            .all(|r| !matches!(r, Record::Revoked { .. }))
+    );
+    assert_eq!(
+        sim.keeper(Command::EndSessionOf { person: ben }),
+        Err(Refusal::NoChange),
+        "already away"
+    );
+    assert_eq!(
+        sim.keeper(Command::EndSessionOf {
+            person: sim.id("keeper")
+        }),
+        Err(Refusal::KeeperProtected)
+    );
+    assert_eq!(
+        sim.cmd("ana", Command::EndSessionOf { person: ana }),
+        Err(Refusal::KeeperOnly)
+    );
+    // The same link brings Ben back: he arrives, and the keeper can admit him again.
+    sim.arrive("ben", 3, Role::Participant, Some(Party::Responsible))
+        .expect("the link still works");
+    assert_eq!(sim.id("ben"), ben, "the same person");
+    // His consent of this room stands; he waits in the lobby for the keeper.
+    sim.keeper(Command::Admit { person: ben })
+        .expect("admitted again");
+    assert!(sim.hears("keeper", "ben"));
+}

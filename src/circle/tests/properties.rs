@@ -96,6 +96,7 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::EndSessionFor {
             party: Party::Responsible
         }),
+        (0..CAST.len()).prop_map(|i| Command::EndSessionOf { person: person(i) }),
         Just(Command::DraftAgreement {
             items: vec![AgreementItem {
                 what: "Repair".into(),
