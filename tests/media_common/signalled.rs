@@ -29,9 +29,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 /// A server whose media binds loopback, with the default signalling limits:
-/// a browser-like client must negotiate within them.
+/// a browser-like client must negotiate within them. The default media engine
+/// (media_rules.rs runs its rules on both).
 pub async fn media_server() -> TestServer {
-    media_server_on(EngineKind::Tasks).await
+    media_server_on(EngineKind::default()).await
 }
 
 /// [`media_server`] with the given media engine; `workers`: two worker threads on
