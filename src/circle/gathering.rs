@@ -70,14 +70,19 @@ impl Room {
             return Err(Refusal::NoChange);
         }
         for id in of_party {
-            self.end_visit(
-                id,
-                Stage::Away,
-                Some(EndReason::SessionEnded),
-                AttendanceEvent::Dismissed,
-            );
+            self.dismiss(id);
         }
         Ok(Accepted::changed())
+    }
+
+    /// Staggered exit: the visit ends, the link stays good.
+    fn dismiss(&mut self, id: PersonId) {
+        self.end_visit(
+            id,
+            Stage::Away,
+            Some(EndReason::SessionEnded),
+            AttendanceEvent::Dismissed,
+        );
     }
 
     /// One person's visit ends (SPEC §3.5.4), as in `end_session_for`; unlike
@@ -93,12 +98,7 @@ impl Room {
         ) {
             return Err(Refusal::NoChange);
         }
-        self.end_visit(
-            id,
-            Stage::Away,
-            Some(EndReason::SessionEnded),
-            AttendanceEvent::Dismissed,
-        );
+        self.dismiss(id);
         Ok(Accepted::changed())
     }
 
