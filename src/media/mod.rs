@@ -105,6 +105,31 @@ pub struct IceCandidateInit {
     pub username_fragment: Option<String>,
 }
 
+/// A candidate from a WebRTC stack, as the signalling carries it.
+impl From<rtc::peer_connection::transport::RTCIceCandidateInit> for IceCandidateInit {
+    fn from(c: rtc::peer_connection::transport::RTCIceCandidateInit) -> Self {
+        IceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            username_fragment: c.username_fragment,
+        }
+    }
+}
+
+/// A client's candidate as both engines take it (`webrtc` re-exports `rtc`'s type).
+impl From<IceCandidateInit> for rtc::peer_connection::transport::RTCIceCandidateInit {
+    fn from(c: IceCandidateInit) -> Self {
+        Self {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            username_fragment: c.username_fragment,
+            url: None,
+        }
+    }
+}
+
 /// Configuration of the media layer.
 #[derive(Clone, Debug)]
 pub struct MediaConfig {

@@ -247,13 +247,7 @@ impl PeerTask {
         if c.candidate.is_empty() {
             return Ok(()); // end of candidates
         }
-        let init = RTCIceCandidateInit {
-            candidate: c.candidate,
-            sdp_mid: c.sdp_mid,
-            sdp_mline_index: c.sdp_mline_index,
-            username_fragment: c.username_fragment,
-            url: None,
-        };
+        let init = RTCIceCandidateInit::from(c);
         if self.pc.remote_description().await.is_none() {
             const MAX_EARLY: usize = 64;
             if self.early_candidates.len() < MAX_EARLY {

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -117,23 +117,12 @@ impl Client {
                 loop {
                     tokio::select! {
                         Some(c) = cand_rx.recv() => {
-                            let c = IceCandidateInit {
-                                candidate: c.candidate,
-                                sdp_mid: c.sdp_mid,
-                                sdp_mline_index: c.sdp_mline_index,
-                                username_fragment: c.username_fragment,
-                            };
+                            let c = IceCandidateInit::from(c);
                             let _ = sfu.candidate(key, c).await;
                         }
                         ev = ev_rx.recv() => match ev {
                             Some(MediaEvent::LocalCandidate(c)) => {
-                                let _ = pc.add_ice_candidate(RTCIceCandidateInit {
-                                    candidate: c.candidate,
-                                    sdp_mid: c.sdp_mid,
-                                    sdp_mline_index: c.sdp_mline_index,
-                                    username_fragment: c.username_fragment,
-                                    url: None,
-                                }).await;
+                                let _ = pc.add_ice_candidate(c.into()).await;
                             }
                             Some(MediaEvent::Offer(sdp)) => {
                                 // Failing is normal while a peer is being removed; a real

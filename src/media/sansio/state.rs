@@ -21,7 +21,6 @@ use rtc::media_stream::MediaStreamTrackId;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::TaggedRTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::mpsc;
@@ -380,13 +379,7 @@ impl State {
             return Ok(()); // end of candidates
         }
         conn.pc
-            .add_remote_candidate(RTCIceCandidateInit {
-                candidate: c.candidate,
-                sdp_mid: c.sdp_mid,
-                sdp_mline_index: c.sdp_mline_index,
-                username_fragment: c.username_fragment,
-                url: None,
-            })
+            .add_remote_candidate(c.into())
             .map_err(|e| WorkerError::Negotiation(e.to_string()))
     }
 
