@@ -70,15 +70,7 @@ impl Meeting {
     }
 
     async fn admit(&mut self, name: &str) {
-        self.keeper
-            .wait_view(|v| {
-                v["people"].as_array().is_some_and(|p| {
-                    p.iter()
-                        .any(|p| p["name"] == name && p["presence"] == "lobby")
-                })
-            })
-            .await;
-        let id = self.keeper.person(name);
+        let id = self.keeper.in_lobby(name).await;
         self.keeper
             .cmd(json!({"type": "admit", "person": id}))
             .await

@@ -231,15 +231,7 @@ async fn a_keeper_walks_a_library_outline_and_everyone_follows() {
         people.push(client);
     }
     for name in ["Ana Harmed", "Ben Responsible"] {
-        keeper
-            .wait_view(|v| {
-                v["people"].as_array().is_some_and(|p| {
-                    p.iter()
-                        .any(|p| p["name"] == name && p["presence"] == "lobby")
-                })
-            })
-            .await;
-        let person = keeper.person(name);
+        let person = keeper.in_lobby(name).await;
         keeper
             .cmd(json!({"type": "admit", "person": person}))
             .await

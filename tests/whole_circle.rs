@@ -185,15 +185,7 @@ async fn in_a_conference_the_responsible_party_waits_for_the_harmed_party() {
         .arrive("v1", 3, Role::Participant, Some(Party::Responsible), "Rob")
         .await;
     rob.wait_stage("lobby").await;
-    keeper
-        .wait_view(|v| {
-            v["people"].as_array().is_some_and(|p| {
-                p.iter()
-                    .any(|p| p["name"] == "Rob" && p["presence"] == "lobby")
-            })
-        })
-        .await;
-    let r = keeper.person("Rob");
+    let r = keeper.in_lobby("Rob").await;
     assert_eq!(
         keeper.refused(json!({"type": "admit", "person": r})).await,
         "entry_order_not_met"
@@ -202,15 +194,7 @@ async fn in_a_conference_the_responsible_party_waits_for_the_harmed_party() {
     let mut hana = server
         .arrive("v1", 2, Role::Participant, Some(Party::Harmed), "Hana")
         .await;
-    keeper
-        .wait_view(|v| {
-            v["people"].as_array().is_some_and(|p| {
-                p.iter()
-                    .any(|p| p["name"] == "Hana" && p["presence"] == "lobby")
-            })
-        })
-        .await;
-    let h = keeper.person("Hana");
+    let h = keeper.in_lobby("Hana").await;
     keeper
         .cmd(json!({"type": "admit", "person": h}))
         .await
@@ -254,15 +238,7 @@ async fn the_keeper_ends_one_visit_and_the_link_still_works() {
     ana.hello(&token).await;
     ana.consent_all().await;
     ana.wait_stage("lobby").await;
-    keeper
-        .wait_view(|v| {
-            v["people"].as_array().is_some_and(|p| {
-                p.iter()
-                    .any(|p| p["name"] == "Ana" && p["presence"] == "lobby")
-            })
-        })
-        .await;
-    let a = keeper.person("Ana");
+    let a = keeper.in_lobby("Ana").await;
     keeper
         .cmd(json!({"type": "admit", "person": a}))
         .await

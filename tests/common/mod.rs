@@ -434,6 +434,18 @@ impl Client {
         self.view["stage"].as_str().unwrap_or("")
     }
 
+    /// Waits until `name` is in the lobby in this (keeper's) view; their id.
+    pub async fn in_lobby(&mut self, name: &str) -> u64 {
+        self.wait_view(|v| {
+            v["people"].as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|p| p["name"] == name && p["presence"] == "lobby")
+            })
+        })
+        .await;
+        self.person(name)
+    }
+
     /// The id of the person called `name` in this client's view.
     pub fn person(&self, name: &str) -> u64 {
         self.view["people"]
