@@ -47,6 +47,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../web-client/keeper-alerts.js"),
     ),
     (
+        "keeper-guide.js",
+        JS,
+        include_str!("../web-client/keeper-guide.js"),
+    ),
+    (
         "circle-parts.js",
         JS,
         include_str!("../web-client/circle-parts.js"),
@@ -55,6 +60,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "view-join.js",
         JS,
         include_str!("../web-client/view-join.js"),
+    ),
+    (
+        "view-ended.js",
+        JS,
+        include_str!("../web-client/view-ended.js"),
     ),
     (
         "view-device.js",

@@ -306,6 +306,93 @@ async fn support_contacts_reach_everyone_at_the_end() {
     }
 }
 
+/// Issue 14: keepers consent to their own terms (the program's, or the
+/// standard keepers' ones), the record keeps both, and a keeper's visit ends
+/// with a summary that nobody else gets.
+#[tokio::test]
+async fn keepers_have_their_own_terms_and_leave_with_a_summary() {
+    let server = api::start().await;
+    let http = Http::new(server.addr);
+    let mut body = conference();
+    body["keeper_consent"] = json!({"version": "keepers-3", "items": [
+        {"id": "care", "text": "I hold this room with care.", "required": true}
+    ]});
+    let created = http.create(body).await;
+    let room = created["room_id"].as_str().expect("room id").to_owned();
+
+    let mut keeper = server.connect().await;
+    keeper.hello(&invitation(&created, 0).1).await;
+    assert_eq!(keeper.view["terms"]["version"], "keepers-3");
+    keeper.consent_all().await;
+    keeper.wait_stage("circle").await;
+    keeper
+        .cmd(json!({"type": "open_room"}))
+        .await
+        .expect("open");
+    let mut ana = server.connect().await;
+    ana.hello(&invitation(&created, 1).1).await;
+    assert_eq!(ana.view["terms"]["version"], "2026-11");
+    ana.consent_all().await;
+    let ana_id = keeper.in_lobby("Ana Harmed").await;
+    keeper
+        .cmd(json!({"type": "admit", "person": ana_id}))
+        .await
+        .expect("admit");
+    ana.wait_stage("circle").await;
+    let mut ben = server.connect().await;
+    ben.hello(&invitation(&created, 2).1).await;
+    ben.send(json!({"type": "withdraw_consent"})).await;
+    assert_eq!(ben.until("ended").await["reason"], "consent_withdrawn");
+    keeper
+        .cmd(json!({"type": "start_session"}))
+        .await
+        .expect("start");
+    keeper
+        .cmd(json!({"type": "close_room"}))
+        .await
+        .expect("close");
+    let ended = keeper.until("ended").await;
+    assert_eq!(
+        ended["summary"],
+        json!({
+            "people": [
+                {"name": "Kim Keeper", "role": "keeper", "party": null, "outcome": "took_part"},
+                {"name": "Ana Harmed", "role": "participant", "party": "harmed", "outcome": "took_part"},
+                {"name": "Ben Responsible", "role": "participant", "party": "responsible", "outcome": "withdrew"}
+            ],
+            "rounds": 0,
+            "agreement": null
+        })
+    );
+    let ana_ended = ana.until("ended").await;
+    assert!(ana_ended.get("summary").is_none(), "{ana_ended}");
+
+    let record = http
+        .get(&format!("/api/v1/rooms/{room}/record"))
+        .await
+        .json();
+    assert_eq!(record["room"]["keeper_consent"]["version"], "keepers-3");
+    let keeper_consents: Vec<(&str, &str)> = record["consents"]
+        .as_array()
+        .expect("consents")
+        .iter()
+        .filter(|c| c["version"] == "keepers-3")
+        .map(|c| (c["item"].as_str().unwrap(), c["decision"].as_str().unwrap()))
+        .collect();
+    assert_eq!(keeper_consents, [("care", "accepted")]);
+
+    let mut bad = conference();
+    bad["keeper_consent"] = json!({"version": "k", "items": []});
+    let refused = http.post("/api/v1/rooms", bad).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(refused.code(), "invalid_consent");
+    assert!(
+        refused.text.contains("keeper_consent.items"),
+        "{}",
+        refused.text
+    );
+}
+
 #[tokio::test]
 async fn rooms_are_listed_page_by_page() {
     let server = api::start().await;

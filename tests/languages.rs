@@ -38,7 +38,27 @@ async fn a_spanish_room_shows_its_language_and_translations_at_every_stage() {
     keeper.hello(&invitation(&created, 0).1).await;
     assert_eq!(keeper.view["stage"], "consent");
     assert_eq!(keeper.view["language"], "es");
-    let items = &keeper.view["terms"]["items"];
+    // The program gave no keepers' terms: the standard ones, in Spanish too.
+    let keeper_terms = &keeper.view["terms"];
+    assert_eq!(keeper_terms["version"], "keeper-2026-12");
+    assert!(
+        keeper_terms["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().all(|i| i["translations"]["es"].is_string())),
+        "{keeper_terms}"
+    );
+    keeper.consent_all().await;
+    keeper.wait_stage("circle").await;
+    assert_eq!(keeper.view["language"], "es");
+    keeper
+        .cmd(json!({"type": "open_room"}))
+        .await
+        .expect("open");
+
+    let mut ana = server.connect().await;
+    ana.hello(&invitation(&created, 1).1).await;
+    assert_eq!(ana.view["terms"]["version"], "es-2027-1");
+    let items = &ana.view["terms"]["items"];
     assert_eq!(
         items[0]["translations"],
         json!({"ar": "أشارك بحرية.", "es": "Participo libremente."})
@@ -51,16 +71,6 @@ async fn a_spanish_room_shows_its_language_and_translations_at_every_stage() {
         items[1].get("translations").is_none(),
         "no translations, no field: {items}"
     );
-    keeper.consent_all().await;
-    keeper.wait_stage("circle").await;
-    assert_eq!(keeper.view["language"], "es");
-    keeper
-        .cmd(json!({"type": "open_room"}))
-        .await
-        .expect("open");
-
-    let mut ana = server.connect().await;
-    ana.hello(&invitation(&created, 1).1).await;
     ana.consent_all().await;
     ana.wait_stage("lobby").await;
     assert_eq!(ana.view["language"], "es");

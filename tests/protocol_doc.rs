@@ -267,12 +267,13 @@ fn the_circle_view_has_the_documented_shape() {
         interprets_for: Vec::new(),
     };
     let session = |room: &mut Room, inv: Invitation| {
+        let role = inv.role;
         let session = room
             .handle(now, Input::Arrive { invitation: inv })
             .expect("arrive")
             .session
             .expect("session");
-        let terms = room.settings().consent.clone();
+        let terms = room.settings().terms_for(role).clone();
         let answers = terms
             .items
             .iter()

@@ -10,7 +10,8 @@ import { feedbackForm } from './view-feedback.js';
 import { localMedia } from './media.js';
 import { followMedia } from './webrtc.js';
 import { describeChanges } from './circle-parts.js';
-import { connectingScreen, noLinkScreen, refusedScreen, consentScreen, lobbyScreen, endedScreen } from './view-join.js';
+import { connectingScreen, noLinkScreen, refusedScreen, consentScreen, lobbyScreen } from './view-join.js';
+import { endedScreen } from './view-ended.js';
 import { circleScreen } from './view-circle.js';
 import { keeperScreen } from './view-keeper.js';
 
@@ -255,7 +256,7 @@ function start() {
   });
 
   connection.addEventListener('ended', (event) => {
-    const { reason, feedback: offer, support, agreement } = event.detail;
+    const { reason, feedback: offer, support, agreement, summary } = event.detail;
     localMedia.stop();
     lastCircle = null;
     banner.hidden = true;
@@ -263,9 +264,14 @@ function start() {
     if (reason !== 'left') forgetToken();
     // The token stays in memory only, so the answers can still be sent.
     const send = (body) => sendFeedback(token, body);
-    show('ended', (carry) => endedScreen(reason, () => location.reload(),
-      offer && Array.isArray(offer.questions) ? feedbackForm(offer, send, carry) : null,
-      Array.isArray(support) ? support : [], agreement || null));
+    show('ended', (carry) => endedScreen({
+      reason,
+      rejoin: () => location.reload(),
+      questionnaire: offer && Array.isArray(offer.questions) ? feedbackForm(offer, send, carry) : null,
+      support: Array.isArray(support) ? support : [],
+      agreement: agreement || null,
+      summary: summary || null,
+    }));
   });
 
   connection.addEventListener('refused', (event) => {

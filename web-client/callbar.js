@@ -6,6 +6,7 @@ import { h, fill } from './dom.js';
 import { localMedia } from './media.js';
 import { t } from './strings.js';
 import { me } from './circle-parts.js';
+import { remoteMedia } from './webrtc.js';
 
 /** @typedef {import('./protocol.js').CircleView} CircleView */
 
@@ -58,11 +59,40 @@ export class HeardLine {
   }
 }
 
+/**
+ * The sign of the link's quality (good, weak, lost), beside the heard line.
+ * Nothing is shown before the circle's media starts; a change is said
+ * politely to screen readers.
+ */
+export class QualitySign {
+  constructor() {
+    this.element = h('p', { class: 'quality', role: 'status', 'data-section': 'quality', 'data-quality': 'none', hidden: true });
+    this._onQuality = () => this.render();
+    remoteMedia.addEventListener('quality', this._onQuality);
+    this.render();
+  }
+
+  render() {
+    const quality = remoteMedia.quality;
+    this.element.dataset.quality = quality;
+    this.element.hidden = quality === 'none';
+    fill(this.element, quality === 'none' ? null : [
+      h('span', { class: 'quality-bars', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
+      h('span', { class: 'quality-text', text: t(`quality.${quality}`) }),
+    ]);
+  }
+
+  dispose() {
+    remoteMedia.removeEventListener('quality', this._onQuality);
+  }
+}
+
 const ICONS = {
   mic: 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM6 11a6 6 0 0 0 12 0M12 17v4',
   camera: 'M4 7h11v10H4zM15 10l5-3v10l-5-3',
   moment: 'M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16zM12 8v4l3 2',
   leave: 'M10 5H5v14h5M14 8l4 4-4 4M18 12H9',
+  tools: 'M4 6h16M4 12h16M4 18h16',
   away: 'M6 4h9v16H6zM12 12h.01M15 6l4-1v14l-4-1',
   slash: 'M4 4l16 16',
 };
@@ -90,10 +120,11 @@ function icon(name, off = false) {
  */
 export class CallBar {
   /**
-   * @param {{moment?: () => void, stepOut?: (back: boolean) => void, leave: () => void}} actions
-   *   no `moment`: no such button (keepers pause instead); `stepOut(back)` steps out, or back
+   * @param {{moment?: () => void, stepOut?: (back: boolean) => void, leave: () => void, tools?: () => void}} actions
+   *   no `moment`: no such button (keepers pause instead); `stepOut(back)` steps out, or back;
+   *   `tools`: the keeper's console as a sheet (phones only)
    */
-  constructor({ moment, stepOut, leave }) {
+  constructor({ moment, stepOut, leave, tools }) {
     this.steppedOut = false;
     this.stepOut = stepOut ? h('button', { type: 'button', class: 'bar-button away', 'data-key': 'step-out', 'aria-pressed': 'false',
       onclick: () => stepOut(this.steppedOut) }) : null;
@@ -103,8 +134,10 @@ export class CallBar {
       icon('moment'), h('span', { class: 'bar-text', text: t('action.need_moment') })) : null;
     this.leave = h('button', { type: 'button', class: 'bar-button leave', onclick: leave },
       icon('leave'), h('span', { class: 'bar-text', text: t('action.leave') }));
+    this.tools = tools ? h('button', { type: 'button', class: 'bar-button tools', 'data-key': 'tools', 'aria-expanded': 'false', 'aria-controls': 'keeper-console', onclick: tools },
+      icon('tools'), h('span', { class: 'bar-text', text: t('keeper.tools') })) : null;
     this.element = h('nav', { class: 'callbar', 'aria-label': t('bar.label'), 'data-section': 'callbar' },
-      this.mic, this.camera, this.moment, this.stepOut, this.leave);
+      this.tools, this.mic, this.camera, this.moment, this.stepOut, this.leave);
     this._onMedia = () => this.render();
     localMedia.addEventListener('change', this._onMedia);
     this.render();
@@ -136,6 +169,15 @@ export class CallBar {
       this.stepOut.classList.toggle('off', this.steppedOut);
       fill(this.stepOut, icon('away'), h('span', { class: 'bar-text', text: t(this.steppedOut ? 'action.step_back' : 'action.step_out') }));
     }
+  }
+
+  /** @param {boolean} open  the keeper's sheet is open */
+  setTools(open) {
+    this.tools?.setAttribute('aria-expanded', String(open));
+  }
+
+  focusTools() {
+    this.tools?.focus();
   }
 
   /** @param {{observer?: boolean, steppedOut?: boolean}} state */

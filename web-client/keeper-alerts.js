@@ -12,11 +12,13 @@ import { nameOf } from './circle-parts.js';
 
 export class KeeperAlerts {
   /**
-   * @param {{act: (type: string, fields?: object) => Promise<boolean>, focusLobby: () => void}} deps
+   * @param {{act: (type: string, fields?: object) => Promise<boolean>, focusLobby: () => void, urgent?: () => void}} deps
+   *   `urgent`: called when a pause request or a withdrawal arrives (the phone sheet makes way)
    */
-  constructor({ act, focusLobby }) {
+  constructor({ act, focusLobby, urgent = () => {} }) {
     this.act = act;
     this.focusLobby = focusLobby;
+    this.urgent = urgent;
     this.element = h('section', { class: 'alerts', 'aria-labelledby': 'alerts-title', 'data-section': 'alerts', hidden: true });
     /** Moments not yet dismissed, oldest first. @type {Map<string, {kind: Moment, person: number}>} */
     this.moments = new Map();
@@ -29,6 +31,7 @@ export class KeeperAlerts {
     this.moments.delete(`${kind}-${person}`);
     this.moments.set(`${kind}-${person}`, { kind, person });
     this.render();
+    if (kind === 'pause' || kind === 'withdrawn') this.urgent();
   }
 
   /** @param {CircleView} view */

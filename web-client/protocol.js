@@ -99,9 +99,11 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'time_up', person: PersonId}} TimeUpMsg
  * @typedef {{type: 'ok', ref: number}} OkMsg
  * @typedef {{type: 'error', code: string, message: string, ref?: number}} ErrorMsg
- * @typedef {{type: 'ended', reason: EndReason, feedback?: FeedbackOffer}} EndedMsg
+ * @typedef {{type: 'ended', reason: EndReason, feedback?: FeedbackOffer, support?: {name: string, contact: string}[], agreement?: {text: string, hash: string}, summary?: KeeperSummary}} EndedMsg
  *   `feedback`: offered only to a participant who was in the circle, after
  *   `left`, `room_closed` or `session_ended`, who has not answered yet.
+ *   `summary`: to keepers only.
+ * @typedef {{people: {name: string, role: Role, party: Party|null, outcome: 'took_part'|'withdrew'|'removed'|'did_not_enter'}[], rounds: number, agreement?: {version: number, items: number, is_final: boolean, acknowledged_by: string[]}}} KeeperSummary
  * @typedef {{id: string, text: string, translations?: Record<string, string>}} FeedbackQuestion
  * @typedef {{questions: FeedbackQuestion[], free_text: boolean, scale: number}} FeedbackOffer
  *   Every question is answered on a scale of 1 (not at all) to `scale` (completely).

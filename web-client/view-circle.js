@@ -6,7 +6,7 @@ import { h, fill, keepFocus, confirmDialog, panelDialog } from './dom.js';
 import { t } from './strings.js';
 import { TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon } from './circle-parts.js';
 import { Stage } from './stage.js';
-import { CallBar, HeardLine } from './callbar.js';
+import { CallBar, HeardLine, QualitySign } from './callbar.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { kindName } from './view-outline.js';
@@ -20,6 +20,7 @@ import { ValuesCard } from './values.js';
 export function circleScreen({ act }) {
   const stage = new Stage();
   const heard = new HeardLine();
+  const quality = new QualitySign();
   const timer = new TurnTimer();
   const messages = new Messages((to, text) => act('chat', { to, text }));
   const eyebrow = h('p', { class: 'eyebrow' });
@@ -71,7 +72,7 @@ export function circleScreen({ act }) {
       h('div', { class: 'circle-main' },
         stage.element,
         // Whether one is heard, with the bar: both stay on screen on a phone.
-        h('div', { class: 'dock' }, heard.element, bar.element),
+        h('div', { class: 'dock' }, h('div', { class: 'dock-line' }, heard.element, quality.element), bar.element),
         sentNote,
         statusCard,
         mutedCard,
@@ -201,6 +202,7 @@ export function circleScreen({ act }) {
     dispose() {
       stage.dispose();
       heard.dispose();
+      quality.dispose();
       bar.dispose();
       timer.dispose();
     },

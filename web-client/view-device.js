@@ -1,5 +1,5 @@
 // The device check: choose camera and microphone, see yourself, watch the
-// microphone level, choose audio only or to hide your own video.
+// microphone level, hear a test sound, choose audio only or to hide your own video.
 
 import { h, fill } from './dom.js';
 import { localMedia } from './media.js';
@@ -28,6 +28,7 @@ export function deviceCheck({ inCircle = false } = {}) {
     h('p', { class: 'muted-text', text: t(inCircle ? 'device.intro_circle' : 'device.intro') }),
     preview,
     h('div', { class: 'meter-row' }, h('span', { class: 'label', text: t('device.level') }), meter),
+    speakerTest(),
     message,
     h('div', { class: 'actions' }, startButton, stopButton),
     h('div', { class: 'field' }, h('label', { for: 'camera-select', text: t('device.camera') }), cameraSelect),
@@ -145,4 +146,43 @@ export function deviceCheck({ inCircle = false } = {}) {
       video.srcObject = null;
     },
   };
+}
+
+/**
+ * The speaker test: a soft two-note chime, made in the page (nothing to
+ * download), so a person knows before the circle that they will hear it.
+ * `data-played` counts the chimes played (the browser tests read it).
+ */
+function speakerTest() {
+  const note = h('p', { class: 'muted-text small', role: 'status' });
+  const button = h('button', { type: 'button', class: 'button secondary', 'data-key': 'speaker-test', text: t('device.test_sound') });
+  const element = h('div', { class: 'speaker-test', 'data-played': '0' },
+    h('span', { class: 'label', text: t('device.speakers') }), button, note);
+  button.addEventListener('click', async () => {
+    try {
+      const context = new AudioContext();
+      await context.resume();
+      const start = context.currentTime + 0.05;
+      for (const [i, frequency] of [523.25, 659.25].entries()) {
+        const tone = context.createOscillator();
+        const gain = context.createGain();
+        tone.type = 'sine';
+        tone.frequency.value = frequency;
+        const at = start + i * 0.35;
+        // Soft in and out: no click, never loud.
+        gain.gain.setValueAtTime(0.0001, at);
+        gain.gain.exponentialRampToValueAtTime(0.2, at + 0.04);
+        gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.9);
+        tone.connect(gain).connect(context.destination);
+        tone.start(at);
+        tone.stop(at + 0.95);
+      }
+      setTimeout(() => context.close().catch(() => {}), 1600);
+      element.dataset.played = String(Number(element.dataset.played) + 1);
+      note.textContent = t('device.test_sound_note');
+    } catch {
+      note.textContent = t('device.test_sound_failed');
+    }
+  });
+  return element;
 }

@@ -1,5 +1,5 @@
 // The screens around the circle: connecting, a link that cannot be used,
-// the consent terms, the waiting room and the end of a visit.
+// the consent terms and the waiting room. The end of a visit: view-ended.js.
 
 import { h, confirmDialog } from './dom.js';
 import { t, has, translated } from './strings.js';
@@ -169,59 +169,5 @@ export function lobbyScreen(view, leave) {
         h('button', { type: 'button', class: 'button quiet', text: t('lobby.leave'), onclick: leave })),
     ),
     dispose: check.dispose,
-  };
-}
-
-/**
- * The visit is over; kind words for each reason. A removed person gets
- * nothing more than that sentence.
- * @param {string} reason
- * @param {() => void} [rejoin]  offered after leaving on one's own
- * @param {{element: HTMLElement, carry: () => any}|null} [questionnaire]  the feedback form, when offered
- * @returns {Screen}
- */
-export function endedScreen(reason, rejoin, questionnaire = null, support = [], agreement = null) {
-  const key = has(`ended.${reason}.title`) ? reason : 'default';
-  // The agreement this person acknowledged, to keep: on screen and as a file.
-  const copy = agreement && typeof agreement.text === 'string'
-    ? h('section', { class: 'subcard agreement-copy', 'aria-labelledby': 'copy-title' },
-      h('h2', { id: 'copy-title', text: t('ended.agreement_title') }),
-      h('p', { text: t('ended.agreement_intro') }),
-      h('pre', { class: 'agreement-text', dir: 'auto', text: agreement.text }),
-      h('a', {
-        class: 'button secondary',
-        download: t('ended.agreement_file'),
-        href: URL.createObjectURL(new Blob(
-          [`${t('ended.agreement_title')}\n\n${agreement.text}\n\nSHA-256: ${agreement.hash}\n`],
-          { type: 'text/plain;charset=utf-8' })),
-        text: t('ended.agreement_save'),
-      }))
-    : null;
-  // The room's support contacts, before anything is asked of the person.
-  const contacts = support.length
-    ? h('section', { class: 'subcard support', 'aria-labelledby': 'support-title' },
-      h('h2', { id: 'support-title', text: t('ended.support_title') }),
-      h('p', { text: t('ended.support_intro') }),
-      h('ul', { class: 'support-list' }, ...support.map((c) => h('li', {},
-        h('strong', { dir: 'auto', text: String(c.name ?? '') }), ' ', h('span', { dir: 'auto', text: String(c.contact ?? '') })))))
-    : null;
-  return {
-    element: h('section', { class: 'card center ended', 'data-screen': 'ended', 'data-reason': reason },
-      h('div', { class: 'stone-mark', 'aria-hidden': 'true' }),
-      heading(t(`ended.${key}.title`)),
-      h('p', { class: 'lead', text: t(`ended.${key}.body`) }),
-      // Someone who left may have done so by mistake: going back comes first,
-      // and the questionnaire waits, folded, for whoever wants it.
-      reason === 'left' && rejoin
-        ? h('div', { class: 'actions center' }, h('button', { type: 'button', class: 'button primary', text: t('ended.rejoin'), onclick: rejoin }))
-        : null,
-      copy,
-      contacts,
-      reason === 'left' && questionnaire
-        ? h('details', { class: 'subcard optional-feedback' }, h('summary', { text: t('ended.feedback_optional') }), questionnaire.element)
-        : questionnaire?.element,
-      reason === 'left' && rejoin ? null : h('p', { class: 'muted-text', text: t('ended.close_tab') }),
-    ),
-    carry: () => questionnaire?.carry(),
   };
 }

@@ -9,8 +9,9 @@ import { h, fill, keepFocus, confirmDialog, panelDialog } from './dom.js';
 import { t, listNames } from './strings.js';
 import { TurnTimer, Messages, turnStatus, nameOf, pieceIcon, agreementList } from './circle-parts.js';
 import { Stage } from './stage.js';
-import { CallBar, HeardLine } from './callbar.js';
+import { CallBar, HeardLine, QualitySign } from './callbar.js';
 import { KeeperAlerts } from './keeper-alerts.js';
+import { KeeperGuide } from './keeper-guide.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { outlinePanel } from './view-outline.js';
@@ -30,11 +31,18 @@ export function keeperScreen({ act, say, carry }) {
   let view = null;
   const stage = new Stage();
   const heard = new HeardLine();
+  const quality = new QualitySign();
   const timer = new TurnTimer();
   const messages = new Messages((to, text) => act('chat', { to, text }));
 
-  // --- what needs the keeper now: at the top ---
-  const alerts = new KeeperAlerts({ act, focusLobby: () => lobbyPanel.querySelector('h2')?.focus() });
+  // --- what needs the keeper now, and the guided start: at the top ---
+  const toLobby = () => {
+    openSheet();
+    lobbyPanel.querySelector('h2')?.focus();
+  };
+  // A pause request or a withdrawal must be seen at once: the phone sheet makes way for it.
+  const alerts = new KeeperAlerts({ act, focusLobby: toLobby, urgent: () => closeSheet(false) });
+  const guide = new KeeperGuide({ act, done: carry?.guideDone });
 
   // --- header and session controls ---
   const eyebrow = h('p', { class: 'eyebrow' });
@@ -207,7 +215,31 @@ export function keeperScreen({ act, say, carry }) {
           if (sure) act('close_room');
         } })));
 
+  // On a phone the console is a sheet over the circle, opened from the bar;
+  // on a wide screen it sits beside the faces and the bar's button is hidden.
+  const consoleTitle = h('h2', { id: 'console-title', class: 'sheet-title', tabindex: '-1', text: t('keeper.console') });
+  const sheetHead = h('div', { class: 'sheet-head' }, consoleTitle,
+    h('button', { type: 'button', class: 'button secondary small', 'data-key': 'sheet-close', text: t('keeper.tools_close'), onclick: () => closeSheet() }));
+  let sheetOpen = false;
+  /** Is the console a sheet here (a phone), rather than a column beside the faces? */
+  const isSheet = () => getComputedStyle(sheetHead).display !== 'none';
+  function openSheet() {
+    if (sheetOpen || !isSheet()) return;
+    sheetOpen = true;
+    element.classList.add('sheet-open');
+    bar.setTools(true);
+    consoleTitle.focus();
+  }
+  function closeSheet(refocus = true) {
+    if (!sheetOpen) return;
+    sheetOpen = false;
+    element.classList.remove('sheet-open');
+    bar.setTools(false);
+    if (refocus) bar.focusTools();
+  }
+
   const bar = new CallBar({
+    tools: () => (sheetOpen ? closeSheet() : openSheet()),
     stepOut: (back) => act(back ? 'step_back' : 'step_out'),
     leave: async () => {
       const sure = await confirmDialog({ title: t('leave.title'), body: t('leave.body'), yes: t('leave.yes'), no: t('leave.no') });
@@ -218,9 +250,10 @@ export function keeperScreen({ act, say, carry }) {
   const element = h('section', { class: 'keeper-screen with-bar', 'data-screen': 'keeper' },
     h('header', { class: 'screen-head' }, eyebrow, title, chips),
     h('div', { class: 'keeper-layout' },
-      alerts.element,
-      h('div', { class: 'keeper-stage' }, stage.element, h('div', { class: 'dock' }, heard.element, bar.element), statusCard, valuesCard.element),
-      h('section', { class: 'keeper-console', 'aria-label': t('keeper.console'), 'data-section': 'console' },
+      h('div', { class: 'keeper-now' }, guide.element, alerts.element),
+      h('div', { class: 'keeper-stage' }, stage.element, h('div', { class: 'dock' }, h('div', { class: 'dock-line' }, heard.element, quality.element), bar.element), statusCard, valuesCard.element),
+      h('section', { class: 'keeper-console', id: 'keeper-console', 'aria-labelledby': 'console-title', 'data-section': 'console' },
+        sheetHead,
         sessionPanel,
         lobbyPanel,
         outline.element,
@@ -232,6 +265,12 @@ export function keeperScreen({ act, say, carry }) {
         messages.element,
         endPanel,
         ownPanel)));
+
+  // Escape closes the sheet, as it closes a dialog.
+  const onKey = (event) => {
+    if (event.key === 'Escape' && sheetOpen) closeSheet();
+  };
+  document.addEventListener('keydown', onKey);
 
   /** Has the session started (rounds, side rooms, the agreement make sense)? */
   function started() {
@@ -264,6 +303,7 @@ export function keeperScreen({ act, say, carry }) {
     timer.update(view);
     messages.update(view);
     alerts.update(view);
+    guide.update(view);
     floorPanel.hidden = !started();
     caucusPanel.hidden = !started();
     endPanel.hidden = !started();
@@ -274,7 +314,9 @@ export function keeperScreen({ act, say, carry }) {
     const buttons = [];
     const b = (key, text, onclick, cls = 'secondary') => h('button', { type: 'button', class: `button ${cls}`, 'data-key': key, text, onclick });
     if (view.phase === 'scheduled') buttons.push(b('open', t('keeper.open_room'), () => act('open_room'), 'primary'));
-    if (view.phase === 'open') buttons.push(b('start', t('keeper.start'), () => act('start_session'), 'primary'));
+    // While people wait, letting them in comes first: starting is not the main button then.
+    const waiting = view.people.some((p) => p.presence === 'lobby');
+    if (view.phase === 'open') buttons.push(b('start', t('keeper.start'), () => act('start_session'), waiting ? 'secondary' : 'primary'));
     if (view.phase === 'in_session') buttons.push(b('pause', t('keeper.pause'), () => act('pause')));
     if (view.phase === 'paused') buttons.push(b('resume', t('keeper.resume'), () => act('resume'), 'primary'));
     buttons.push(view.locked ? b('unlock', t('keeper.unlock'), () => act('unlock')) : b('lock', t('keeper.lock'), () => act('lock')));
@@ -502,11 +544,13 @@ export function keeperScreen({ act, say, carry }) {
     },
     /** What the keeper typed and chose, for a rebuild in another language. */
     carry() {
-      return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry(), values: values.carry() };
+      return { draft, draftDirty, draftVersionSeen, caucusPicks: [...caucusPicks], outline: outline.carry(), values: values.carry(), guideDone: guide.done };
     },
     dispose() {
+      document.removeEventListener('keydown', onKey);
       stage.dispose();
       heard.dispose();
+      quality.dispose();
       bar.dispose();
       timer.dispose();
     },

@@ -20,6 +20,26 @@ import { localMedia } from './media.js';
 /** How long a "speaking" ring stays after the last `speaking` message with voice. */
 const SPEAKING_HOLD_MS = 900;
 
+/** How often the connection's quality is sampled. */
+const QUALITY_EVERY_MS = 2000;
+
+/** @typedef {'none'|'connecting'|'good'|'weak'|'lost'} Quality */
+
+/**
+ * The quality of the link to the server, from one sample: the connection's
+ * state, the round-trip time in seconds, and the share of packets lost since
+ * the last sample. Weak is what a person notices: sound that stutters
+ * (a few per cent lost) or answers that come late (half a second).
+ * @param {{state: RTCPeerConnectionState, rtt?: number|null, loss?: number|null}} sample
+ * @returns {Quality}
+ */
+export function qualityOf({ state, rtt = null, loss = null }) {
+  if (state === 'failed' || state === 'disconnected') return 'lost';
+  if (state !== 'connected') return state === 'closed' ? 'none' : 'connecting';
+  if ((rtt !== null && rtt > 0.5) || (loss !== null && loss > 0.05)) return 'weak';
+  return 'good';
+}
+
 /**
  * What arrives from the others: one media stream per person (`peer-N`), and
  * who is speaking now. Events: `streams` (a stream came, went, or its tracks
@@ -34,6 +54,15 @@ class RemoteMedia extends EventTarget {
     this._speaking = new Map();
     /** Audio that the browser would not start without a click on the page. */
     this.audioBlocked = false;
+    /** The link's quality now (event `quality` when it changes). @type {Quality} */
+    this.quality = 'none';
+  }
+
+  /** @param {Quality} quality */
+  _quality(quality) {
+    if (quality === this.quality) return;
+    this.quality = quality;
+    this._emit('quality', { quality });
   }
 
   /** @param {PersonId} person */
@@ -125,6 +154,41 @@ class MediaSession {
     this.pc.addEventListener('track', (event) => this._onTrack(event));
     this._onLocal = () => this._syncLocal();
     localMedia.addEventListener('change', this._onLocal);
+    /** Packet totals at the last sample, and the class seen then (a change must show twice). */
+    this.lastCounts = { received: 0, lost: 0 };
+    this.lastClass = 'connecting';
+    remoteMedia._quality('connecting');
+    this.pc.addEventListener('connectionstatechange', () => this._sample());
+    this.qualityTimer = setInterval(() => this._sample(), QUALITY_EVERY_MS);
+  }
+
+  /** Samples the link's quality; a lost link shows at once, other changes once confirmed. */
+  async _sample() {
+    const state = this.pc.connectionState;
+    let rtt = null;
+    let loss = null;
+    if (state === 'connected') {
+      const report = await this.pc.getStats().catch(() => null);
+      if (this.closed || !report) return;
+      let received = 0;
+      let lost = 0;
+      report.forEach((stat) => {
+        if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded' && typeof stat.currentRoundTripTime === 'number') rtt = stat.currentRoundTripTime;
+        if (stat.type === 'inbound-rtp') {
+          received += stat.packetsReceived || 0;
+          lost += Math.max(0, stat.packetsLost || 0);
+        }
+      });
+      const got = received - this.lastCounts.received;
+      const missed = lost - this.lastCounts.lost;
+      this.lastCounts = { received, lost };
+      // Too few packets say nothing about loss (a quiet moment, a paused circle).
+      if (got + missed >= 20) loss = missed / (got + missed);
+    }
+    if (this.closed) return;
+    const now = qualityOf({ state, rtt, loss });
+    if (now === 'lost' || now === this.lastClass || remoteMedia.quality === 'connecting') remoteMedia._quality(now);
+    this.lastClass = now;
   }
 
   /** Adds the person's own tracks (this starts the first offer). */
@@ -304,10 +368,12 @@ class MediaSession {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.qualityTimer);
     localMedia.removeEventListener('change', this._onLocal);
     for (const id of [...this.audio.keys()]) this._dropAudio(id);
     this.pc.close();
     remoteMedia._clear();
+    remoteMedia._quality('none');
   }
 
   /**

@@ -32,6 +32,22 @@ async fn record_of(app: &App, room_id: &str) -> Result<(RoomRecord, Option<Times
     Ok((record, starts_at))
 }
 
+fn terms_export(terms: crate::circle::ConsentTerms) -> ConsentTerms {
+    ConsentTerms {
+        version: terms.version,
+        items: terms
+            .items
+            .into_iter()
+            .map(|i| ConsentItem {
+                id: i.id,
+                text: i.text,
+                required: i.required,
+                translations: i.translations,
+            })
+            .collect(),
+    }
+}
+
 fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
     let settings = record.room.settings;
     RecordExport {
@@ -39,20 +55,8 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
             room_id: record.room.id,
             kind: settings.kind.into(),
             title: settings.title,
-            consent: ConsentTerms {
-                version: settings.consent.version,
-                items: settings
-                    .consent
-                    .items
-                    .into_iter()
-                    .map(|i| ConsentItem {
-                        id: i.id,
-                        text: i.text,
-                        required: i.required,
-                        translations: i.translations,
-                    })
-                    .collect(),
-            },
+            consent: terms_export(settings.consent),
+            keeper_consent: terms_export(settings.keeper_consent),
             created_at: rfc3339(record.room.created_at),
             starts_at: starts_at.map(rfc3339),
         },

@@ -136,14 +136,18 @@ fn check_language(tag: &str, what: &str) -> Result<(), ApiError> {
     ))
 }
 
-fn validate_consent(terms: super::types::ConsentTerms) -> Result<ConsentTerms, ApiError> {
+/// `field`: where the terms were given (`consent`, `keeper_consent`), for the message.
+fn validate_consent(
+    field: &str,
+    terms: super::types::ConsentTerms,
+) -> Result<ConsentTerms, ApiError> {
     let bad = |message: String| ApiError::invalid("invalid_consent", message);
     if blank_or_long(&terms.version, 100) {
-        return Err(bad("consent.version must be 1 to 100 characters".into()));
+        return Err(bad(format!("{field}.version must be 1 to 100 characters")));
     }
     if terms.items.is_empty() || terms.items.len() > MAX_CONSENT_ITEMS {
         return Err(bad(format!(
-            "consent.items must hold 1 to {MAX_CONSENT_ITEMS} items"
+            "{field}.items must hold 1 to {MAX_CONSENT_ITEMS} items"
         )));
     }
     let mut ids = HashSet::new();
@@ -252,7 +256,10 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     }
     let mut settings = Settings::for_kind(request.kind.into(), request.title.trim());
     if let Some(terms) = request.consent.clone() {
-        settings.consent = validate_consent(terms)?;
+        settings.consent = validate_consent("consent", terms)?;
+    }
+    if let Some(terms) = request.keeper_consent.clone() {
+        settings.keeper_consent = validate_consent("keeper_consent", terms)?;
     }
     if let Some(questionnaire) = request.feedback.clone() {
         settings.feedback = super::feedback::questionnaire_of(questionnaire)?;

@@ -69,6 +69,10 @@ pub struct CreateRoom {
     /// The consent terms; absent: the standard terms (voluntary, confidentiality, no recording, withdrawal).
     #[serde(default)]
     pub consent: Option<ConsentTerms>,
+    /// What keepers consent to, in their own wording; absent: the standard keeper terms
+    /// (confidentiality and its limits, no recording, respect for every choice, safety).
+    #[serde(default)]
+    pub keeper_consent: Option<ConsentTerms>,
     /// One invitation link is made per seat; at least one keeper.
     pub seats: Vec<SeatRequest>,
     #[serde(default)]
@@ -323,6 +327,8 @@ pub struct RecordRoom {
     pub kind: RoomKind,
     pub title: String,
     pub consent: ConsentTerms,
+    /// The keepers' own terms: keepers' consent events refer to these items.
+    pub keeper_consent: ConsentTerms,
     pub created_at: String,
     pub starts_at: Option<String>,
 }

@@ -80,8 +80,8 @@ impl Room {
             None => self.add_person(invitation),
         };
         let session = self.new_session(id);
-        let version = self.settings.consent.version.clone();
         let person = self.people.get_mut(&id).ok_or(Refusal::UnknownPerson)?;
+        let version = &self.settings.terms_for(person.role()).version;
         person.link = Link::Online(session);
         person.stage = if person.consented.as_deref() != Some(version.as_str()) {
             Stage::Consent
@@ -134,7 +134,7 @@ impl Room {
         if person.stage != Stage::Consent {
             return Err(Refusal::AlreadyConsented);
         }
-        let terms = &self.settings.consent;
+        let terms = self.settings.terms_for(person.role());
         if terms.version != version {
             return Err(Refusal::ConsentVersionMismatch);
         }
@@ -241,14 +241,9 @@ impl Room {
 
     pub(super) fn withdraw(&mut self, me: PersonId) -> Result<Accepted, Refusal> {
         let invitation_id = self.invitation_id(me);
-        let version = self.settings.consent.version.clone();
-        let items: Vec<String> = self
-            .settings
-            .consent
-            .items
-            .iter()
-            .map(|i| i.id.clone())
-            .collect();
+        let terms = self.settings.terms_for(self.known(me)?.role());
+        let version = terms.version.clone();
+        let items: Vec<String> = terms.items.iter().map(|i| i.id.clone()).collect();
         for item in items {
             self.record(Record::Consent {
                 invitation_id: invitation_id.clone(),

@@ -18,6 +18,7 @@ mod output;
 mod room;
 mod standard;
 mod stepping_out;
+mod summary;
 mod types;
 mod values;
 mod view;
@@ -38,6 +39,7 @@ pub use output::{
     Refusal, RoundMark,
 };
 pub use room::{Accepted, Link, Person, Room, Stage};
+pub use summary::{AgreementSummary, KeeperSummary, Outcome, SummaryPerson};
 pub use types::{
     CaucusId, ConsentItem, ConsentTerms, DEFAULT_GRACE_MS, DEFAULT_LANGUAGE, EntryOrder, FloorMode,
     Invitation, MediaKind, Party, PersonId, Phase, Role, RoomKind, SessionId, Settings,

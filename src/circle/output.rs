@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::command::{AgreementItem, ChatTo};
 use super::outline::Outline;
+use super::summary::KeeperSummary;
 use super::types::{MediaKind, Party, PersonId, Phase, SessionId};
 use super::view::View;
 
@@ -20,6 +21,8 @@ pub enum Output {
         offer_feedback: Option<String>,
         /// The final agreement text this person acknowledged, to keep (SPEC §3.5.5).
         agreement: Option<AgreementCopy>,
+        /// For a keeper: who came, the rounds, the agreement (SPEC §10).
+        summary: Option<Box<KeeperSummary>>,
     },
     /// Media gate: may `from`'s `kind` be forwarded to `to` from now on.
     Gate(GateChange),

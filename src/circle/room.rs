@@ -388,6 +388,11 @@ impl Room {
                 text: a.text.clone(),
                 hash: a.hash.clone(),
             });
+        let summary = self
+            .people
+            .get(&id)
+            .is_some_and(|p| p.is_keeper() && p.session().is_some() && reason.is_some())
+            .then(|| Box::new(self.keeper_summary()));
         let Some(person) = self.people.get_mut(&id) else {
             return;
         };
@@ -405,6 +410,7 @@ impl Room {
                     reason,
                     offer_feedback,
                     agreement,
+                    summary,
                 });
             }
         }

@@ -57,6 +57,38 @@ const CONSENT: &[Words] = &[
     },
 ];
 
+const KEEPER_CONSENT_VERSION: &str = "keeper-2026-12";
+
+// What a keeper takes on, in their own voice: not the participants' terms
+// (a keeper neither withdraws from their own circle nor waits to be let in),
+// but the care the role owes to everyone else in it.
+const KEEPER_CONSENT: &[Words] = &[
+    Words {
+        id: "keeper_confidentiality",
+        en: "I will keep what is said in this circle confidential, except where someone's safety is at risk or the law requires me to report, and I will tell everyone these limits before we begin.",
+        es: "Mantendré la confidencialidad de lo que se diga en este círculo, salvo cuando la seguridad de alguien esté en riesgo o la ley me obligue a informar, y explicaré estos límites a todas las personas antes de empezar.",
+        ar: "سأحافظ على سرّية ما يُقال في هذه الدائرة، إلا إذا كانت سلامة أحدٍ في خطر أو كان القانون يُلزمني بالإبلاغ، وسأوضّح هذه الحدود للجميع قبل أن نبدأ.",
+    },
+    Words {
+        id: "keeper_no_recording",
+        en: "I will not record this session, and nobody who is not part of the circle will see or hear it from where I am.",
+        es: "No grabaré esta sesión, y nadie que no forme parte del círculo la verá ni la oirá desde donde yo esté.",
+        ar: "لن أسجّل هذه الجلسة، ولن يراها أو يسمعها من مكاني أحدٌ ليس جزءًا من الدائرة.",
+    },
+    Words {
+        id: "keeper_choice",
+        en: "I will respect every person's choice to pass, to ask for a moment, to step out, to leave or to withdraw, without asking them why.",
+        es: "Respetaré la decisión de cada persona de pasar, pedir un momento, salir un rato, irse o retirar su consentimiento, sin preguntarle por qué.",
+        ar: "سأحترم اختيار كل شخص أن يمرّر الدور، أو يطلب لحظة، أو يخرج قليلًا، أو يغادر، أو يسحب موافقته، دون أن أسأله عن السبب.",
+    },
+    Words {
+        id: "keeper_safety",
+        en: "If someone is at risk or the circle is causing harm, I will pause it and follow my programme's safety procedure.",
+        es: "Si alguien está en riesgo o el círculo está causando daño, lo pausaré y seguiré el protocolo de seguridad de mi programa.",
+        ar: "إذا كان أحدٌ في خطر أو كانت الدائرة تُلحق ضررًا، فسأوقفها مؤقتًا وأتّبع إجراءات السلامة في برنامجي.",
+    },
+];
+
 // Ids are fixed: reports compare answers to them across rooms.
 const QUESTIONS: &[Words] = &[
     Words {
@@ -94,9 +126,18 @@ const QUESTIONS: &[Words] = &[
 impl ConsentTerms {
     /// The terms used when a room is created without its own.
     pub fn standard() -> ConsentTerms {
+        ConsentTerms::of(CONSENT_VERSION, CONSENT)
+    }
+
+    /// The keepers' terms when a room is created without its own.
+    pub fn keeper_standard() -> ConsentTerms {
+        ConsentTerms::of(KEEPER_CONSENT_VERSION, KEEPER_CONSENT)
+    }
+
+    fn of(version: &str, words: &[Words]) -> ConsentTerms {
         ConsentTerms {
-            version: CONSENT_VERSION.into(),
-            items: CONSENT
+            version: version.into(),
+            items: words
                 .iter()
                 .map(|w| ConsentItem {
                     id: w.id.into(),

@@ -158,6 +158,10 @@ pub struct Settings {
     pub kind: RoomKind,
     pub title: String,
     pub consent: ConsentTerms,
+    /// What keepers consent to: their own wording, not the participants'
+    /// (issue 14). Rooms stored before it existed get the standard keeper terms.
+    #[serde(default = "ConsentTerms::keeper_standard")]
+    pub keeper_consent: ConsentTerms,
     pub entry_order: Option<EntryOrder>,
     pub keeper_speaks_out_of_turn: bool,
     /// Speaking time per turn; the server warns, never cuts off.
@@ -210,6 +214,14 @@ pub fn is_language_tag(tag: &str) -> bool {
 }
 
 impl Settings {
+    /// The consent terms a person with `role` reads: keepers have their own.
+    pub fn terms_for(&self, role: Role) -> &ConsentTerms {
+        match role {
+            Role::Keeper => &self.keeper_consent,
+            _ => &self.consent,
+        }
+    }
+
     /// The defaults of SPEC §2: a circle starts in talking-piece mode, a
     /// conference in moderated floor with the harmed party entering first.
     pub fn for_kind(kind: RoomKind, title: impl Into<String>) -> Settings {
@@ -217,6 +229,7 @@ impl Settings {
             kind,
             title: title.into(),
             consent: ConsentTerms::standard(),
+            keeper_consent: ConsentTerms::keeper_standard(),
             entry_order: match kind {
                 RoomKind::Circle => None,
                 RoomKind::Conference => Some(EntryOrder {

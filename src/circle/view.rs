@@ -173,7 +173,7 @@ impl Room {
                 title,
                 kind,
                 language,
-                terms: self.settings.consent.clone(),
+                terms: self.settings.terms_for(me.role()).clone(),
             },
             Stage::Lobby => View::Lobby {
                 title,

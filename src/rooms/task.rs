@@ -290,6 +290,7 @@ impl RoomTask {
                     reason,
                     offer_feedback,
                     agreement,
+                    summary,
                 } => {
                     let offer = match offer_feedback {
                         Some(invitation_id) => self.not_answered(&invitation_id).await,
@@ -306,6 +307,7 @@ impl RoomTask {
                         feedback,
                         support: &self.room.settings().support_contacts,
                         agreement,
+                        summary,
                     });
                     self.send_frame(session, OutFrame::Text(text));
                     self.send_frame(
@@ -369,6 +371,7 @@ impl RoomTask {
                 feedback: None,
                 support: &self.room.settings().support_contacts,
                 agreement: None,
+                summary: None,
             };
             self.send_frame(session, OutFrame::Text(control_json(&ended)));
             self.send_frame(

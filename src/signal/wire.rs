@@ -288,6 +288,9 @@ pub enum Control<'a> {
         /// The final agreement this person acknowledged, to keep; absent otherwise.
         #[serde(skip_serializing_if = "Option::is_none")]
         agreement: Option<crate::circle::AgreementCopy>,
+        /// For a keeper: who came, the rounds, the agreement's state.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<Box<crate::circle::KeeperSummary>>,
     },
     /// Someone you hear is speaking (from the audio-level header, ≤ 5 a second).
     Speaking {

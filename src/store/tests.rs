@@ -617,6 +617,10 @@ async fn journal_replays_the_real_state_machine() {
         version: settings.consent.version.clone(),
         answers: answers(&settings.consent),
     };
+    let keeper_consent = Command::Consent {
+        version: settings.keeper_consent.version.clone(),
+        answers: answers(&settings.keeper_consent),
+    };
     let k = step(
         &store,
         &mut room,
@@ -625,13 +629,7 @@ async fn journal_replays_the_real_state_machine() {
     )
     .await
     .unwrap();
-    step(
-        &store,
-        &mut room,
-        &mut now,
-        command(k.0, consent_cmd.clone()),
-    )
-    .await;
+    step(&store, &mut room, &mut now, command(k.0, keeper_consent)).await;
     let h = step(
         &store,
         &mut room,

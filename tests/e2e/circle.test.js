@@ -68,6 +68,9 @@ describe('a circle from arrival to closing', () => {
 
   it('lets the keeper in directly, and participants wait in the waiting room', async () => {
     await keeper.page.goto(linkOf('Keeper Kim'));
+    // A keeper consents to what the role owes the others, not to the participants' terms.
+    await sees(keeper.page, 'I will keep what is said in this circle confidential');
+    assert.equal(await keeper.page.getByText('I am taking part voluntarily').count(), 0, 'not the participants’ terms');
     await acceptAll(keeper.page);
     await heading(keeper.page, 'Demo circle');
     await sees(keeper.page, 'Nobody is waiting.');
@@ -94,6 +97,10 @@ describe('a circle from arrival to closing', () => {
       const video = document.querySelector('.preview-video');
       return video && !video.hidden && video.readyState >= 2 && video.videoWidth > 0;
     });
+    // The speaker test: a chime made in the page, and a word on what to do if it is not heard.
+    await press(alex.page, 'Play a test sound');
+    await alex.page.locator('.speaker-test[data-played="1"]').waitFor();
+    await sees(alex.page, 'You should hear a soft chime.');
     await shoot(alex.page, '03-lobby-device-check');
     await accessible(alex.page, '03-lobby-device-check');
   });
@@ -104,10 +111,18 @@ describe('a circle from arrival to closing', () => {
       await page.getByRole('button', { name: `Admit ${name}` }).waitFor();
     }
     await announced(page, 'is waiting to be let in');
+    // The guided start: letting people in is the step now; starting is not the main button yet.
+    assert.equal(await page.locator('[data-section="guide"] h2').innerText(), 'Getting started · step 2 of 4');
+    assert.equal(await page.locator('[data-section="guide"] .guide-step').innerText(), 'Let people in from the waiting room.');
+    assert.equal(await page.locator('[data-section="session"] [data-key="start"]').getAttribute('class'), 'button secondary');
+    assert.equal(await page.locator('[data-key="guide-start-early"]').getAttribute('class'), 'button secondary small');
     await shoot(page, '04-keeper-lobby');
     await accessible(page, '04-keeper-lobby');
     for (const name of ['Alex', 'Sam', 'Jordan']) await press(page, `Admit ${name}`);
     await sees(page, 'Nobody is waiting.');
+    // Everyone is in: starting is the step now, and the main button.
+    assert.equal(await page.locator('[data-key="guide-start"]').getAttribute('class'), 'button primary small');
+    assert.equal(await page.locator('[data-section="session"] [data-key="start"]').getAttribute('class'), 'button primary');
     for (const p of [alex, sam, jordan]) {
       await heading(p.page, 'The circle has not started yet');
       await announced(p.page, 'You are now in the circle.');
@@ -125,17 +140,37 @@ describe('a circle from arrival to closing', () => {
       grows(to.page, ids[nameOf[from.label]], 'video', { label: `${from.label} → ${to.label}` }))));
     // Each seat shows that person's picture: three others and oneself.
     for (const p of everyone) await videosPlaying(p.page, 4);
+    // Everyone sees that their connection is good (sampled from the peer connection's stats).
+    for (const p of everyone) await p.page.locator('.dock [data-section="quality"][data-quality="good"]').waitFor();
+    // The classes a sample falls into: late answers or lost packets are weak, a broken link is lost.
+    const classes = await keeper.page.evaluate(async () => {
+      const { qualityOf } = await import('/client/webrtc.js');
+      return [
+        qualityOf({ state: 'connected', rtt: 0.02, loss: 0 }),
+        qualityOf({ state: 'connected', rtt: 0.02, loss: null }),
+        qualityOf({ state: 'connected', rtt: 0.8, loss: 0 }),
+        qualityOf({ state: 'connected', rtt: 0.02, loss: 0.1 }),
+        qualityOf({ state: 'disconnected' }),
+        qualityOf({ state: 'failed' }),
+        qualityOf({ state: 'connecting' }),
+        qualityOf({ state: 'closed' }),
+      ];
+    });
+    assert.deepEqual(classes, ['good', 'good', 'weak', 'weak', 'lost', 'lost', 'connecting', 'none']);
   });
 
   it('runs a round: a pass, a pass without speaking, and the piece comes back', async () => {
     const page = keeper.page;
     await press(page, 'Start the session');
     await heading(alex.page, 'Nobody holds the talking piece');
+    // The guide's last step: open with a round, its question already written.
+    assert.equal(await page.getByLabel('Question for the opening round').inputValue(), 'Please say your name, and how you are arriving today.');
     await page.getByLabel('Question for the round').fill('What brought you here today?');
     await page.getByLabel('Start with').selectOption({ label: 'Alex' });
     await press(page, 'Start round');
 
     await heading(alex.page, 'You hold the talking piece');
+    await page.locator('[data-section="guide"]').waitFor({ state: 'hidden' });
     await announced(alex.page, 'You hold the talking piece.');
     await sees(alex.page, 'What brought you here today?');
     await heading(sam.page, 'Alex holds the talking piece');
@@ -323,6 +358,19 @@ describe('a circle from arrival to closing', () => {
     await press(keeper.page, 'Close the room');
     await confirm(keeper.page, 'Close the room');
     for (const p of [alex, sam]) await heading(p.page, 'The meeting has ended');
+    // The keeper leaves with a summary: who came, the rounds, the agreement. Nobody else gets one.
+    await heading(keeper.page, 'You have closed the meeting');
+    await heading(keeper.page, 'Summary for your notes');
+    const summary = await keeper.page.locator('.summary-list').innerText();
+    assert.match(summary, /Took part\nKeeper Kim \(keeper\), Alex \(person harmed\), and Sam \(person responsible\)\n/);
+    assert.match(summary, /Removed\nJordan \(community member\)\n/);
+    assert.match(summary, /Rounds held\n1\n/);
+    // Jordan acknowledged before being removed: the summary says what happened.
+    assert.match(summary, /Agreement\nFinal \(version 1\)\. Acknowledged by Alex, Sam, and Jordan\.$/);
+    assert.equal(await keeper.page.getByRole('link', { name: 'Save the summary' }).getAttribute('download'), 'summary.txt');
+    await shoot(keeper.page, '19b-keeper-summary');
+    await accessible(keeper.page, '19b-keeper-summary');
+    for (const p of [alex, sam]) assert.equal(await p.page.locator('.keeper-summary').count(), 0, `${p.label}: no summary`);
     // Each leaves with the agreement they acknowledged, to keep.
     for (const p of [alex, sam]) {
       await heading(p.page, 'The agreement you acknowledged');

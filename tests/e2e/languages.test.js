@@ -80,7 +80,7 @@ describe('languages', () => {
     await press(page, 'Continue');
     await heading(page, 'Círculo del barrio');
     await press(page, 'Open the room');
-    await page.getByRole('button', { name: 'Start the session', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Start the session', exact: true }).first().waitFor();
   });
 
   it('shows the consent terms in Spanish from the link’s lang, and the switch keeps what was chosen', async () => {

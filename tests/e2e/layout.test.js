@@ -91,7 +91,7 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
     await press(keeper.page, 'Continue');
     await heading(keeper.page, 'Neighbourhood circle');
     await press(keeper.page, 'Open the room');
-    await keeper.page.getByRole('button', { name: 'Start the session', exact: true }).waitFor();
+    await keeper.page.getByRole('button', { name: 'Start the session', exact: true }).first().waitFor();
 
     const arrivals = [[ana, 2, '', 'I agree', 'Continue'], [ben, 3, 'es', 'Estoy de acuerdo', 'Continuar'], [carla, 4, 'ar', 'أوافق', 'متابعة']];
     for (const [p, seat, lang, agree, next] of arrivals) {
@@ -176,8 +176,35 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
     await sees(ana.page, 'You can be heard now');
   });
 
-  it('a pause request reaches the keeper as an alert in the first screen, on a desktop and on a phone', async () => {
+  it('on a phone the keeper’s console is a sheet opened from the bar; a pause request clears it away', async () => {
+    const page = keeper.page;
+    const sheet = page.locator('[data-section="console"]');
+    await page.setViewportSize(PHONES[1]);
+    assert.equal(await sheet.isVisible(), false, 'closed, the console is not there at all');
+    await inFirstViewport(page, '[data-key="tools"]', 'keeper on a phone: the tools button');
+    await press(page, 'Tools');
+    await sheet.waitFor();
+    assert.equal(await page.locator('[data-key="tools"]').getAttribute('aria-expanded'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'console-title', 'the focus goes to the sheet');
+    await inFirstViewport(page, '.sheet-head', 'the sheet’s heading and its close button');
+    await inFirstViewport(page, BAR, 'the bar below the open sheet');
+    await accessible(page, 'keeper on a phone with the tools open');
+    await shoot(page, '68-layout-keeper-sheet');
+    // Escape closes it, and the focus returns to the button that opened it.
+    await page.keyboard.press('Escape');
+    await sheet.waitFor({ state: 'hidden' });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-key')), 'tools');
+    await press(page, 'Tools');
+    await sheet.waitFor();
+
     await press(ben.page, 'Necesito un momento');
+    await sees(page, 'Ben needs a moment');
+    await sheet.waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('[data-key="tools"]').getAttribute('aria-expanded'), 'false');
+  });
+
+  it('a pause request reaches the keeper as an alert in the first screen, on a desktop and on a phone', async () => {
+    await keeper.page.setViewportSize(WIDE);
     await sees(keeper.page, 'Ben needs a moment');
     await inFirstViewport(keeper.page, '[data-alert^="pause-"]', 'keeper at 1440×900: the pause request');
     for (const size of PHONES) {

@@ -61,7 +61,9 @@ describe('issue 8 against the server', () => {
     const page = keeper.page;
     await page.goto(seatLink(room, 1));
     await heading(page, 'Before you join');
-    await sees(page, 'I take part freely.');
+    // The program gave participants' terms only: the keeper reads the standard keepers' terms.
+    await sees(page, 'I will respect every person');
+    assert.equal(await page.getByText('I take part freely.').count(), 0, 'not the participants’ terms');
     await acceptAllAs(page, 'I agree', 'Continue');
     await heading(page, 'Círculo de prueba');
     await press(page, 'Open the room');
@@ -97,8 +99,12 @@ describe('issue 8 against the server', () => {
     await page.locator('#outline-step-2-prompt').fill('How are you arriving today?');
     await panel.getByRole('button', { name: 'Save the outline' }).click();
     await sees(page, 'Outline saved.');
-    await panel.getByRole('button', { name: 'Begin with the first step' }).click();
+    // The guided start's last step offers the outline's first step.
+    const guide = page.locator('[data-section="guide"]');
+    assert.equal(await guide.locator('.guide-step').innerText(), 'Begin your outline.');
+    await guide.getByRole('button', { name: 'Begin the outline' }).click();
     await sees(ana.page, 'Paso 1 de 3 · Apertura');
+    await guide.waitFor({ state: 'hidden' });
     await sees(ana.page, 'Welcome to the circle.');
     await panel.getByRole('button', { name: 'Next step' }).click();
     // A check-in starts a round with its prompt, exactly as start_round does.
@@ -142,8 +148,8 @@ describe('issue 8 against the server', () => {
     await heading(ben.page, 'كيف كانت التجربة بالنسبة إليك؟');
     await press(ben.page, 'لا، شكرًا');
     await sees(ben.page, 'لا بأس. شكرًا لمشاركتك.');
-    // The keeper is not asked.
-    await heading(keeper.page, 'The meeting has ended');
+    // The keeper is not asked (and is told what they did, with the summary).
+    await heading(keeper.page, 'You have closed the meeting');
     assert.equal(await keeper.page.locator('[data-section="feedback"]').count(), 0);
     noProblems(keeper, ana, ben);
   });

@@ -42,6 +42,58 @@ fn keepers_consent_but_need_no_admission() {
     assert!(matches!(sim.view("keeper"), View::Circle(_)));
 }
 
+/// Keepers read and accept their own terms (issue 14), not the participants'.
+#[test]
+fn keepers_consent_to_their_own_terms() {
+    let mut sim = Sim::new(RoomKind::Circle, Phase::Open);
+    sim.arrive("keeper", 1, Role::Keeper, None).unwrap();
+    sim.arrive("ana", 2, Role::Participant, None).unwrap();
+    let terms_of = |sim: &Sim, name| match sim.view(name) {
+        View::Consent { terms, .. } => terms,
+        other => panic!("{name} should be at the consent gate, not {other:?}"),
+    };
+    let keeper_terms = terms_of(&sim, "keeper");
+    assert_eq!(keeper_terms, ConsentTerms::keeper_standard());
+    assert_eq!(terms_of(&sim, "ana"), ConsentTerms::standard());
+    assert_ne!(keeper_terms.version, ConsentTerms::standard().version);
+
+    // The participants' terms do not let a keeper in.
+    let participants = ConsentTerms::standard();
+    let answers: Vec<ConsentAnswer> = participants
+        .items
+        .iter()
+        .map(|i| ConsentAnswer {
+            item: i.id.clone(),
+            accept: true,
+        })
+        .collect();
+    assert_eq!(
+        sim.cmd(
+            "keeper",
+            Command::Consent {
+                version: participants.version.clone(),
+                answers,
+            }
+        ),
+        Err(Refusal::ConsentVersionMismatch)
+    );
+    sim.consent("keeper").unwrap();
+    assert!(matches!(sim.view("keeper"), View::Circle(_)));
+    let recorded: Vec<&str> = sim
+        .outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(Record::Consent { item, version, .. }) => {
+                assert_eq!(version, &keeper_terms.version);
+                Some(item.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<&str> = keeper_terms.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(recorded, expected);
+}
+
 #[test]
 fn the_lobby_sees_no_roster_and_may_only_consent_leave_or_withdraw() {
     let mut sim = Sim::circle_in_session();

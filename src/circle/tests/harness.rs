@@ -137,7 +137,12 @@ impl Sim {
     }
 
     pub fn consent(&mut self, name: &'static str) -> Result<Accepted, Refusal> {
-        let terms = self.room.settings().consent.clone();
+        let role = self.room.person(self.id(name)).map(|p| p.role());
+        let terms = self
+            .room
+            .settings()
+            .terms_for(role.unwrap_or(Role::Participant))
+            .clone();
         self.cmd(
             name,
             Command::Consent {

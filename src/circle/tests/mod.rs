@@ -13,4 +13,5 @@ mod outline;
 mod properties;
 mod purity;
 mod stepping_out;
+mod summary;
 mod values;
