@@ -148,6 +148,23 @@ async fn invalid_outlines_and_unknown_outline_ids_are_refused() {
             json!({"name": "Kind", "steps": [step("sermon", "Q")]}),
             "bad_json",
         ),
+        // A script only on a step that starts a round, with seats 1–10000.
+        (
+            json!({"name": "Script", "steps": [{"kind": "opening", "prompt": "Hi", "speakers": [{"seat": 2}]}]}),
+            "invalid_outline",
+        ),
+        (
+            json!({"name": "Script", "steps": [{"kind": "round", "prompt": "Q", "speakers": [{"seat": 0}]}]}),
+            "invalid_outline",
+        ),
+        (
+            json!({"name": "Script", "steps": [{"kind": "round", "prompt": "Q", "speakers": [{"party": "judge"}]}]}),
+            "bad_json",
+        ),
+        (
+            json!({"name": "Script", "steps": [{"kind": "round", "prompt": "Q", "speakers": [{"seat": 2, "party": "harmed"}]}]}),
+            "bad_json",
+        ),
         (
             json!({"name": "Extra", "steps": [step("round", "Q")], "id": "ol_x"}),
             "bad_json",
@@ -326,4 +343,89 @@ async fn a_room_without_an_outline_refuses_next_step() {
         keeper.refused(json!({"type": "next_step"})).await,
         "no_outline"
     );
+}
+
+/// SPEC §3.2.9: a conference runs from a script — the library keeps it, and
+/// in the conference's moderated floor the floor goes to the responsible
+/// party, then the harmed party, turn by turn, then the round ends.
+#[tokio::test]
+async fn a_conference_runs_from_a_scripted_outline() {
+    let server = api::start().await;
+    let http = Http::new(server.addr);
+    let script = json!({
+        "name": "Conference script",
+        "steps": [
+            {"kind": "opening", "prompt": "Welcome."},
+            {"kind": "round", "prompt": "What happened?",
+             "speakers": [{"party": "responsible"}, {"party": "harmed"}]},
+            {"kind": "closing_round", "prompt": "One word to close.", "speakers": [{"seat": 2}]}
+        ]
+    });
+    let saved = http.post("/api/v1/outlines", script.clone()).await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
+    let saved = saved.json();
+    assert_eq!(
+        saved["steps"], script["steps"],
+        "the library keeps the script"
+    );
+
+    let mut room = circle_with(("outline_id", saved["id"].clone()));
+    room["kind"] = json!("conference");
+    room["options"] = json!({"entry_order": null});
+    let created = http.create(room).await;
+    let mut keeper = server.connect().await;
+    keeper.hello(&invitation(&created, 0).1).await;
+    keeper.consent_all().await;
+    keeper.wait_stage("circle").await;
+    keeper
+        .cmd(json!({"type": "open_room"}))
+        .await
+        .expect("open");
+    let mut ana = server.connect().await;
+    ana.hello(&invitation(&created, 1).1).await;
+    ana.consent_all().await;
+    let mut ben = server.connect().await;
+    ben.hello(&invitation(&created, 2).1).await;
+    ben.consent_all().await;
+    for name in ["Ana Harmed", "Ben Responsible"] {
+        let person = keeper.in_lobby(name).await;
+        keeper
+            .cmd(json!({"type": "admit", "person": person}))
+            .await
+            .expect("admit");
+    }
+    keeper
+        .cmd(json!({"type": "start_session"}))
+        .await
+        .expect("start");
+    let (ana_id, ben_id) = (
+        keeper.person("Ana Harmed"),
+        keeper.person("Ben Responsible"),
+    );
+    keeper
+        .cmd(json!({"type": "next_step"}))
+        .await
+        .expect("opening");
+    keeper
+        .cmd(json!({"type": "next_step"}))
+        .await
+        .expect("the scripted round");
+    ben.wait_view(|v| v["granted"] == json!([ben_id])).await;
+    assert_eq!(ben.view["mode"], "moderated");
+    assert_eq!(ben.view["round"]["order"], json!([ben_id, ana_id]));
+    assert_eq!(ben.view["next"], json!(ana_id));
+    ben.cmd(json!({"type": "pass"})).await.expect("Ben is done");
+    ana.wait_view(|v| v["granted"] == json!([ana_id])).await;
+    ana.cmd(json!({"type": "pass_without_speaking"}))
+        .await
+        .expect("Ana passes");
+    ana.wait_view(|v| v["round"].is_null() && v["granted"] == json!([]))
+        .await;
+
+    keeper
+        .cmd(json!({"type": "next_step"}))
+        .await
+        .expect("the closing round");
+    ana.wait_view(|v| v["granted"] == json!([ana_id])).await;
+    assert_eq!(ana.view["round"]["prompt"], "One word to close.");
 }

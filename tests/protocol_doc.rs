@@ -77,6 +77,7 @@ fn every_command() -> Vec<Command> {
                 steps: vec![OutlineStep {
                     kind: StepKind::CheckIn,
                     prompt: "p".into(),
+                    speakers: Vec::new(),
                 }],
             },
         },
@@ -249,10 +250,12 @@ fn the_circle_view_has_the_documented_shape() {
             OutlineStep {
                 kind: StepKind::Opening,
                 prompt: "Welcome.".into(),
+                speakers: Vec::new(),
             },
             OutlineStep {
                 kind: StepKind::CheckIn,
                 prompt: "What brings you here?".into(),
+                speakers: Vec::new(),
             },
         ],
     });

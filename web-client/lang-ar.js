@@ -430,6 +430,8 @@ export default {
   'outline.kind.check_in': 'التعارف',
   'outline.kind.guidelines': 'الإرشادات',
   'outline.kind.round': 'جولة',
+  'outline.kind.closing_round': 'جولة الختام',
+  'outline.speakers': 'بالترتيب: {names}',
   'outline.kind.closing': 'الختام',
   'outline.current': 'الآن',
   'outline.start': 'البدء بالخطوة الأولى',

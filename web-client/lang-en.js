@@ -434,6 +434,8 @@ export default {
   'outline.kind.check_in': 'Check-in',
   'outline.kind.guidelines': 'Guidelines',
   'outline.kind.round': 'Round',
+  'outline.kind.closing_round': 'Closing round',
+  'outline.speakers': 'In order: {names}',
   'outline.kind.closing': 'Closing',
   'outline.current': 'now',
   'outline.start': 'Begin with the first step',

@@ -422,6 +422,8 @@ export default {
   'outline.kind.check_in': 'Presentación',
   'outline.kind.guidelines': 'Pautas',
   'outline.kind.round': 'Ronda',
+  'outline.kind.closing_round': 'Ronda de cierre',
+  'outline.speakers': 'En este orden: {names}',
   'outline.kind.closing': 'Cierre',
   'outline.current': 'ahora',
   'outline.start': 'Empezar con el primer paso',

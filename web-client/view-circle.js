@@ -177,6 +177,10 @@ export function circleScreen({ act }) {
     if (view.mode === 'moderated') {
       if (view.granted.includes(view.you)) {
         buttons.push(h('button', { type: 'button', class: 'button primary', 'data-key': 'done', text: t('action.done_speaking'), onclick: () => act('pass') }));
+        // A script's turn may be passed without speaking, as the piece may.
+        if (view.round?.order?.includes(view.you)) {
+          buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-key': 'pass-silent', text: t('action.pass_without_speaking'), onclick: () => act('pass_without_speaking') }));
+        }
       } else if (view.hands.includes(view.you)) {
         buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-key': 'hand', text: t('action.lower_hand'), onclick: () => act('lower_hand') }));
       } else {

@@ -6,10 +6,16 @@
 import { h, fill } from './dom.js';
 import { t, has } from './strings.js';
 
-export const STEP_KINDS = ['opening', 'check_in', 'guidelines', 'round', 'closing'];
+export const STEP_KINDS = ['opening', 'check_in', 'guidelines', 'round', 'closing_round', 'closing'];
 /** Kinds that start a round, so they need the round's question. */
-const NEEDS_PROMPT = new Set(['check_in', 'guidelines', 'round']);
+const NEEDS_PROMPT = new Set(['check_in', 'guidelines', 'round', 'closing_round']);
 const MAX_STEPS = 20;
+
+/** A conference script in words: "In order: person responsible, then seat 2". */
+export function speakersText(speakers) {
+  const names = speakers.map((s) => (s.party ? t(`party.${s.party}`) : t('circle.seat', { seat: s.seat })));
+  return t('outline.speakers', { names: names.join(' → ') });
+}
 
 /** The words for a step's kind (a kind this client does not know is shown as it is). */
 export function kindName(kind) {
@@ -59,7 +65,8 @@ export function outlinePanel({ act, say, carry }) {
         return h('li', { class: now ? 'outline-step current' : 'outline-step', 'aria-current': now ? 'step' : null, 'data-step': index },
           h('span', { class: 'step-kind', text: kindName(step.kind) }),
           now && h('span', { class: 'chip step-now', text: t('outline.current') }),
-          step.prompt && h('span', { class: 'step-prompt', text: step.prompt }));
+          step.prompt && h('span', { class: 'step-prompt', text: step.prompt }),
+          step.speakers?.length > 0 && h('span', { class: 'step-speakers', text: speakersText(step.speakers) }));
       })));
   }
 
@@ -93,7 +100,7 @@ export function outlinePanel({ act, say, carry }) {
   function openEditor() {
     const outline = view?.outline;
     editing = outline
-      ? { name: outline.name, steps: outline.steps.map((s) => ({ kind: s.kind, prompt: s.prompt })) }
+      ? { name: outline.name, steps: outline.steps.map((s) => ({ kind: s.kind, prompt: s.prompt, speakers: s.speakers ?? [] })) }
       : { name: '', steps: [{ kind: 'opening', prompt: '' }, { kind: 'check_in', prompt: '' }, { kind: 'closing', prompt: '' }] };
     renderControls();
     renderEditor();
@@ -162,7 +169,10 @@ export function outlinePanel({ act, say, carry }) {
       event.preventDefault();
       const outline = {
         name: draft.name.trim(),
-        steps: draft.steps.map((s) => ({ kind: s.kind, prompt: s.prompt.trim() })),
+        // A step's script (written by the program) rides along while its step still starts a round.
+        steps: draft.steps.map((s) => (s.speakers?.length && NEEDS_PROMPT.has(s.kind)
+          ? { kind: s.kind, prompt: s.prompt.trim(), speakers: s.speakers }
+          : { kind: s.kind, prompt: s.prompt.trim() })),
       };
       const incomplete = !outline.name || outline.steps.some((s) => NEEDS_PROMPT.has(s.kind) && !s.prompt);
       if (incomplete) {

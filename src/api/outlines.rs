@@ -16,7 +16,8 @@ use crate::rooms::wall_clock;
 use crate::server::App;
 use crate::store::{StoreError, StoredOutline, rfc3339};
 
-/// `opening` and `closing`: the keeper speaks, no round. The others start a round with the prompt.
+/// `opening` and `closing`: the keeper speaks, no round. The others (`closing_round` included: a
+/// closing word from everyone) start a round with the prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
@@ -24,6 +25,7 @@ pub enum StepKind {
     CheckIn,
     Guidelines,
     Round,
+    ClosingRound,
     Closing,
 }
 
@@ -34,6 +36,7 @@ impl From<StepKind> for circle::StepKind {
             StepKind::CheckIn => circle::StepKind::CheckIn,
             StepKind::Guidelines => circle::StepKind::Guidelines,
             StepKind::Round => circle::StepKind::Round,
+            StepKind::ClosingRound => circle::StepKind::ClosingRound,
             StepKind::Closing => circle::StepKind::Closing,
         }
     }
@@ -46,6 +49,7 @@ impl From<circle::StepKind> for StepKind {
             circle::StepKind::CheckIn => StepKind::CheckIn,
             circle::StepKind::Guidelines => StepKind::Guidelines,
             circle::StepKind::Round => StepKind::Round,
+            circle::StepKind::ClosingRound => StepKind::ClosingRound,
             circle::StepKind::Closing => StepKind::Closing,
         }
     }
@@ -57,6 +61,37 @@ pub struct OutlineStep {
     pub kind: StepKind,
     /// At most 500 characters; not blank unless the step is an `opening` or `closing`.
     pub prompt: String,
+    /// A conference script: the round goes to these seats or parties in this order, once each
+    /// (a party: each of its people in seat order), in talking-piece and moderated floor alike.
+    /// At most 20; only on a step that starts a round. Absent or empty: everyone in seat order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<Speaker>,
+}
+
+/// `{"seat": 3}` (1–10000) or `{"party": "responsible"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Speaker {
+    Seat(u32),
+    Party(super::types::Party),
+}
+
+impl From<Speaker> for circle::Speaker {
+    fn from(speaker: Speaker) -> circle::Speaker {
+        match speaker {
+            Speaker::Seat(seat) => circle::Speaker::Seat(seat),
+            Speaker::Party(party) => circle::Speaker::Party(party.into()),
+        }
+    }
+}
+
+impl From<circle::Speaker> for Speaker {
+    fn from(speaker: circle::Speaker) -> Speaker {
+        match speaker {
+            circle::Speaker::Seat(seat) => Speaker::Seat(seat),
+            circle::Speaker::Party(party) => Speaker::Party(party.into()),
+        }
+    }
 }
 
 /// An outline: a name (1–100 characters, unique in the library) and 1–20 steps.
@@ -95,6 +130,7 @@ pub(super) fn validated(outline: NewOutline) -> Result<circle::Outline, ApiError
             .map(|s| circle::OutlineStep {
                 kind: s.kind.into(),
                 prompt: s.prompt,
+                speakers: s.speakers.into_iter().map(Into::into).collect(),
             })
             .collect(),
     };
@@ -115,6 +151,7 @@ fn body(row: StoredOutline) -> Outline {
             .map(|s| OutlineStep {
                 kind: s.kind.into(),
                 prompt: s.prompt,
+                speakers: s.speakers.into_iter().map(Into::into).collect(),
             })
             .collect(),
         created_at: rfc3339(row.created_at),

@@ -16,10 +16,12 @@ pub struct Round {
     pub prompt: String,
     /// Who spoke or passed in this round, in order. Never what was said.
     pub marks: Vec<(PersonId, RoundMark)>,
+    /// A scripted round's order (SPEC §3.2.9); empty: the seat order.
+    pub order: Vec<PersonId>,
 }
 
 impl Round {
-    fn marked(&self, id: PersonId) -> bool {
+    pub(super) fn marked(&self, id: PersonId) -> bool {
         self.marks.iter().any(|(p, _)| *p == id)
     }
 }
@@ -109,7 +111,7 @@ impl Room {
         self.seat_order.iter().copied().find(|p| self.can_hold(*p))
     }
 
-    fn start_turn(&mut self, person: Option<PersonId>) {
+    pub(super) fn start_turn(&mut self, person: Option<PersonId>) {
         self.floor.turn = match (person, self.settings.turn_seconds) {
             (Some(person), Some(seconds)) => Some(Turn {
                 person,
@@ -128,7 +130,11 @@ impl Room {
     /// The piece moves on from `from` (who passed, or is gone). A round ends
     /// when the piece would come back to someone who already spoke or passed.
     fn piece_moves_on(&mut self, from: PersonId) {
-        let next = self.next_after(from);
+        let next = if self.scripted() {
+            self.next_in_script(Some(from))
+        } else {
+            self.next_after(from)
+        };
         let round_done = match &self.floor.round {
             Some(round) => next.is_none_or(|n| round.marked(n)),
             None => false,
@@ -152,7 +158,11 @@ impl Room {
     /// Someone leaves the floor for good (left, removed, timed out, …).
     pub(super) fn floor_loses(&mut self, id: PersonId) {
         self.floor.hands.retain(|p| *p != id);
-        self.floor.granted.remove(&id);
+        let had_the_floor = self.floor.granted.remove(&id);
+        if had_the_floor && self.floor.mode == FloorMode::Moderated && self.scripted_speaker(id) {
+            // A script does not wait for someone who is gone.
+            self.script_moves_on(id, None);
+        }
         if self.floor.holder == Some(id) {
             self.piece_moves_on(id);
         } else if self.floor.turn.is_some_and(|t| t.person == id) {
@@ -190,12 +200,25 @@ impl Room {
                 self.piece_moves_on(me);
                 Ok(Accepted::changed())
             }
-            FloorMode::Moderated if !without_speaking => {
+            FloorMode::Moderated => {
+                // Passing without speaking is a round's choice: only inside a script.
+                let scripted = self.scripted_speaker(me);
+                if without_speaking && !scripted {
+                    return Err(Refusal::WrongMode);
+                }
                 if !self.floor.granted.remove(&me) {
                     return Err(Refusal::NotHolder);
                 }
                 if self.floor.turn.is_some_and(|t| t.person == me) {
                     self.floor.turn = None;
+                }
+                if scripted {
+                    let mark = if without_speaking {
+                        RoundMark::Passed
+                    } else {
+                        RoundMark::Spoke
+                    };
+                    self.script_moves_on(me, Some(mark));
                 }
                 Ok(Accepted::changed())
             }
@@ -225,6 +248,13 @@ impl Room {
             }
             None => self.first_in_seat_order().ok_or(Refusal::NotInCircle)?,
         };
+        self.open_round(prompt, Vec::new());
+        self.set_holder(Some(first));
+        Ok(Accepted::changed())
+    }
+
+    /// Ends any running round and opens the next one, recorded.
+    pub(super) fn open_round(&mut self, prompt: String, order: Vec<PersonId>) {
         self.end_round();
         self.floor.rounds_held += 1;
         let number = self.floor.rounds_held;
@@ -232,10 +262,9 @@ impl Room {
             number,
             prompt,
             marks: Vec::new(),
+            order,
         });
         self.record(Record::RoundStarted { round: number });
-        self.set_holder(Some(first));
-        Ok(Accepted::changed())
     }
 
     pub(super) fn end_round_command(&mut self) -> Result<Accepted, Refusal> {

@@ -16,6 +16,7 @@ mod interpreting;
 mod outline;
 mod output;
 mod room;
+mod script;
 mod standard;
 mod stepping_out;
 mod summary;
@@ -32,7 +33,8 @@ pub use feedback::{FEEDBACK_SCALE, Question, Questionnaire, offers_feedback};
 pub use floor::{MAX_PROMPT_CHARS, MAX_TURN_SECONDS};
 pub use gathering::MAX_CHAT_CHARS;
 pub use outline::{
-    MAX_OUTLINE_NAME_CHARS, MAX_OUTLINE_STEPS, Outline, OutlineError, OutlineStep, StepKind,
+    MAX_OUTLINE_NAME_CHARS, MAX_OUTLINE_STEPS, MAX_STEP_SPEAKERS, Outline, OutlineError,
+    OutlineStep, Speaker, StepKind,
 };
 pub use output::{
     AgreementCopy, AttendanceEvent, ConsentDecision, EndReason, GateChange, Notice, Output, Record,

@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::floor::MAX_PROMPT_CHARS;
 use super::output::{Record, Refusal};
 use super::room::{Accepted, Room};
-use super::types::{FloorMode, Phase};
+use super::types::{FloorMode, Party, Phase};
 
 pub const MAX_OUTLINE_NAME_CHARS: usize = 100;
 pub const MAX_OUTLINE_STEPS: usize = 20;
+/// Names in one step's script; seats are 1..=MAX_SEAT as on invitations.
+pub const MAX_STEP_SPEAKERS: usize = 20;
+const MAX_SEAT: u32 = 10_000;
 
 /// A named plan of a circle; stored in rooms' settings and in the program's library.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +29,20 @@ pub struct OutlineStep {
     pub kind: StepKind,
     /// The round's question, or the keeper's words for an opening or closing.
     pub prompt: String,
+    /// A script (SPEC §3.2.9): the round goes to these seats or parties, in
+    /// this order, once each, in talking-piece and in moderated floor alike.
+    /// Empty: everyone in seat order. Only on steps that start a round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<Speaker>,
+}
+
+/// Who a scripted step gives the floor to: one seat, or every person of a
+/// party (in seat order). `{"seat": 3}` or `{"party": "responsible"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Speaker {
+    Seat(u32),
+    Party(Party),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,6 +53,8 @@ pub enum StepKind {
     CheckIn,
     Guidelines,
     Round,
+    /// Everyone in turn says a closing word: a round, before the keeper closes.
+    ClosingRound,
     /// The keeper closes the circle; no round.
     Closing,
 }
@@ -45,7 +64,7 @@ impl StepKind {
     pub fn starts_round(self) -> bool {
         matches!(
             self,
-            StepKind::CheckIn | StepKind::Guidelines | StepKind::Round
+            StepKind::CheckIn | StepKind::Guidelines | StepKind::Round | StepKind::ClosingRound
         )
     }
 }
@@ -63,6 +82,10 @@ pub enum OutlineError {
         "step {0}: the prompt must be at most {MAX_PROMPT_CHARS} characters without control characters, and not blank unless the step is an opening or closing"
     )]
     Prompt(usize),
+    #[error(
+        "step {0}: speakers name 1 to {MAX_STEP_SPEAKERS} seats (1 to {MAX_SEAT}) or parties, and only on a step that starts a round"
+    )]
+    Speakers(usize),
 }
 
 impl Outline {
@@ -85,6 +108,15 @@ impl Outline {
             let blank = prompt.trim().is_empty() && step.kind.starts_round();
             if blank || bad_char || prompt.chars().count() > MAX_PROMPT_CHARS {
                 return Err(OutlineError::Prompt(index));
+            }
+            let speakers = &step.speakers;
+            let bad_seat = speakers
+                .iter()
+                .any(|s| matches!(s, Speaker::Seat(seat) if !(1..=MAX_SEAT).contains(seat)));
+            if !speakers.is_empty()
+                && (!step.kind.starts_round() || speakers.len() > MAX_STEP_SPEAKERS || bad_seat)
+            {
+                return Err(OutlineError::Speakers(index));
             }
         }
         Ok(())
@@ -116,9 +148,11 @@ impl Room {
     }
 
     /// Moves the circle to the outline's next step: ends a running round;
-    /// check-in, guidelines and rounds start a round with the step's prompt
-    /// (as `start_round` with `first: null`); opening and closing start none,
-    /// and the piece goes back to nobody while the keeper speaks.
+    /// check-in, guidelines, rounds and the closing round start a round with
+    /// the step's prompt (as `start_round` with `first: null`, or through the
+    /// step's script, and in moderated floor as turns of the floor); opening
+    /// and closing start none, and the piece goes back to nobody while the
+    /// keeper speaks.
     pub(super) fn next_step(&mut self) -> Result<Accepted, Refusal> {
         let outline = self.settings.outline.as_ref().ok_or(Refusal::NoOutline)?;
         if self.phase != Phase::InSession {
@@ -128,7 +162,12 @@ impl Room {
         let step = outline.steps.get(next).ok_or(Refusal::OutlineDone)?.clone();
         if step.kind.starts_round() {
             // Refuses (changing nothing) when no round can start now.
-            self.start_round(step.prompt, None)?;
+            if step.speakers.is_empty() && self.floor.mode == FloorMode::TalkingPiece {
+                self.start_round(step.prompt, None)?;
+            } else {
+                let order = self.script_order(&step.speakers);
+                self.start_scripted_round(step.prompt, order)?;
+            }
         } else {
             self.end_round();
             if self.floor.mode == FloorMode::TalkingPiece && self.floor.holder.is_some() {

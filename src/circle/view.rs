@@ -122,6 +122,8 @@ pub struct RoundView {
     pub number: u32,
     pub prompt: String,
     pub marks: Vec<(PersonId, RoundMark)>,
+    /// A scripted round's speakers in order (SPEC §3.2.9); empty: the seat order.
+    pub order: Vec<PersonId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -229,11 +231,12 @@ impl Room {
             entry_order: self.settings.entry_order,
             people,
             holder: self.floor.holder,
-            next: self.floor.holder.and_then(|h| self.next_after(h)),
+            next: self.upcoming(),
             round: self.floor.round.as_ref().map(|r| RoundView {
                 number: r.number,
                 prompt: r.prompt.clone(),
                 marks: r.marks.clone(),
+                order: r.order.clone(),
             }),
             hands: self.floor.hands.clone(),
             granted: self.floor.granted.iter().copied().collect(),

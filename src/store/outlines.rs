@@ -135,6 +135,7 @@ mod tests {
             steps: vec![OutlineStep {
                 kind: StepKind::Round,
                 prompt: prompt.into(),
+                speakers: Vec::new(),
             }],
         }
     }

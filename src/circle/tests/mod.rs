@@ -12,6 +12,7 @@ mod interpreting_properties;
 mod outline;
 mod properties;
 mod purity;
+mod script;
 mod stepping_out;
 mod summary;
 mod values;

@@ -7,6 +7,7 @@ fn step(kind: StepKind, prompt: &str) -> OutlineStep {
     OutlineStep {
         kind,
         prompt: prompt.into(),
+        speakers: Vec::new(),
     }
 }
 
@@ -139,16 +140,17 @@ fn next_step_without_an_outline_or_from_a_participant_is_refused() {
 }
 
 #[test]
-fn next_step_needs_the_session_and_a_round_needs_the_talking_piece() {
+fn next_step_needs_the_session_and_a_round_needs_turns_to_give() {
     let mut sim = circle_with(Some(peacemaking()));
     sim.keeper(Command::Pause).unwrap();
     assert_eq!(sim.keeper(Command::NextStep), Err(Refusal::WrongPhase));
     sim.keeper(Command::Resume).unwrap();
     sim.keeper(Command::NextStep).unwrap();
-    // The next step is a check-in: in moderated floor it cannot start, and the
-    // outline stays where it was (the harness checks a refusal changes nothing).
+    // The next step is a check-in: in an open floor there are no turns to give,
+    // so it cannot start, and the outline stays where it was (the harness checks
+    // a refusal changes nothing). A moderated floor runs it turn by turn (script.rs).
     sim.keeper(Command::SetMode {
-        mode: FloorMode::Moderated,
+        mode: FloorMode::Open,
     })
     .unwrap();
     assert_eq!(sim.keeper(Command::NextStep), Err(Refusal::WrongMode));

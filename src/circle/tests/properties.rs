@@ -129,12 +129,23 @@ fn outline() -> impl Strategy<Value = Outline> {
         Just(StepKind::CheckIn),
         Just(StepKind::Guidelines),
         Just(StepKind::Round),
+        Just(StepKind::ClosingRound),
         Just(StepKind::Closing),
     ];
     let prompt = prop_oneof![1 => Just(""), 4 => Just("What brings you here?")];
-    let step = (kind, prompt).prop_map(|(kind, prompt)| OutlineStep {
+    // Scripts name seats of the cast (and one nobody has), or parties.
+    let speaker = prop_oneof![
+        (1u32..=6).prop_map(Speaker::Seat),
+        Just(Speaker::Party(Party::Responsible)),
+        Just(Speaker::Party(Party::Harmed)),
+        Just(Speaker::Party(Party::Supporter)),
+    ];
+    let speakers =
+        prop_oneof![2 => Just(Vec::new()), 1 => proptest::collection::vec(speaker, 1..4)];
+    let step = (kind, prompt, speakers).prop_map(|(kind, prompt, speakers)| OutlineStep {
         kind,
         prompt: prompt.into(),
+        speakers,
     });
     (
         prop_oneof![3 => Just("Plan A"), 2 => Just("Plan B"), 1 => Just("")],
@@ -333,11 +344,15 @@ fn valid_outline() -> impl Strategy<Value = Outline> {
             outline.steps.push(OutlineStep {
                 kind: StepKind::Opening,
                 prompt: String::new(),
+                speakers: Vec::new(),
             });
         }
         for step in &mut outline.steps {
             if step.kind.starts_round() && step.prompt.is_empty() {
                 step.prompt = "Who was affected?".into();
+            }
+            if !step.kind.starts_round() {
+                step.speakers.clear();
             }
         }
         outline
