@@ -18,6 +18,11 @@ fn every_command() -> Vec<Command> {
             version: "v".into(),
             answers: vec![],
         },
+        Command::ConsentFor {
+            person: p,
+            version: "v".into(),
+            answers: vec![],
+        },
         Command::Leave,
         Command::WithdrawConsent,
         Command::Pass,
@@ -92,6 +97,7 @@ fn every_command() -> Vec<Command> {
         use Command::*;
         match command {
             Consent { .. }
+            | ConsentFor { .. }
             | Leave
             | WithdrawConsent
             | Pass
@@ -268,6 +274,7 @@ fn the_circle_view_has_the_documented_shape() {
         party,
         name: name.into(),
         interprets_for: Vec::new(),
+        guardian: None,
     };
     let session = |room: &mut Room, inv: Invitation| {
         let role = inv.role;
@@ -336,6 +343,7 @@ fn the_circle_view_has_the_documented_shape() {
             title: "Snapshot circle".into(),
             kind: RoomKind::Circle,
             language: "en".into(),
+            minors: Vec::new(),
         }
     );
 }

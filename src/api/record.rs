@@ -69,6 +69,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                 role: r.invitation.role.into(),
                 party: r.invitation.party.map(Into::into),
                 interprets_for: r.invitation.interprets_for,
+                guardian_seat: r.invitation.guardian,
                 issued_at: rfc3339(r.issued_at),
                 expires_at: rfc3339(r.expires_at),
                 revoked_at: r.revoked_at.map(rfc3339),
@@ -83,6 +84,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                 version: c.version,
                 decision: c.decision,
                 at: rfc3339(c.at),
+                given_by: c.given_by,
             })
             .collect(),
         attendance: record
@@ -259,10 +261,17 @@ pub fn csv(record: &RoomRecord) -> String {
             c.at,
             "consent",
             Some(&c.invitation_id),
-            format!(
-                "item={} version={} decision={}",
-                c.item, c.version, c.decision
-            ),
+            match &c.given_by {
+                // A guardian's answer on a minor's behalf says whose it is.
+                Some(by) => format!(
+                    "item={} version={} decision={} given_by={by}",
+                    c.item, c.version, c.decision
+                ),
+                None => format!(
+                    "item={} version={} decision={}",
+                    c.item, c.version, c.decision
+                ),
+            },
         ));
     }
     for a in &record.attendance {

@@ -86,7 +86,9 @@ fn validate_seats(seats: &[SeatRequest], room_size: usize, max: usize) -> Result
 
 const MAX_LINKS: usize = 10;
 
-/// SPEC §2 links: `interprets_for` only on an interpreter, naming 1 to
+/// SPEC §2 links: `guardian_seat` only on a participant, naming another
+/// participant (not a minor) of this request or a seat `held` already; and
+/// `interprets_for` only on an interpreter, naming 1 to
 /// `MAX_LINKS` other seats, each once, each of this request or `held` already.
 fn validate_links(seats: &[SeatRequest], held: &HashSet<u32>) -> Result<(), ApiError> {
     let bad = |message: String| ApiError::invalid("invalid_link", message);
@@ -120,6 +122,30 @@ fn validate_links(seats: &[SeatRequest], held: &HashSet<u32>) -> Result<(), ApiE
                     "seat {n} interprets for seat {other}, which this room does not have"
                 )));
             }
+        }
+    }
+    for seat in seats {
+        let (n, Some(guardian)) = (seat.seat, seat.guardian_seat) else {
+            continue;
+        };
+        if seat.role != super::types::Role::Participant {
+            return Err(bad(format!(
+                "seat {n}: guardian_seat marks a minor, who is a participant"
+            )));
+        }
+        if guardian == n {
+            return Err(bad(format!("seat {n} cannot be their own guardian")));
+        }
+        // The guardian answers for the minor: a participant of this request, or a seat held already.
+        let in_request = seats.iter().find(|s| s.seat == guardian);
+        let ok = match in_request {
+            Some(g) => g.role == super::types::Role::Participant && g.guardian_seat.is_none(),
+            None => held.contains(&guardian),
+        };
+        if !ok {
+            return Err(bad(format!(
+                "seat {n}: guardian seat {guardian} must be a participant of this room who is not a minor"
+            )));
         }
     }
     Ok(())
@@ -371,12 +397,14 @@ fn mint(
             role: seat.role,
             party: seat.party,
             interprets_for: seat.interprets_for.clone().unwrap_or_default(),
+            guardian_seat: seat.guardian_seat,
             link: invitation_link_in(&public_url, &token, seat.language.as_deref()),
             expires_at: rfc3339(expires_at),
         });
         // The link lives in the stored invitation (the truth, SPEC §5.11), not the token.
         let invitation = circle::Invitation {
             interprets_for: seat.interprets_for.clone().unwrap_or_default(),
+            guardian: seat.guardian_seat,
             ..claims.invitation()
         };
         rows.push(InvitationRow {
@@ -634,6 +662,7 @@ pub async fn room_state(
                 role: row.invitation.role.into(),
                 party: row.invitation.party.map(Into::into),
                 interprets_for: row.invitation.interprets_for,
+                guardian_seat: row.invitation.guardian,
                 presence,
                 revoked,
             }

@@ -168,6 +168,12 @@ pub struct SeatRequest {
     /// turn, and only those people otherwise. Absent: none.
     #[serde(default)]
     pub interprets_for: Option<Vec<u32>>,
+    /// Marks a minor (role `participant`): the seat of their guardian, another seat of this
+    /// request or one the room holds already. The guardian accepts the consent terms on the
+    /// minor's behalf before the minor can; a guardian who withdraws ends the minor's
+    /// participation too. Absent: not a minor.
+    #[serde(default)]
+    pub guardian_seat: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
@@ -215,6 +221,8 @@ pub struct IssuedInvitation {
     pub party: Option<Party>,
     /// The seats this interpreter interprets for; empty for everyone else.
     pub interprets_for: Vec<u32>,
+    /// A minor's guardian's seat; null for everyone else.
+    pub guardian_seat: Option<u32>,
     /// `https://HOST/join#t=TOKEN`.
     pub link: String,
     /// RFC 3339.
@@ -287,6 +295,8 @@ pub struct PersonState {
     pub party: Option<Party>,
     /// The seats this interpreter interprets for; empty for everyone else.
     pub interprets_for: Vec<u32>,
+    /// A minor's guardian's seat; null for everyone else.
+    pub guardian_seat: Option<u32>,
     pub presence: Presence,
     pub revoked: bool,
 }
@@ -341,6 +351,8 @@ pub struct RecordInvitation {
     pub party: Option<Party>,
     /// The seats this interpreter interprets for; empty for everyone else.
     pub interprets_for: Vec<u32>,
+    /// A minor's guardian's seat; null for everyone else.
+    pub guardian_seat: Option<u32>,
     pub issued_at: String,
     pub expires_at: String,
     pub revoked_at: Option<String>,
@@ -354,6 +366,9 @@ pub struct RecordConsent {
     /// `accepted`, `declined` or `withdrawn`.
     pub decision: String,
     pub at: String,
+    /// A guardian's answer on a minor's behalf: the guardian's invitation id. Null: the
+    /// person's own answer.
+    pub given_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -46,6 +46,7 @@ impl Claims {
             name: self.name.clone(),
             // Links live in the stored invitation, not in the token.
             interprets_for: Vec::new(),
+            guardian: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use super::command::ConsentAnswer;
 use super::output::{AttendanceEvent, ConsentDecision, EndReason, Notice, Record, Refusal};
 use super::room::{Accepted, Link, Person, Room, Stage};
-use super::types::{Invitation, PersonId, Phase, SessionId};
+use super::types::{ConsentTerms, Invitation, PersonId, Phase, Role, SessionId};
 
 impl Room {
     pub(super) fn invite(&mut self, invitation: Invitation) -> Result<Accepted, Refusal> {
@@ -39,6 +39,7 @@ impl Room {
                 stage: Stage::Away,
                 link: Link::Offline,
                 consented: None,
+                guardian_consented: None,
                 keeper_muted: false,
                 ready: false,
                 caucus: None,
@@ -134,35 +135,13 @@ impl Room {
         if person.stage != Stage::Consent {
             return Err(Refusal::AlreadyConsented);
         }
+        if self.needs_guardian(person) {
+            return Err(Refusal::GuardianConsentNeeded);
+        }
         let terms = self.settings.terms_for(person.role());
-        if terms.version != version {
-            return Err(Refusal::ConsentVersionMismatch);
-        }
-        let complete = answers.len() == terms.items.len()
-            && terms
-                .items
-                .iter()
-                .all(|item| answers.iter().filter(|a| a.item == item.id).count() == 1);
-        if !complete {
-            return Err(Refusal::ConsentIncomplete);
-        }
-        let declined_required = terms
-            .items
-            .iter()
-            .any(|item| item.required && answers.iter().any(|a| a.item == item.id && !a.accept));
+        let declined_required = check_answers(terms, version, answers)?;
         let invitation_id = self.invitation_id(me);
-        for answer in answers {
-            self.record(Record::Consent {
-                invitation_id: invitation_id.clone(),
-                item: answer.item.clone(),
-                version: version.to_owned(),
-                decision: if answer.accept {
-                    ConsentDecision::Accepted
-                } else {
-                    ConsentDecision::Declined
-                },
-            });
-        }
+        self.record_answers(&invitation_id, version, answers, None);
         if declined_required {
             self.end_visit(
                 me,
@@ -241,17 +220,10 @@ impl Room {
 
     pub(super) fn withdraw(&mut self, me: PersonId) -> Result<Accepted, Refusal> {
         let invitation_id = self.invitation_id(me);
-        let terms = self.settings.terms_for(self.known(me)?.role());
-        let version = terms.version.clone();
-        let items: Vec<String> = terms.items.iter().map(|i| i.id.clone()).collect();
-        for item in items {
-            self.record(Record::Consent {
-                invitation_id: invitation_id.clone(),
-                item,
-                version: version.clone(),
-                decision: ConsentDecision::Withdrawn,
-            });
-        }
+        let role = self.known(me)?.role();
+        self.record_withdrawal(&invitation_id, role, None);
+        // A guardian's withdrawal ends their minors' participation too (SPEC §3.1.6).
+        self.guardian_withdrew(me);
         self.end_visit(
             me,
             Stage::Withdrawn,
@@ -345,5 +317,75 @@ impl Room {
             self.lose_connection(id);
         }
         Accepted::changed()
+    }
+}
+
+/// Checks a set of answers against the terms: the version, one answer per
+/// item. Whether a required item was declined.
+pub(super) fn check_answers(
+    terms: &ConsentTerms,
+    version: &str,
+    answers: &[ConsentAnswer],
+) -> Result<bool, Refusal> {
+    if terms.version != version {
+        return Err(Refusal::ConsentVersionMismatch);
+    }
+    let complete = answers.len() == terms.items.len()
+        && terms
+            .items
+            .iter()
+            .all(|item| answers.iter().filter(|a| a.item == item.id).count() == 1);
+    if !complete {
+        return Err(Refusal::ConsentIncomplete);
+    }
+    Ok(terms
+        .items
+        .iter()
+        .any(|item| item.required && answers.iter().any(|a| a.item == item.id && !a.accept)))
+}
+
+impl Room {
+    /// Records each answer for `invitation_id`; `given_by`: a guardian's invitation id.
+    pub(super) fn record_answers(
+        &mut self,
+        invitation_id: &str,
+        version: &str,
+        answers: &[ConsentAnswer],
+        given_by: Option<&str>,
+    ) {
+        for answer in answers {
+            self.record(Record::Consent {
+                invitation_id: invitation_id.to_owned(),
+                item: answer.item.clone(),
+                version: version.to_owned(),
+                decision: if answer.accept {
+                    ConsentDecision::Accepted
+                } else {
+                    ConsentDecision::Declined
+                },
+                given_by: given_by.map(str::to_owned),
+            });
+        }
+    }
+
+    /// Records every item of the terms for `role` as withdrawn.
+    pub(super) fn record_withdrawal(
+        &mut self,
+        invitation_id: &str,
+        role: Role,
+        given_by: Option<&str>,
+    ) {
+        let terms = self.settings.terms_for(role);
+        let version = terms.version.clone();
+        let items: Vec<String> = terms.items.iter().map(|i| i.id.clone()).collect();
+        for item in items {
+            self.record(Record::Consent {
+                invitation_id: invitation_id.to_owned(),
+                item,
+                version: version.clone(),
+                decision: ConsentDecision::Withdrawn,
+                given_by: given_by.map(str::to_owned),
+            });
+        }
     }
 }

@@ -73,6 +73,13 @@ pub enum Command {
         version: String,
         answers: Vec<ConsentAnswer>,
     },
+    /// A guardian answers the consent terms on behalf of their minor
+    /// (SPEC §3.1.6), once they have passed their own consent gate.
+    ConsentFor {
+        person: PersonId,
+        version: String,
+        answers: Vec<ConsentAnswer>,
+    },
     /// Leave now; the same link brings the person back (through the lobby).
     Leave,
     /// Withdraw consent: nothing more is forwarded from or to this person,
@@ -190,7 +197,10 @@ impl Command {
     pub fn allowed_before_admission(&self) -> bool {
         matches!(
             self,
-            Command::Consent { .. } | Command::Leave | Command::WithdrawConsent
+            Command::Consent { .. }
+                | Command::ConsentFor { .. }
+                | Command::Leave
+                | Command::WithdrawConsent
         )
     }
 

@@ -12,6 +12,7 @@ mod feedback;
 mod floor;
 mod gates;
 mod gathering;
+mod guardians;
 mod interpreting;
 mod outline;
 mod output;
@@ -32,6 +33,7 @@ pub use command::{AgreementItem, ChatTo, Command, ConsentAnswer, Input};
 pub use feedback::{FEEDBACK_SCALE, Question, Questionnaire, offers_feedback};
 pub use floor::{MAX_PROMPT_CHARS, MAX_TURN_SECONDS};
 pub use gathering::MAX_CHAT_CHARS;
+pub use guardians::{GuardianConsent, MinorView};
 pub use outline::{
     MAX_OUTLINE_NAME_CHARS, MAX_OUTLINE_STEPS, MAX_STEP_SPEAKERS, Outline, OutlineError,
     OutlineStep, Speaker, StepKind,

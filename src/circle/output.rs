@@ -78,6 +78,8 @@ pub enum EndReason {
     SessionEnded,
     /// The same invitation resumed on a newer connection.
     Replaced,
+    /// A minor's guardian withdrew their consent, and with it the minor's (SPEC §3.1.6).
+    GuardianWithdrew,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -127,6 +129,8 @@ pub enum Record {
         item: String,
         version: String,
         decision: ConsentDecision,
+        /// A guardian's consent for a minor (SPEC §3.1.6): the guardian's invitation id.
+        given_by: Option<String>,
     },
     Attendance {
         invitation_id: String,
@@ -191,6 +195,10 @@ pub enum Refusal {
     NotAdmitted,
     #[error("consent has already been given")]
     AlreadyConsented,
+    #[error("a guardian must first agree to these terms on this person's behalf")]
+    GuardianConsentNeeded,
+    #[error("only this person's guardian can do that")]
+    NotGuardian,
     #[error("the consent terms have changed; read them again")]
     ConsentVersionMismatch,
     #[error("every consent item needs exactly one answer")]
@@ -277,6 +285,8 @@ impl Refusal {
             ObserverCannot => "observer_cannot",
             NotAdmitted => "not_admitted",
             AlreadyConsented => "already_consented",
+            GuardianConsentNeeded => "guardian_consent_needed",
+            NotGuardian => "not_guardian",
             ConsentVersionMismatch => "consent_version_mismatch",
             ConsentIncomplete => "consent_incomplete",
             UnknownPerson => "unknown_person",
@@ -324,6 +334,8 @@ impl Refusal {
         Refusal::ObserverCannot,
         Refusal::NotAdmitted,
         Refusal::AlreadyConsented,
+        Refusal::GuardianConsentNeeded,
+        Refusal::NotGuardian,
         Refusal::ConsentVersionMismatch,
         Refusal::ConsentIncomplete,
         Refusal::UnknownPerson,

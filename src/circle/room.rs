@@ -51,6 +51,8 @@ pub struct Person {
     pub link: Link,
     /// The consent version this person accepted, if any.
     pub consented: Option<String>,
+    /// A minor: the version their guardian accepted on their behalf (SPEC §3.1.6).
+    pub guardian_consented: Option<String>,
     /// A keeper muted this person's audio; only the person can clear it.
     pub keeper_muted: bool,
     /// First party of the entry order: "the other side may come in".
@@ -244,6 +246,11 @@ impl Room {
         use Command::*;
         match command {
             Consent { version, answers } => self.consent(me, &version, &answers),
+            ConsentFor {
+                person,
+                version,
+                answers,
+            } => self.consent_for(me, person, &version, &answers),
             Leave => {
                 self.end_visit(
                     me,

@@ -109,6 +109,10 @@ pub struct Invitation {
     /// everyone else, and absent from older journals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interprets_for: Vec<u32>,
+    /// SPEC §2 link: this person is a minor, and this is their guardian's
+    /// seat (§3.1.6: the guardian consents on their behalf first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardian: Option<u32>,
 }
 
 impl fmt::Debug for Invitation {
@@ -120,6 +124,7 @@ impl fmt::Debug for Invitation {
             .field("party", &self.party)
             .field("name", &"<redacted>")
             .field("interprets_for", &self.interprets_for)
+            .field("guardian", &self.guardian)
             .finish()
     }
 }

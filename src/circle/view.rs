@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::command::AgreementItem;
+use super::guardians::MinorView;
 use super::outline::OutlineStep;
 use super::output::RoundMark;
 use super::room::{Link, Person, Room, Stage};
@@ -21,12 +22,18 @@ pub enum View {
         /// The room's language; each stage carries it so the client can choose.
         language: String,
         terms: ConsentTerms,
+        /// A minor whose guardian has not yet accepted these terms for them (SPEC §3.1.6).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        guardian_needed: bool,
     },
-    /// In the lobby: "a keeper will let you in", nothing else.
+    /// In the lobby: "a keeper will let you in", nothing else (and, for a
+    /// guardian, the minors they answer for).
     Lobby {
         title: String,
         kind: RoomKind,
         language: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        minors: Vec<MinorView>,
     },
     /// Admitted.
     Circle(Box<CircleView>),
@@ -67,6 +74,8 @@ pub struct CircleView {
     pub outline: Option<OutlineView>,
     /// The circle's values and guidelines, as the keeper recorded them.
     pub values: Vec<String>,
+    /// For a guardian: the minors they answer for (SPEC §3.1.6); empty for others.
+    pub minors: Vec<MinorView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -115,6 +124,8 @@ pub struct PersonView {
     pub interpreting: bool,
     /// Stepped out alone: nothing is forwarded to or from them (never why).
     pub stepped_out: bool,
+    /// A minor: their guardian's seat (SPEC §2 link); null for everyone else.
+    pub guardian_seat: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -176,11 +187,13 @@ impl Room {
                 kind,
                 language,
                 terms: self.settings.terms_for(me.role()).clone(),
+                guardian_needed: self.needs_guardian(me),
             },
             Stage::Lobby => View::Lobby {
                 title,
                 kind,
                 language,
+                minors: self.minors_of(me),
             },
             Stage::Admitted => View::Circle(Box::new(self.circle_view(me))),
             Stage::Away | Stage::Withdrawn | Stage::Removed | Stage::Revoked => View::Gone,
@@ -209,6 +222,7 @@ impl Room {
                 interprets_for: self.persons_of(p.id),
                 interpreting: self.floor.finishing.contains(&p.id),
                 stepped_out: p.stepped_out,
+                guardian_seat: p.invitation.guardian,
             })
             .collect();
         let caucus_view =
@@ -267,6 +281,7 @@ impl Room {
                 current: self.step,
             }),
             values: self.values.clone(),
+            minors: self.minors_of(me),
         }
     }
 }

@@ -17,6 +17,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Every `type` a client may send after `hello`.
 pub const COMMAND_TYPES: &[&str] = &[
     "consent",
+    "consent_for",
     "leave",
     "withdraw_consent",
     "pass",

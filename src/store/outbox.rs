@@ -97,6 +97,7 @@ fn events_of(records: &[Record]) -> Result<Vec<Pending>, StoreError> {
                 item,
                 version,
                 decision,
+                given_by,
             } => {
                 let kind = match decision {
                     ConsentDecision::Withdrawn => "consent.withdrawn",
@@ -108,17 +109,21 @@ fn events_of(records: &[Record]) -> Result<Vec<Pending>, StoreError> {
                     e.kind == kind
                         && e.invitation_id.as_deref() == Some(invitation_id.as_str())
                         && e.data.get("version").and_then(Value::as_str) == Some(version.as_str())
+                        && e.data.get("given_by").and_then(Value::as_str) == given_by.as_deref()
                 });
                 match same
                     .and_then(|e| e.data.get_mut("answers"))
                     .and_then(Value::as_array_mut)
                 {
                     Some(answers) => answers.push(answer),
-                    None => events.push(pending(
-                        kind,
-                        Some(invitation_id),
-                        json!({ "version": version, "answers": [answer] }),
-                    )),
+                    None => {
+                        let mut data = json!({ "version": version, "answers": [answer] });
+                        // A guardian's answer for a minor names the guardian's invitation.
+                        if let Some(by) = given_by {
+                            data["given_by"] = json!(by);
+                        }
+                        events.push(pending(kind, Some(invitation_id), data));
+                    }
                 }
             }
             Record::Acknowledged {

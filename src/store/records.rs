@@ -46,6 +46,8 @@ pub struct ConsentRow {
     /// `accepted`, `declined` or `withdrawn`.
     pub decision: String,
     pub at: Timestamp,
+    /// A guardian's answer for a minor: the guardian's invitation id.
+    pub given_by: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -126,9 +128,10 @@ pub(super) async fn write(
             item,
             version,
             decision,
+            given_by,
         } => sqlx::query(
-            "INSERT INTO consent_events (room_id, seq, ord, invitation_id, item, version, decision, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO consent_events (room_id, seq, ord, invitation_id, item, version, decision, at, given_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(room_id)
         .bind(seq)
@@ -137,7 +140,8 @@ pub(super) async fn write(
         .bind(item)
         .bind(version)
         .bind(enum_name(decision, "consent decision")?)
-        .bind(at_db),
+        .bind(at_db)
+        .bind(given_by),
         Record::Attendance { invitation_id, event } => sqlx::query(
             "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -237,7 +241,7 @@ impl Store {
         let all = |sql: &'static str| sqlx::query(sql).bind(room_id);
 
         let invitations = all(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, issued_at, expires_at, revoked_at \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = ? ORDER BY seat, id",
         )
         .fetch_all(&mut *tx)
@@ -259,7 +263,7 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
 
         let consents = all(
-            "SELECT seq, invitation_id, item, version, decision, at FROM consent_events \
+            "SELECT seq, invitation_id, item, version, decision, at, given_by FROM consent_events \
              WHERE room_id = ? ORDER BY seq, ord",
         )
         .fetch_all(&mut *tx)
@@ -273,6 +277,7 @@ impl Store {
                 version: r.try_get("version")?,
                 decision: r.try_get("decision")?,
                 at: ts_from_db(r.try_get("at")?)?,
+                given_by: r.try_get("given_by")?,
             })
         })
         .collect::<Result<_, StoreError>>()?;

@@ -22,6 +22,7 @@ fn invitation(jti: &str, seat: u32, role: Role, party: Option<Party>) -> Invitat
         party,
         name: format!("Name of {jti}"),
         interprets_for: Vec::new(),
+        guardian: None,
     }
 }
 
@@ -41,6 +42,7 @@ fn consent(jti: &str, item: &str, decision: ConsentDecision) -> Record {
         item: item.to_owned(),
         version: "v1".to_owned(),
         decision,
+        given_by: None,
     }
 }
 
@@ -450,6 +452,7 @@ async fn record_returns_what_was_appended() {
             version: "v1".into(),
             decision: "accepted".into(),
             at: Timestamp(20),
+            given_by: None,
         }]
     );
     let events: Vec<(&str, u64)> = r

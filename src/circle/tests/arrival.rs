@@ -17,6 +17,7 @@ fn a_participant_passes_consent_then_waits_in_the_lobby_until_admitted() {
             title: "Test circle".into(),
             kind: RoomKind::Circle,
             language: "en".into(),
+            minors: Vec::new(),
         }
     );
     assert!(!sim.receives_anything("ana"));

@@ -19,6 +19,9 @@ pub struct Sim {
     pub journal: Vec<(Timestamp, Input)>,
 }
 
+/// Names the harness invites as minors, with their guardian's seat (SPEC §3.1.6).
+pub const MINORS: &[(&str, u32)] = &[("mia", 4)];
+
 pub fn invitation(name: &'static str, seat: u32, role: Role, party: Option<Party>) -> Invitation {
     Invitation {
         id: format!("jti-{name}"),
@@ -27,6 +30,7 @@ pub fn invitation(name: &'static str, seat: u32, role: Role, party: Option<Party
         party,
         name: name.to_owned(),
         interprets_for: Vec::new(),
+        guardian: MINORS.iter().find(|(n, _)| *n == name).map(|(_, g)| *g),
     }
 }
 

@@ -6,6 +6,7 @@ mod co_keepers;
 mod feedback;
 mod floor;
 mod gathering;
+mod guardians;
 mod harness;
 mod interpreting;
 mod interpreting_properties;

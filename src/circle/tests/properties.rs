@@ -9,14 +9,20 @@ use super::harness::*;
 use crate::circle::*;
 
 /// The cast: (name, seat, role, party).
-const CAST: [(&str, u32, Role, Option<Party>); 6] = [
+const CAST: [(&str, u32, Role, Option<Party>); 7] = [
     ("keeper", 1, Role::Keeper, None),
     ("ana", 2, Role::Participant, Some(Party::Harmed)),
     ("ben", 3, Role::Participant, Some(Party::Responsible)),
     ("cy", 4, Role::Participant, Some(Party::Supporter)),
     ("obs", 5, Role::Observer, Some(Party::Professional)),
     ("co", 6, Role::Keeper, None),
+    // A minor, whose guardian is cy (seat 4): see `MINORS` in the harness.
+    ("mia", 7, Role::Participant, Some(Party::Community)),
 ];
+
+/// The cast index of the minor, and of her guardian.
+const MIA: usize = 6;
+const GUARDIAN: usize = 3;
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -27,6 +33,8 @@ enum Step {
     Revoke(usize),
     Restored,
     Command(usize, Command),
+    /// The guardian answers for the minor (accepting the first item, or not).
+    ConsentForMinor(bool),
 }
 
 fn person(i: usize) -> PersonId {
@@ -166,6 +174,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u64..45_000).prop_map(Step::Advance),
         1 => who.clone().prop_map(Step::Revoke),
         1 => Just(Step::Restored),
+        1 => prop::bool::weighted(0.8).prop_map(Step::ConsentForMinor),
         // Keepers act most in a real circle, and their commands reach the most states.
         6 => command().prop_map(|c| Step::Command(0, c)),
         // The keeper walks the outline, when the room has one.
@@ -181,6 +190,7 @@ fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
         | Step::Disconnect(i)
         | Step::Revoke(i)
         | Step::Command(i, _) => CAST[*i],
+        Step::ConsentForMinor(_) => CAST[GUARDIAN],
         _ => CAST[0],
     };
     let has_session = sim.sessions.contains_key(name);
@@ -195,7 +205,7 @@ fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
             }
         }
         Step::Consent(_, accept) if has_session => {
-            let terms = sim.room.settings().consent.clone();
+            let terms = sim.room.settings().terms_for(role).clone();
             let mut answers = accept_all(&terms);
             answers[0].accept = *accept;
             let _ = sim.cmd(
@@ -221,6 +231,9 @@ fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
         Step::Command(_, command) if has_session => {
             let _ = sim.cmd(name, command.clone());
         }
+        Step::ConsentForMinor(accept) if has_session => {
+            let _ = answer_for_minor(sim, *accept);
+        }
         _ => {}
     }
     for (i, (name, ..)) in CAST.iter().enumerate() {
@@ -235,8 +248,43 @@ fn run(sim: &mut Sim, step: &Step, dead: &mut BTreeSet<usize>) {
     }
 }
 
+/// The guardian answers the participants' terms for the minor.
+fn answer_for_minor(sim: &mut Sim, accept: bool) -> Result<Accepted, Refusal> {
+    let terms = sim.room.settings().consent.clone();
+    let mut answers = accept_all(&terms);
+    answers[0].accept = accept;
+    sim.cmd(
+        CAST[GUARDIAN].0,
+        Command::ConsentFor {
+            person: person(MIA),
+            version: terms.version,
+            answers,
+        },
+    )
+}
+
 fn check_invariants(sim: &Sim) {
     let room = &sim.room;
+    // A minor is in the lobby or the circle only with their guardian's consent
+    // to the terms in force (SPEC §3.1.6); a guardian's withdrawal ends theirs.
+    let mia = room.person(person(MIA)).expect("the minor is invited");
+    if matches!(mia.stage, Stage::Lobby | Stage::Admitted) {
+        assert_eq!(
+            mia.guardian_consented.as_deref(),
+            Some(room.settings().consent.version.as_str()),
+            "a minor passed the gate without their guardian"
+        );
+    }
+    if room.person(person(GUARDIAN)).map(|p| p.stage) == Some(Stage::Withdrawn) {
+        assert!(
+            matches!(
+                mia.stage,
+                Stage::Withdrawn | Stage::Removed | Stage::Revoked
+            ),
+            "the guardian withdrew, the minor is still {:?}",
+            mia.stage
+        );
+    }
     // The talking piece: at most one holder (by type), and always someone in the circle.
     if let Some(holder) = room.holder() {
         let p = room.person(holder).expect("holder exists");
@@ -398,7 +446,17 @@ proptest! {
         for (i, (name, seat, role, party)) in CAST.iter().enumerate().skip(1) {
             if present[i] {
                 sim.arrive(name, *seat, *role, *party).unwrap();
-                sim.consent(name).unwrap();
+                if i == MIA {
+                    // Her guardian answers first, when present; otherwise she waits at the gate.
+                    if sim.sessions.contains_key(CAST[GUARDIAN].0) {
+                        let _ = answer_for_minor(&mut sim, true);
+                    }
+                    if sim.consent(name).is_err() {
+                        continue;
+                    }
+                } else {
+                    sim.consent(name).unwrap();
+                }
                 if *party == Some(Party::Harmed) {
                     let _ = sim.keeper(Command::Admit { person: person(i) });
                     let _ = sim.cmd(name, Command::Ready);
