@@ -47,6 +47,12 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../web-client/keeper-alerts.js"),
     ),
     (
+        "consent-form.js",
+        JS,
+        include_str!("../web-client/consent-form.js"),
+    ),
+    ("guardian.js", JS, include_str!("../web-client/guardian.js")),
+    (
         "keeper-guide.js",
         JS,
         include_str!("../web-client/keeper-guide.js"),

@@ -213,10 +213,14 @@ function start() {
         if (current?.key !== 'consent') {
           show('consent', () => consentScreen(view, (answers, version) => act('consent', { version, answers }).then(() => {})));
         }
+        current.view = view;
+        current.screen.update?.(view);
         return;
       case 'lobby':
         lastCircle = null;
-        if (current?.key !== 'lobby') show('lobby', () => lobbyScreen(view, () => quietAct('leave')));
+        if (current?.key !== 'lobby') show('lobby', () => lobbyScreen(view, () => quietAct('leave'), quietAct));
+        current.view = view;
+        current.screen.update?.(view);
         return;
       case 'circle': {
         const key = view.role === 'keeper' ? 'keeper' : 'circle';

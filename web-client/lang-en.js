@@ -532,4 +532,15 @@ export default {
   'quality.good': 'Connection: good',
   'quality.weak': 'Connection: weak — sound or video may stutter',
   'quality.lost': 'Connection lost — trying again',
+  // Minors and their guardians (issue 15).
+  'consent.guardian_needed': 'Your parent or guardian needs to agree to these points for you first. You can read them now; once they have answered, you can give your own answers here.',
+  'minors.title': 'Consent for {name}',
+  'minors.intro': 'You are {name}’s guardian. Please read each point and choose whether you agree on {name}’s behalf. {name} will then give their own answers.',
+  'minors.given': 'You have answered for {name}. They can now give their own answers.',
+  'minors.submit': 'Send my answers for {name}',
+  'minors.confirm_decline.title': '{name} will not be able to join',
+  'minors.confirm_decline.body': 'You did not agree to a point that is needed, so {name} cannot take part in this meeting. Your choice will be recorded. You can answer again later.',
+  'minors.confirm_decline.yes': 'Yes, send my answers',
+  'ended.guardian_withdrew.title': 'Your part in this meeting has ended',
+  'ended.guardian_withdrew.body': 'Your parent or guardian has withdrawn their consent, so you cannot take part any more. That is not because of anything you did. If you want to talk about it, please speak to them or to the person who invited you.',
 };

@@ -518,4 +518,15 @@ export default {
   'quality.good': 'Conexión: buena',
   'quality.weak': 'Conexión: débil; el sonido o el vídeo pueden cortarse',
   'quality.lost': 'Conexión perdida; volviendo a intentarlo',
+  // Minors and their guardians (issue 15).
+  'consent.guardian_needed': 'Su madre, padre o tutor tiene que aceptar primero estos puntos por usted. Puede leerlos ahora; cuando hayan respondido, podrá dar aquí sus propias respuestas.',
+  'minors.title': 'Consentimiento por {name}',
+  'minors.intro': 'Usted es tutor o tutora de {name}. Lea cada punto y elija si está de acuerdo en nombre de {name}. Después, {name} dará sus propias respuestas.',
+  'minors.given': 'Ya respondió por {name}. Ahora puede dar sus propias respuestas.',
+  'minors.submit': 'Enviar mis respuestas por {name}',
+  'minors.confirm_decline.title': '{name} no podrá entrar',
+  'minors.confirm_decline.body': 'No aceptó un punto necesario, así que {name} no puede participar en esta reunión. Su decisión quedará registrada. Puede responder de nuevo más tarde.',
+  'minors.confirm_decline.yes': 'Sí, enviar mis respuestas',
+  'ended.guardian_withdrew.title': 'Su participación en esta reunión ha terminado',
+  'ended.guardian_withdrew.body': 'Su madre, padre o tutor ha retirado su consentimiento, así que ya no puede participar. No es por nada que usted haya hecho. Si quiere hablar de ello, hable con esa persona o con quien le invitó.',
 };

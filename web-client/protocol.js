@@ -16,7 +16,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {'scheduled'|'open'|'in_session'|'paused'|'closed'} Phase
  * @typedef {'talking_piece'|'moderated'|'open'} FloorMode
  * @typedef {'consent'|'lobby'|'in_circle'|'reconnecting'|'away'|'withdrawn'|'removed'|'revoked'} Presence
- * @typedef {'left'|'consent_declined'|'consent_withdrawn'|'denied'|'removed'|'revoked'|'room_closed'|'session_ended'|'replaced'} EndReason
+ * @typedef {'left'|'consent_declined'|'consent_withdrawn'|'denied'|'removed'|'revoked'|'room_closed'|'session_ended'|'replaced'|'guardian_withdrew'} EndReason
  *
  * @typedef {{id: string, text: string, required: boolean, translations?: Record<string, string>}} ConsentItem
  *   `translations`: language code → the item's text in that language (absent when none).
@@ -86,9 +86,13 @@ export const PROTOCOL_VERSION = 1;
  * @property {OutlineView|null} [outline]  The room's outline (absent from older servers).
  * @property {string} [language]  The room's language, a BCP 47 primary tag (absent from older servers).
  * @property {string[]} [values]  The circle's values and guidelines, as the keeper recorded them.
+ * @property {MinorView[]} [minors]  For a guardian: the minors they answer for.
  *
- * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms, language?: string}} ConsentView
- * @typedef {{stage: 'lobby', title: string, kind: RoomKind, language?: string}} LobbyView
+ * @typedef {{stage: 'consent', title: string, kind: RoomKind, terms: ConsentTerms, language?: string, guardian_needed?: boolean}} ConsentView
+ *   `guardian_needed`: a minor whose guardian has not yet answered for them (send `consent` later).
+ * @typedef {{person: PersonId, name: string, consent: 'needed'|'given', terms?: ConsentTerms}} MinorView
+ *   For a guardian: a minor they answer for with `consent_for` (in `minors` of the lobby and circle views).
+ * @typedef {{stage: 'lobby', title: string, kind: RoomKind, language?: string, minors?: MinorView[]}} LobbyView
  * @typedef {ConsentView|LobbyView|CircleView|{stage: 'gone'}} View
  *
  * Server → client messages:

@@ -7,6 +7,7 @@ import { t } from './strings.js';
 import { TurnTimer, Messages, turnStatus, agreementPanel, me, pieceIcon } from './circle-parts.js';
 import { Stage } from './stage.js';
 import { CallBar, HeardLine, QualitySign } from './callbar.js';
+import { MinorsCard } from './guardian.js';
 import { deviceCheck } from './view-device.js';
 import { heading } from './view-join.js';
 import { kindName } from './view-outline.js';
@@ -26,6 +27,8 @@ export function circleScreen({ act }) {
   const eyebrow = h('p', { class: 'eyebrow' });
   const title = heading('');
   const statusCard = h('section', { class: 'status-card', 'aria-labelledby': 'turn-title' });
+  // A guardian still answers for a minor from inside the circle.
+  const minors = new MinorsCard(act);
   const timeUpNote = h('p', { class: 'notice warn', hidden: true, text: t('turn.time_up') });
   const roundCard = h('section', { class: 'round-card', 'aria-labelledby': 'round-title', hidden: true });
   const valuesCard = new ValuesCard();
@@ -75,6 +78,7 @@ export function circleScreen({ act }) {
         h('div', { class: 'dock' }, h('div', { class: 'dock-line' }, heard.element, quality.element), bar.element),
         sentNote,
         statusCard,
+        minors.element,
         mutedCard,
         stepCard,
         roundCard,
@@ -121,6 +125,7 @@ export function circleScreen({ act }) {
 
     renderStep(view);
     valuesCard.update(view);
+    minors.update(view.minors);
 
     const self = me(view);
     mutedCard.hidden = !self?.muted;
