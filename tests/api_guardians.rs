@@ -168,3 +168,41 @@ async fn guardian_links_are_checked() {
     let refused = http.post("/api/v1/rooms", observer_minor).await;
     assert_eq!(refused.code(), "invalid_link", "a minor is a participant");
 }
+
+/// SPEC §3.1.7: a supporter's link is kept and shown, and checked whole.
+#[tokio::test]
+async fn a_supporters_link_is_kept_shown_and_checked() {
+    let server = api::start().await;
+    let http = Http::new(server.addr);
+    let room = |supports: Value, party: &str| {
+        json!({
+            "kind": "conference",
+            "title": "Conference",
+            "seats": [
+                {"seat": 1, "name": "Kim Keeper", "role": "keeper"},
+                {"seat": 2, "name": "Ana", "role": "participant", "party": "harmed"},
+                {"seat": 3, "name": "Sue", "role": "participant", "party": party, "supports_seat": supports}
+            ]
+        })
+    };
+    let created = http.create(room(json!(2), "supporter")).await;
+    assert_eq!(created["invitations"][2]["supports_seat"], 2);
+    assert_eq!(created["invitations"][1]["supports_seat"], Value::Null);
+    let id = created["room_id"].as_str().expect("id");
+    let record = http.get(&format!("/api/v1/rooms/{id}/record")).await.json();
+    assert_eq!(record["invitations"][2]["supports_seat"], 2);
+    for (body, why) in [
+        (room(json!(3), "supporter"), "supporting themselves"),
+        (room(json!(9), "supporter"), "a seat the room does not have"),
+        (room(json!(2), "community"), "not a supporter"),
+    ] {
+        let refused = http.post("/api/v1/rooms", body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{why}: {}",
+            refused.text
+        );
+        assert_eq!(refused.code(), "invalid_link", "{why}");
+    }
+}

@@ -49,6 +49,7 @@ fn every_command() -> Vec<Command> {
         Command::CloseRoom,
         Command::EndSessionFor {
             party: Party::Harmed,
+            with_supporters: true,
         },
         Command::EndSessionOf {
             person: PersonId(2),
@@ -275,6 +276,7 @@ fn the_circle_view_has_the_documented_shape() {
         name: name.into(),
         interprets_for: Vec::new(),
         guardian: None,
+        supports: None,
     };
     let session = |room: &mut Room, inv: Invitation| {
         let role = inv.role;

@@ -300,6 +300,7 @@ export default {
   'keeper.draft_saved': 'حُفظت المسودة (الإصدار {n}).',
   'keeper.item_due': 'الموعد النهائي (اختياري)',
   'keeper.end_for': 'إنهاء الجلسة لطرف واحد',
+  'keeper.end_with_supporters': 'إنهاء زيارة من يرافقونهم أيضًا',
   'keeper.end_for_button': 'إنهاء جلستهم',
   'keeper.party': 'الطرف',
   'keeper.end_for_confirm.title': 'إنهاء الجلسة لكل من صفته: {party}؟',

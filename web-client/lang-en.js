@@ -301,6 +301,7 @@ export default {
   'keeper.draft_saved': 'Draft saved (version {n}).',
   'keeper.item_due': 'Due date (optional)',
   'keeper.end_for': 'End the session for one party',
+  'keeper.end_with_supporters': 'Also end the visit of the people who support them',
   'keeper.end_for_button': 'End their session',
   'keeper.party': 'Party',
   'keeper.end_for_confirm.title': 'End the session for everyone who is {party}?',

@@ -292,6 +292,7 @@ export default {
   'keeper.draft_saved': 'Borrador guardado (versión {n}).',
   'keeper.item_due': 'Fecha límite (opcional)',
   'keeper.end_for': 'Terminar la sesión para una parte',
+  'keeper.end_with_supporters': 'Terminar también la visita de quienes les acompañan',
   'keeper.end_for_button': 'Terminar su sesión',
   'keeper.party': 'Parte',
   'keeper.end_for_confirm.title': '¿Terminar la sesión para todas las personas con el papel de {party}?',

@@ -36,9 +36,11 @@ export const PROTOCOL_VERSION = 1;
  * @property {boolean} hand_raised
  * @property {boolean} ready
  * @property {PersonId[]} interprets_for the people this interpreter interprets for (empty for others)
+ * @property {number|null} [guardian_seat] a minor's guardian's seat
+ * @property {number|null} [supports_seat] a supporter's person's seat
  * @property {boolean} interpreting an interpreter finishing after their person's turn, heard by everyone until `done_interpreting`
  *
- * @typedef {{number: number, prompt: string, marks: Array<[PersonId, 'spoke'|'passed']>}} RoundView
+ * @typedef {{number: number, prompt: string, marks: Array<[PersonId, 'spoke'|'passed']>, order?: PersonId[]}} RoundView
  * @typedef {{person: PersonId, remaining_ms: number}} TurnView
  * @typedef {{id: number, members: PersonId[]}} CaucusView
  * @typedef {{what: string, who: string, by: string, due?: string}} AgreementItem

@@ -192,7 +192,10 @@ export function keeperScreen({ act, say, carry }) {
 
   // --- end the session for one party ---
   const partySelect = h('select', { id: 'end-party' });
+  // Supporters may leave with their person (SPEC §3.1.7): offered, on by default.
+  const withSupporters = h('input', { type: 'checkbox', id: 'end-with-supporters', checked: true });
   const endPanel = section('end', t('keeper.end_for'),
+    h('div', { class: 'check' }, withSupporters, h('label', { for: 'end-with-supporters', text: t('keeper.end_with_supporters') })),
     h('div', { class: 'field inline' },
       h('label', { for: 'end-party', text: t('keeper.party') }),
       h('div', { class: 'inline-row' }, partySelect,
@@ -201,7 +204,7 @@ export function keeperScreen({ act, say, carry }) {
             const party = partySelect.value;
             if (!party) return;
             const sure = await confirmDialog({ title: t('keeper.end_for_confirm.title', { party: t(`party.${party}`) }), body: t('keeper.end_for_confirm.body'), yes: t('keeper.end_for_confirm.yes'), danger: true });
-            if (sure) act('end_session_for', { party });
+            if (sure) act('end_session_for', { party, with_supporters: withSupporters.checked });
           } }))));
 
   // Closing the room is grave and final: last in the console, quiet, behind a confirmation.
@@ -483,7 +486,19 @@ export function keeperScreen({ act, say, carry }) {
       fill(caucusChoices, legend, choosable.map((p) => {
         const id = `caucus-pick-${p.id}`;
         const input = h('input', { type: 'checkbox', id, value: String(p.id), 'data-key': id, checked: caucusPicks.has(p.id) });
-        input.addEventListener('change', () => (input.checked ? caucusPicks.add(p.id) : caucusPicks.delete(p.id)));
+        input.addEventListener('change', () => {
+          if (input.checked) caucusPicks.add(p.id);
+          else caucusPicks.delete(p.id);
+          // Choosing someone offers their supporters too (SPEC §3.1.7); the keeper may untick them.
+          if (!input.checked) return;
+          for (const s of choosable.filter((q) => q.supports_seat === p.seat)) {
+            const box = caucusChoices.querySelector(`#caucus-pick-${s.id}`);
+            if (box instanceof HTMLInputElement && !box.checked) {
+              box.checked = true;
+              caucusPicks.add(s.id);
+            }
+          }
+        });
         return h('div', { class: 'check' }, input, h('label', { for: id, text: p.id === view.you ? `${p.name} (${t('circle.you')})` : p.name }));
       }));
     });

@@ -70,6 +70,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                 party: r.invitation.party.map(Into::into),
                 interprets_for: r.invitation.interprets_for,
                 guardian_seat: r.invitation.guardian,
+                supports_seat: r.invitation.supports,
                 issued_at: rfc3339(r.issued_at),
                 expires_at: rfc3339(r.expires_at),
                 revoked_at: r.revoked_at.map(rfc3339),

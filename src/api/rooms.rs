@@ -148,6 +148,26 @@ fn validate_links(seats: &[SeatRequest], held: &HashSet<u32>) -> Result<(), ApiE
             )));
         }
     }
+    for seat in seats {
+        let (n, Some(supported)) = (seat.seat, seat.supports_seat) else {
+            continue;
+        };
+        if seat.party != Some(super::types::Party::Supporter)
+            || seat.role != super::types::Role::Participant
+        {
+            return Err(bad(format!(
+                "seat {n}: supports_seat is only for a participant of party supporter"
+            )));
+        }
+        if supported == n {
+            return Err(bad(format!("seat {n} cannot support itself")));
+        }
+        if !held.contains(&supported) && !seats.iter().any(|s| s.seat == supported) {
+            return Err(bad(format!(
+                "seat {n} supports seat {supported}, which this room does not have"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -398,6 +418,7 @@ fn mint(
             party: seat.party,
             interprets_for: seat.interprets_for.clone().unwrap_or_default(),
             guardian_seat: seat.guardian_seat,
+            supports_seat: seat.supports_seat,
             link: invitation_link_in(&public_url, &token, seat.language.as_deref()),
             expires_at: rfc3339(expires_at),
         });
@@ -405,6 +426,7 @@ fn mint(
         let invitation = circle::Invitation {
             interprets_for: seat.interprets_for.clone().unwrap_or_default(),
             guardian: seat.guardian_seat,
+            supports: seat.supports_seat,
             ..claims.invitation()
         };
         rows.push(InvitationRow {
@@ -663,6 +685,7 @@ pub async fn room_state(
                 party: row.invitation.party.map(Into::into),
                 interprets_for: row.invitation.interprets_for,
                 guardian_seat: row.invitation.guardian,
+                supports_seat: row.invitation.supports,
                 presence,
                 revoked,
             }

@@ -174,6 +174,12 @@ pub struct SeatRequest {
     /// participation too. Absent: not a minor.
     #[serde(default)]
     pub guardian_seat: Option<u32>,
+    /// Only for party `supporter` (role `participant`): the seat of the person this person
+    /// supports, another seat of this request or one the room holds already. Under an entry
+    /// order the supporter enters as that person's party, and comes in when they are admitted;
+    /// a staggered exit may take them along. Absent: none.
+    #[serde(default)]
+    pub supports_seat: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
@@ -223,6 +229,8 @@ pub struct IssuedInvitation {
     pub interprets_for: Vec<u32>,
     /// A minor's guardian's seat; null for everyone else.
     pub guardian_seat: Option<u32>,
+    /// A supporter's person's seat; null for everyone else.
+    pub supports_seat: Option<u32>,
     /// `https://HOST/join#t=TOKEN`.
     pub link: String,
     /// RFC 3339.
@@ -297,6 +305,8 @@ pub struct PersonState {
     pub interprets_for: Vec<u32>,
     /// A minor's guardian's seat; null for everyone else.
     pub guardian_seat: Option<u32>,
+    /// A supporter's person's seat; null for everyone else.
+    pub supports_seat: Option<u32>,
     pub presence: Presence,
     pub revoked: bool,
 }
@@ -353,6 +363,8 @@ pub struct RecordInvitation {
     pub interprets_for: Vec<u32>,
     /// A minor's guardian's seat; null for everyone else.
     pub guardian_seat: Option<u32>,
+    /// A supporter's person's seat; null for everyone else.
+    pub supports_seat: Option<u32>,
     pub issued_at: String,
     pub expires_at: String,
     pub revoked_at: Option<String>,

@@ -47,6 +47,7 @@ impl Claims {
             // Links live in the stored invitation, not in the token.
             interprets_for: Vec::new(),
             guardian: None,
+            supports: None,
         }
     }
 

@@ -171,8 +171,9 @@ impl Room {
         if person.stage != Stage::Lobby {
             return Err(Refusal::NotInLobby);
         }
+        // A supporter enters as the person they support does (SPEC §3.1.7).
         if let Some(order) = self.settings.entry_order
-            && person.invitation.party == Some(order.then)
+            && self.entry_party(person) == Some(order.then)
         {
             let first_is_ready = self
                 .people
@@ -182,11 +183,18 @@ impl Room {
                 return Err(Refusal::EntryOrderNotMet);
             }
         }
-        if let Some(person) = self.people.get_mut(&id) {
-            person.stage = Stage::Admitted;
-            person.admitted_once = true;
+        self.let_in(id);
+        // Under an entry order, supporters waiting in the lobby come in with their person.
+        if self.settings.entry_order.is_some() {
+            let waiting: Vec<PersonId> = self
+                .supporters_of(id)
+                .into_iter()
+                .filter(|s| self.people.get(s).is_some_and(|p| p.stage == Stage::Lobby))
+                .collect();
+            for supporter in waiting {
+                self.let_in(supporter);
+            }
         }
-        self.attendance(id, AttendanceEvent::Admitted);
         Ok(Accepted::changed())
     }
 

@@ -127,9 +127,12 @@ pub enum Command {
     Pause,
     Resume,
     CloseRoom,
-    /// Staggered exit: end the session for everyone of one party.
+    /// Staggered exit: end the session for everyone of one party, and with
+    /// `with_supporters` the people who support them (SPEC §3.1.7).
     EndSessionFor {
         party: Party,
+        #[serde(default)]
+        with_supporters: bool,
     },
     /// Staggered exit for one person: their visit ends, their link stays good.
     EndSessionOf {

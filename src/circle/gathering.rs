@@ -56,16 +56,32 @@ impl Room {
     }
 
     /// Staggered exit: the keeper ends the session for one party first.
-    pub(super) fn end_session_for(&mut self, party: Party) -> Result<Accepted, Refusal> {
-        let of_party: Vec<PersonId> = self
+    pub(super) fn end_session_for(
+        &mut self,
+        party: Party,
+        with_supporters: bool,
+    ) -> Result<Accepted, Refusal> {
+        let here = |p: &&super::room::Person| {
+            matches!(p.stage, Stage::Consent | Stage::Lobby | Stage::Admitted)
+        };
+        let mut of_party: Vec<PersonId> = self
             .people
             .values()
-            .filter(|p| {
-                p.invitation.party == Some(party)
-                    && matches!(p.stage, Stage::Consent | Stage::Lobby | Stage::Admitted)
-            })
+            .filter(|p| p.invitation.party == Some(party) && here(p))
             .map(|p| p.id)
             .collect();
+        if with_supporters {
+            let supporters: Vec<PersonId> = of_party
+                .iter()
+                .flat_map(|id| self.supporters_of(*id))
+                .filter(|id| self.people.get(id).is_some_and(|p| here(&p)))
+                .collect();
+            for id in supporters {
+                if !of_party.contains(&id) {
+                    of_party.push(id);
+                }
+            }
+        }
         if of_party.is_empty() {
             return Err(Refusal::NoChange);
         }

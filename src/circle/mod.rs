@@ -21,6 +21,7 @@ mod script;
 mod standard;
 mod stepping_out;
 mod summary;
+mod supporters;
 mod types;
 mod values;
 mod view;

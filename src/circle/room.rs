@@ -280,7 +280,10 @@ impl Room {
             Pause => self.change_phase(&[Phase::InSession], Phase::Paused),
             Resume => self.change_phase(&[Phase::Paused], Phase::InSession),
             CloseRoom => self.close(),
-            EndSessionFor { party } => self.end_session_for(party),
+            EndSessionFor {
+                party,
+                with_supporters,
+            } => self.end_session_for(party, with_supporters),
             EndSessionOf { person } => self.end_session_of(person),
             SetMode { mode } => self.set_mode(mode),
             StartRound { prompt, first } => self.start_round(prompt, first),

@@ -113,6 +113,10 @@ pub struct Invitation {
     /// seat (§3.1.6: the guardian consents on their behalf first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardian: Option<u32>,
+    /// SPEC §2 link: a supporter's person, by seat (§3.1.7: they enter with
+    /// them under an entry order, and may leave with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports: Option<u32>,
 }
 
 impl fmt::Debug for Invitation {
@@ -125,6 +129,7 @@ impl fmt::Debug for Invitation {
             .field("name", &"<redacted>")
             .field("interprets_for", &self.interprets_for)
             .field("guardian", &self.guardian)
+            .field("supports", &self.supports)
             .finish()
     }
 }

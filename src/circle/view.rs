@@ -126,6 +126,8 @@ pub struct PersonView {
     pub stepped_out: bool,
     /// A minor: their guardian's seat (SPEC §2 link); null for everyone else.
     pub guardian_seat: Option<u32>,
+    /// A supporter: the seat of the person they support; null otherwise.
+    pub supports_seat: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -223,6 +225,7 @@ impl Room {
                 interpreting: self.floor.finishing.contains(&p.id),
                 stepped_out: p.stepped_out,
                 guardian_seat: p.invitation.guardian,
+                supports_seat: p.invitation.supports,
             })
             .collect();
         let caucus_view =

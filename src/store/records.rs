@@ -241,7 +241,7 @@ impl Store {
         let all = |sql: &'static str| sqlx::query(sql).bind(room_id);
 
         let invitations = all(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, issued_at, expires_at, revoked_at \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = ? ORDER BY seat, id",
         )
         .fetch_all(&mut *tx)

@@ -73,7 +73,7 @@ impl Store {
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, issued_at, expires_at, revoked_at \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = ? ORDER BY seat, id",
         )
         .bind(room_id)
@@ -121,7 +121,7 @@ impl Store {
         invitation_id: &str,
     ) -> Result<Option<InvitationRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, issued_at, expires_at, \
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
              COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
              AS revoked_at FROM invitations WHERE id = ?",
         )
@@ -228,6 +228,7 @@ pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError>
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
     let links: Option<String> = r.try_get("interprets_for")?;
     let guardian: Option<i64> = r.try_get("guardian_seat")?;
+    let supports: Option<i64> = r.try_get("supports_seat")?;
     let interprets_for = match links {
         Some(json) => serde_json::from_str(&json)
             .map_err(|_| StoreError::Corrupt("invitation interprets_for"))?,
@@ -244,6 +245,9 @@ pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError>
             interprets_for,
             guardian: guardian
                 .map(|s| u32_from_db(s, "guardian seat"))
+                .transpose()?,
+            supports: supports
+                .map(|s| u32_from_db(s, "supported seat"))
                 .transpose()?,
         },
         issued_at: ts_from_db(r.try_get("issued_at")?)?,
@@ -286,8 +290,8 @@ pub(super) async fn insert_invitation(
         Some(serde_json::to_string(&inv.interprets_for)?)
     };
     sqlx::query(
-        "INSERT INTO invitations (id, room_id, seat, role, party, name, interprets_for, guardian_seat, issued_at, expires_at, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO invitations (id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&inv.id)
     .bind(&row.room_id)
@@ -297,6 +301,7 @@ pub(super) async fn insert_invitation(
     .bind(&inv.name)
     .bind(links)
     .bind(inv.guardian.map(i64::from))
+    .bind(inv.supports.map(i64::from))
     .bind(ts_to_db(row.issued_at)?)
     .bind(ts_to_db(row.expires_at)?)
     .bind(row.revoked_at.map(ts_to_db).transpose()?)

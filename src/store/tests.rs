@@ -23,6 +23,7 @@ fn invitation(jti: &str, seat: u32, role: Role, party: Option<Party>) -> Invitat
         name: format!("Name of {jti}"),
         interprets_for: Vec::new(),
         guardian: None,
+        supports: None,
     }
 }
 

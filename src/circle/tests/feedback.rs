@@ -110,6 +110,7 @@ fn withdrawal_removal_and_staggered_exit() {
     assert!(!sim.room.feedback_eligible("jti-ben"));
     sim.keeper(Command::EndSessionFor {
         party: Party::Supporter,
+        with_supporters: false,
     })
     .unwrap();
     assert_eq!(offer(&sim, "cy"), Some(Some("jti-cy".into())));

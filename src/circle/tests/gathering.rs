@@ -230,6 +230,7 @@ fn the_keeper_can_end_the_session_for_one_party_first() {
     sim.take();
     sim.keeper(Command::EndSessionFor {
         party: Party::Responsible,
+        with_supporters: false,
     })
     .unwrap();
     assert_eq!(sim.ended("ben"), Some(EndReason::SessionEnded));
@@ -238,7 +239,8 @@ fn the_keeper_can_end_the_session_for_one_party_first() {
     assert!(!sim.receives_anything("ben"));
     assert_eq!(
         sim.keeper(Command::EndSessionFor {
-            party: Party::Guardian
+            party: Party::Guardian,
+            with_supporters: false,
         }),
         Err(Refusal::NoChange)
     );

@@ -22,6 +22,9 @@ pub struct Sim {
 /// Names the harness invites as minors, with their guardian's seat (SPEC §3.1.6).
 pub const MINORS: &[(&str, u32)] = &[("mia", 4)];
 
+/// Names the harness invites as supporters, with the seat of the person they support (§3.1.7).
+pub const SUPPORTERS: &[(&str, u32)] = &[("cy", 3), ("sue", 3), ("hal", 2)];
+
 pub fn invitation(name: &'static str, seat: u32, role: Role, party: Option<Party>) -> Invitation {
     Invitation {
         id: format!("jti-{name}"),
@@ -31,6 +34,7 @@ pub fn invitation(name: &'static str, seat: u32, role: Role, party: Option<Party
         name: name.to_owned(),
         interprets_for: Vec::new(),
         guardian: MINORS.iter().find(|(n, _)| *n == name).map(|(_, g)| *g),
+        supports: SUPPORTERS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s),
     }
 }
 

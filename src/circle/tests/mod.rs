@@ -16,4 +16,5 @@ mod purity;
 mod script;
 mod stepping_out;
 mod summary;
+mod supporters;
 mod values;

@@ -101,8 +101,9 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::ReorderSeats {
             order: (0..CAST.len()).rev().map(person).collect()
         }),
-        Just(Command::EndSessionFor {
-            party: Party::Responsible
+        any::<bool>().prop_map(|with_supporters| Command::EndSessionFor {
+            party: Party::Responsible,
+            with_supporters,
         }),
         (0..CAST.len()).prop_map(|i| Command::EndSessionOf { person: person(i) }),
         Just(Command::DraftAgreement {
