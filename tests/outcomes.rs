@@ -598,17 +598,23 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(none.code(), "no_agreement");
 
     let items = json!([
-        {"what": "Repair the fence", "who": "Ben", "by": "end of May", "due": "2030-05-31"},
+        {"what": "Repair the fence", "who": "Ben", "by": "end of May", "due": "2030-05-31", "owner_seat": 3},
         {"what": "Write a letter", "who": "Ben", "by": "soon"},
         {"what": "Meet again", "who": "Kim", "by": "June", "due": "2030-06-01"},
     ]);
-    let bad = json!([{"what": "x", "who": "y", "by": "z", "due": "2030-02-30"}]);
-    assert_eq!(
-        m.keeper
-            .cmd(json!({"type": "draft_agreement", "items": bad}))
-            .await,
-        Err("bad_agreement".into())
-    );
+    // A bad date, and owners who cannot own an item: the keeper (seat 1), a seat nobody has.
+    for bad in [
+        json!([{"what": "x", "who": "y", "by": "z", "due": "2030-02-30"}]),
+        json!([{"what": "x", "who": "y", "by": "z", "owner_seat": 1}]),
+        json!([{"what": "x", "who": "y", "by": "z", "owner_seat": 99}]),
+    ] {
+        assert_eq!(
+            m.keeper
+                .cmd(json!({"type": "draft_agreement", "items": bad}))
+                .await,
+            Err("bad_agreement".into())
+        );
+    }
     m.keeper
         .cmd(json!({"type": "draft_agreement", "items": items}))
         .await
@@ -638,6 +644,8 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(items[0]["index"], 0);
     assert_eq!(items[0]["due"], "2030-05-31");
     assert_eq!(items[1]["due"], Value::Null);
+    assert_eq!(items[0]["owner_seat"], 3);
+    assert_eq!(items[1]["owner_seat"], Value::Null);
     assert_eq!(items[2]["what"], "Meet again");
     assert!(
         items
@@ -657,6 +665,12 @@ async fn agreement_items_are_followed_up_by_key_or_keeper_and_the_harmed_party_i
     assert_eq!(
         event["data"]["notify"],
         json!({"party": "harmed", "invitation_ids": [ana_id]})
+    );
+    // The item's owner is told too.
+    let (ben_id, _) = m.seat(2);
+    assert_eq!(
+        event["data"]["owner"],
+        json!({"seat": 3, "invitation_ids": [ben_id]})
     );
     assert!(
         !event.to_string().contains("Repair"),

@@ -298,6 +298,8 @@ export default {
   'keeper.ack_done': 'أقرّ',
   'keeper.ack_waiting': 'ليس بعد',
   'keeper.draft_saved': 'حُفظت المسودة (الإصدار {n}).',
+  'keeper.item_owner': 'من يتولّاه (يُبلَّغ عند المتابعة)',
+  'keeper.item_owner_none': 'لا أحد بعينه',
   'keeper.item_due': 'الموعد النهائي (اختياري)',
   'keeper.end_for': 'إنهاء الجلسة لطرف واحد',
   'keeper.end_with_supporters': 'إنهاء زيارة من يرافقونهم أيضًا',

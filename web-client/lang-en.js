@@ -299,6 +299,8 @@ export default {
   'keeper.ack_done': 'acknowledged',
   'keeper.ack_waiting': 'not yet',
   'keeper.draft_saved': 'Draft saved (version {n}).',
+  'keeper.item_owner': 'Who owns it (told at follow-up)',
+  'keeper.item_owner_none': 'Nobody in particular',
   'keeper.item_due': 'Due date (optional)',
   'keeper.end_for': 'End the session for one party',
   'keeper.end_with_supporters': 'Also end the visit of the people who support them',

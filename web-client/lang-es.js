@@ -290,6 +290,8 @@ export default {
   'keeper.ack_done': 'confirmado',
   'keeper.ack_waiting': 'todavía no',
   'keeper.draft_saved': 'Borrador guardado (versión {n}).',
+  'keeper.item_owner': 'Quién se encarga (se le avisa en el seguimiento)',
+  'keeper.item_owner_none': 'Nadie en particular',
   'keeper.item_due': 'Fecha límite (opcional)',
   'keeper.end_for': 'Terminar la sesión para una parte',
   'keeper.end_with_supporters': 'Terminar también la visita de quienes les acompañan',

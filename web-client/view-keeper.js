@@ -152,6 +152,7 @@ export function keeperScreen({ act, say, carry }) {
           const items = draft.map((i) => {
             const item = { what: i.what.trim(), who: i.who.trim(), by: i.by.trim() };
             if (i.due) item.due = i.due;
+            if (i.owner_seat) item.owner_seat = Number(i.owner_seat);
             return item;
           }).filter((i) => i.what || i.who || i.by || i.due);
           if (await act('draft_agreement', { items })) {
@@ -178,11 +179,30 @@ export function keeperScreen({ act, say, carry }) {
         h('p', { class: 'item-number', text: t('keeper.item', { n }) }),
         field('what', t('agreement.what'), true),
         h('div', { class: 'item-pair' }, field('who', t('agreement.who')), field('by', t('agreement.by'))),
-        h('div', { class: 'item-pair' }, field('due', t('keeper.item_due'), false, 'date')),
+        h('div', { class: 'item-pair' }, field('due', t('keeper.item_due'), false, 'date'), ownerField(item, n)),
         draft.length > 1 && h('button', { type: 'button', class: 'button quiet small', text: t('keeper.remove_item', { n }),
           onclick: () => { draft.splice(index, 1); draftDirty = true; renderDraft(); } }));
     }));
     updateFinalize();
+  }
+
+  let ownersShown = '';
+  /** The choices of an owner select: nobody, or a participant by seat; the choice is kept. */
+  function fillOwners(select, seat) {
+    const owners = (view?.people ?? []).filter((p) => p.role === 'participant');
+    fill(select,
+      h('option', { value: '', text: t('keeper.item_owner_none') }),
+      owners.map((p) => h('option', { value: String(p.seat), text: `${p.name} (${t('circle.seat', { seat: p.seat })})` })));
+    select.value = seat ? String(seat) : '';
+  }
+
+  /** Who owns the item, by seat: the follow-up tells them (optional). */
+  function ownerField(item, n) {
+    const id = `item-${n}-owner`;
+    const select = h('select', { id, class: 'owner-select', 'data-item': String(n - 1) });
+    fillOwners(select, item.owner_seat);
+    select.addEventListener('change', () => { item.owner_seat = select.value ? Number(select.value) : null; draftDirty = true; updateFinalize(); });
+    return h('div', { class: 'field' }, h('label', { for: id, text: t('keeper.item_owner') }), select);
   }
 
   function updateFinalize() {
@@ -296,6 +316,14 @@ export function keeperScreen({ act, say, carry }) {
     renderPeople();
     renderCaucus();
     renderAgreement();
+    // People come and go: the owner choices follow, without rebuilding what is being typed.
+    const owners = view.people.filter((p) => p.role === 'participant').map((p) => `${p.seat}:${p.name}`).join('|');
+    if (owners !== ownersShown) {
+      ownersShown = owners;
+      for (const select of itemsEditor.querySelectorAll('select.owner-select')) {
+        fillOwners(select, draft[Number(select.getAttribute('data-item'))]?.owner_seat);
+      }
+    }
     renderParties();
     outline.update(view);
     values.update(view);

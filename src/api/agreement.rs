@@ -59,6 +59,9 @@ pub struct FollowUpItem {
     pub by: String,
     /// The follow-up date `YYYY-MM-DD`, if any.
     pub due: Option<String>,
+    /// The seat of the person who owns the item, if the keeper named one; the item's
+    /// webhooks then carry `owner` with their invitation ids.
+    pub owner_seat: Option<u32>,
     pub status: Status,
     /// RFC 3339: finalisation or the last change.
     pub updated_at: String,
@@ -97,6 +100,7 @@ fn item(row: AgreementItemRow) -> FollowUpItem {
         who: row.who,
         by: row.by,
         due: row.due,
+        owner_seat: row.owner_seat,
         status: row.status.into(),
         updated_at: rfc3339(row.updated_at),
     }

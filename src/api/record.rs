@@ -136,6 +136,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
                         who: i.who,
                         by: i.by,
                         due: i.due,
+                        owner_seat: i.owner_seat,
                     })
                     .collect(),
                 text: a.text,

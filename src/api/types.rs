@@ -432,6 +432,9 @@ pub struct AgreementItem {
     /// The follow-up date, `YYYY-MM-DD`, when the keeper gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
+    /// The seat of the person who owns the item, when the keeper named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_seat: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

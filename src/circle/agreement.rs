@@ -82,6 +82,13 @@ pub fn text_hash(text: &str) -> String {
 }
 
 impl Room {
+    /// An item's owner is someone of the room who takes part: not a keeper or an observer.
+    fn may_own(&self, seat: u32) -> bool {
+        self.people
+            .values()
+            .any(|p| p.invitation.seat == seat && p.role() == super::types::Role::Participant)
+    }
+
     pub(super) fn draft_agreement(
         &mut self,
         items: Vec<AgreementItem>,
@@ -95,6 +102,7 @@ impl Room {
                     && !too_long(&i.who)
                     && !too_long(&i.by)
                     && i.due.as_deref().is_none_or(valid_due)
+                    && i.owner_seat.is_none_or(|seat| self.may_own(seat))
             });
         if !valid {
             return Err(Refusal::BadAgreement);

@@ -50,6 +50,10 @@ pub struct AgreementItem {
     /// agreed words; `due` the machine-readable date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
+    /// The seat of the person who owns the item, so the follow-up can tell
+    /// them; `who` still says it in words (and is what the text shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_seat: Option<u32>,
 }
 
 /// Where a chat message goes.

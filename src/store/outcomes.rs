@@ -52,6 +52,8 @@ pub struct AgreementItemRow {
     pub who: String,
     pub by: String,
     pub due: Option<String>,
+    /// The seat of the person who owns the item, if the keeper named one.
+    pub owner_seat: Option<u32>,
     pub status: ItemStatus,
     pub updated_at: Timestamp,
 }
@@ -100,8 +102,8 @@ pub(super) async fn seed_items(
         let index = i64::try_from(index).map_err(|_| StoreError::OutOfRange("item index"))?;
         sqlx::query(
             "INSERT INTO agreement_items (room_id, idx, version, hash, what, who, by_when, due, \
-             status, updated_at, completed_notified, missed_notified) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, FALSE, FALSE)",
+             status, updated_at, completed_notified, missed_notified, owner_seat) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, FALSE, FALSE, ?)",
         )
         .bind(room_id)
         .bind(index)
@@ -112,6 +114,7 @@ pub(super) async fn seed_items(
         .bind(item.by.trim())
         .bind(&item.due)
         .bind(ts_to_db(at)?)
+        .bind(item.owner_seat.map(i64::from))
         .execute(&mut *conn)
         .await
         .map_err(write_error)?;
@@ -128,6 +131,10 @@ fn item_row(r: &SqliteRow) -> Result<AgreementItemRow, StoreError> {
         who: r.try_get("who")?,
         by: r.try_get("by_when")?,
         due: r.try_get("due")?,
+        owner_seat: r
+            .try_get::<Option<i64>, _>("owner_seat")?
+            .map(|s| u32_from_db(s, "owner seat"))
+            .transpose()?,
         status: enum_from_name(r.try_get("status")?, "item status")?,
         updated_at: ts_from_db(r.try_get("updated_at")?)?,
     })
@@ -138,7 +145,7 @@ macro_rules! item_sql {
     ($head:literal, $rest:literal) => {
         concat!(
             $head,
-            " idx, version, hash, what, who, by_when, due, status, updated_at, ",
+            " idx, version, hash, what, who, by_when, due, owner_seat, status, updated_at, ",
             "completed_notified, missed_notified ",
             $rest
         )
@@ -176,6 +183,18 @@ async fn notify_item(
         "status": enum_name(&item.status, "item status")?,
         "notify": { "party": harmed, "invitation_ids": invitation_ids },
     });
+    // The item's owner is told of it too (issue 15): their seat and its live invitations.
+    if let Some(seat) = item.owner_seat {
+        let owners: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM invitations WHERE room_id = ? AND seat = ? AND revoked_at IS NULL \
+             ORDER BY id",
+        )
+        .bind(room_id)
+        .bind(i64::from(seat))
+        .fetch_all(&mut *conn)
+        .await?;
+        data["owner"] = json!({ "seat": seat, "invitation_ids": owners });
+    }
     let kind = match event {
         ItemEvent::Completed => "agreement.item_completed",
         ItemEvent::Missed(reason) => {

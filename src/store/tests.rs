@@ -66,6 +66,7 @@ async fn populate(store: &Store, room_id: &str, jti: &str) {
         who: "R".into(),
         by: "June".into(),
         due: None,
+        owner_seat: None,
     }];
     let steps: Vec<(u64, Input, Vec<Record>)> = vec![
         (

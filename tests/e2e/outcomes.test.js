@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { confirm, createRoom, heading, launch, noProblems, person, press, seatLink, sees, shoot } from './helpers.js';
+import { BASE, confirm, createRoom, heading, launch, noProblems, person, press, seatLink, sees, shoot } from './helpers.js';
 
 async function acceptAllAs(page, agree, go) {
   for (const radio of await page.getByRole('radio', { name: agree, exact: true }).all()) await radio.check();
@@ -124,10 +124,16 @@ describe('issue 8 against the server', () => {
     await panel.getByLabel('What').first().fill('Ben repairs the fence.');
     await panel.getByLabel('Who is responsible').first().fill('Ben');
     await panel.getByLabel('Due date (optional)').first().fill('2027-05-31');
+    // The owner, by seat, so the follow-up can tell them.
+    await panel.getByLabel('Who owns it (told at follow-up)').first().selectOption({ label: 'Ben (Seat 3)' });
     await press(page, 'Save draft');
     await press(page, 'Make final');
     await confirm(page, 'Make final');
     await ana.page.locator('[data-section="agreement"] time[datetime="2027-05-31"]').waitFor();
+    const followUp = await fetch(`${BASE}/api/v1/rooms/${room.room_id}/agreement`, {
+      headers: { Authorization: `Bearer ${process.env.CK_API_KEY}` },
+    }).then((r) => r.json());
+    assert.equal(followUp.items[0].owner_seat, 3, JSON.stringify(followUp));
     assert.equal(await ana.page.locator('time[datetime="2027-05-31"]').innerText(), '31 de mayo de 2027');
   });
 

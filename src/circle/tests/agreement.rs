@@ -10,12 +10,14 @@ fn items() -> Vec<AgreementItem> {
             who: "Ben".into(),
             by: "2027-01-31".into(),
             due: None,
+            owner_seat: None,
         },
         AgreementItem {
             what: "Write a letter".into(),
             who: "Ben".into(),
             by: "2026-12-15".into(),
             due: None,
+            owner_seat: None,
         },
     ]
 }
@@ -101,6 +103,7 @@ fn an_agreement_needs_items_with_text() {
         who: "".into(),
         by: "".into(),
         due: None,
+        owner_seat: None,
     }];
     assert_eq!(
         sim.keeper(Command::DraftAgreement { items: blank }),

@@ -86,6 +86,7 @@ fn a_co_keeper_runs_a_whole_circle() {
                 who: "Ben".into(),
                 by: "June".into(),
                 due: None,
+                owner_seat: None,
             }],
         },
     );

@@ -185,6 +185,7 @@ fn item(due: Option<&str>) -> AgreementItem {
         who: "Ben".into(),
         by: "end of January".into(),
         due: due.map(str::to_owned),
+        owner_seat: None,
     }
 }
 

@@ -112,6 +112,7 @@ fn command() -> impl Strategy<Value = Command> {
                 who: "ben".into(),
                 by: "soon".into(),
                 due: None,
+                owner_seat: None,
             }]
         }),
         Just(Command::CloseRoom),

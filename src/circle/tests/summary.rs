@@ -49,6 +49,7 @@ fn the_keeper_leaves_with_who_came_the_rounds_and_the_agreement() {
             who: "ben".into(),
             by: "2027-01-31".into(),
             due: None,
+            owner_seat: None,
         }],
     })
     .unwrap();
