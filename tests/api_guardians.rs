@@ -45,14 +45,7 @@ async fn a_minor_enters_only_after_their_guardian_and_leaves_with_them() {
     assert_eq!(created["invitations"][2]["guardian_seat"], Value::Null);
     let room = created["room_id"].as_str().expect("id").to_owned();
 
-    let mut keeper = server.connect().await;
-    keeper.hello(&invitation(&created, 0).1).await;
-    keeper.consent_all().await;
-    keeper.wait_stage("circle").await;
-    keeper
-        .cmd(json!({"type": "open_room"}))
-        .await
-        .expect("open");
+    let mut keeper = keeper_opens(&server, &created).await;
 
     let mut mia = server.connect().await;
     mia.hello(&invitation(&created, 1).1).await;
@@ -145,6 +138,18 @@ async fn a_minor_enters_only_after_their_guardian_and_leaves_with_them() {
     );
 }
 
+/// Creating this room is refused as `invalid_link`.
+async fn refused_as_a_bad_link(http: &Http, body: Value, why: &str) {
+    let refused = http.post("/api/v1/rooms", body).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{why}: {}",
+        refused.text
+    );
+    assert_eq!(refused.code(), "invalid_link", "{why}");
+}
+
 #[tokio::test]
 async fn guardian_links_are_checked() {
     let server = api::start().await;
@@ -154,19 +159,11 @@ async fn guardian_links_are_checked() {
         (with_minor(json!(9)), "a seat the room does not have"),
         (with_minor(json!(1)), "a keeper as guardian"),
     ] {
-        let refused = http.post("/api/v1/rooms", body).await;
-        assert_eq!(
-            refused.status,
-            StatusCode::BAD_REQUEST,
-            "{why}: {}",
-            refused.text
-        );
-        assert_eq!(refused.code(), "invalid_link", "{why}");
+        refused_as_a_bad_link(&http, body, why).await;
     }
     let mut observer_minor = with_minor(json!(3));
     observer_minor["seats"][1]["role"] = json!("observer");
-    let refused = http.post("/api/v1/rooms", observer_minor).await;
-    assert_eq!(refused.code(), "invalid_link", "a minor is a participant");
+    refused_as_a_bad_link(&http, observer_minor, "a minor is a participant").await;
 }
 
 /// SPEC §3.1.7: a supporter's link is kept and shown, and checked whole.
@@ -196,13 +193,6 @@ async fn a_supporters_link_is_kept_shown_and_checked() {
         (room(json!(9), "supporter"), "a seat the room does not have"),
         (room(json!(2), "community"), "not a supporter"),
     ] {
-        let refused = http.post("/api/v1/rooms", body).await;
-        assert_eq!(
-            refused.status,
-            StatusCode::BAD_REQUEST,
-            "{why}: {}",
-            refused.text
-        );
-        assert_eq!(refused.code(), "invalid_link", "{why}");
+        refused_as_a_bad_link(&http, body, why).await;
     }
 }

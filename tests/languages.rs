@@ -101,14 +101,7 @@ async fn a_seat_language_rides_in_its_link_and_not_in_its_token() {
     assert!(links[1].ends_with("&lang=ar"), "{}", links[1]);
     assert!(!links[0].contains("&lang=") && !links[2].contains("&lang="));
     // The token is the same kind of token: it works without the language.
-    let mut keeper = server.connect().await;
-    keeper.hello(&invitation(&created, 0).1).await;
-    keeper.consent_all().await;
-    keeper.wait_stage("circle").await;
-    keeper
-        .cmd(json!({"type": "open_room"}))
-        .await
-        .expect("open");
+    let _keeper = keeper_opens(&server, &created).await;
     let mut ana = server.connect().await;
     assert_eq!(
         ana.hello(&invitation(&created, 1).1).await["type"],

@@ -231,14 +231,7 @@ async fn a_keeper_walks_a_library_outline_and_everyone_follows() {
         .create(circle_with(("outline_id", outline["id"].clone())))
         .await;
 
-    let mut keeper = server.connect().await;
-    keeper.hello(&invitation(&created, 0).1).await;
-    keeper.consent_all().await;
-    keeper.wait_stage("circle").await;
-    keeper
-        .cmd(json!({"type": "open_room"}))
-        .await
-        .expect("open");
+    let mut keeper = keeper_opens(&server, &created).await;
     let mut people = Vec::new();
     for i in 1..=2 {
         let mut client = server.connect().await;
@@ -373,14 +366,7 @@ async fn a_conference_runs_from_a_scripted_outline() {
     room["kind"] = json!("conference");
     room["options"] = json!({"entry_order": null});
     let created = http.create(room).await;
-    let mut keeper = server.connect().await;
-    keeper.hello(&invitation(&created, 0).1).await;
-    keeper.consent_all().await;
-    keeper.wait_stage("circle").await;
-    keeper
-        .cmd(json!({"type": "open_room"}))
-        .await
-        .expect("open");
+    let mut keeper = keeper_opens(&server, &created).await;
     let mut ana = server.connect().await;
     ana.hello(&invitation(&created, 1).1).await;
     ana.consent_all().await;

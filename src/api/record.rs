@@ -10,9 +10,8 @@ use axum::response::IntoResponse;
 
 use super::error::{ApiError, ErrorBody};
 use super::types::{
-    AgreementItem, ConsentItem, ConsentTerms, RecordAcknowledgement, RecordAgreement,
-    RecordAttendance, RecordConsent, RecordExport, RecordInvitation, RecordPhase, RecordRoom,
-    RecordRound, RecordRoundMark,
+    AgreementItem, RecordAcknowledgement, RecordAgreement, RecordAttendance, RecordConsent,
+    RecordExport, RecordInvitation, RecordPhase, RecordRoom, RecordRound, RecordRoundMark,
 };
 use crate::circle::{Party, Timestamp};
 use crate::server::App;
@@ -32,22 +31,6 @@ async fn record_of(app: &App, room_id: &str) -> Result<(RoomRecord, Option<Times
     Ok((record, starts_at))
 }
 
-fn terms_export(terms: crate::circle::ConsentTerms) -> ConsentTerms {
-    ConsentTerms {
-        version: terms.version,
-        items: terms
-            .items
-            .into_iter()
-            .map(|i| ConsentItem {
-                id: i.id,
-                text: i.text,
-                required: i.required,
-                translations: i.translations,
-            })
-            .collect(),
-    }
-}
-
 fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
     let settings = record.room.settings;
     RecordExport {
@@ -55,8 +38,8 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
             room_id: record.room.id,
             kind: settings.kind.into(),
             title: settings.title,
-            consent: terms_export(settings.consent),
-            keeper_consent: terms_export(settings.keeper_consent),
+            consent: settings.consent.into(),
+            keeper_consent: settings.keeper_consent.into(),
             created_at: rfc3339(record.room.created_at),
             starts_at: starts_at.map(rfc3339),
         },

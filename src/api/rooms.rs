@@ -21,8 +21,8 @@ use super::types::{
 };
 use crate::auth::invitation_link_in;
 use crate::circle::{
-    self, ConsentItem, ConsentTerms, Input, Link, MAX_TURN_SECONDS, Phase, Room, Settings, Stage,
-    Timestamp, is_language_tag,
+    self, ConsentTerms, Input, Link, MAX_TURN_SECONDS, Phase, Room, Settings, Stage, Timestamp,
+    is_language_tag,
 };
 use crate::rooms::wall_clock;
 use crate::server::App;
@@ -234,19 +234,7 @@ fn validate_consent(
             }
         }
     }
-    Ok(ConsentTerms {
-        version: terms.version,
-        items: terms
-            .items
-            .into_iter()
-            .map(|i| ConsentItem {
-                id: i.id,
-                text: i.text,
-                required: i.required,
-                translations: i.translations,
-            })
-            .collect(),
-    })
+    Ok(terms.into())
 }
 
 /// An RFC 3339 time as a timestamp; `None` if it is not one (or before 1970).

@@ -149,6 +149,43 @@ pub struct ConsentItem {
     pub translations: BTreeMap<String, String>,
 }
 
+// The API's terms and the room's have the same fields: one conversion each way.
+impl From<ConsentTerms> for circle::ConsentTerms {
+    fn from(terms: ConsentTerms) -> circle::ConsentTerms {
+        circle::ConsentTerms {
+            version: terms.version,
+            items: terms
+                .items
+                .into_iter()
+                .map(|i| circle::ConsentItem {
+                    id: i.id,
+                    text: i.text,
+                    required: i.required,
+                    translations: i.translations,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<circle::ConsentTerms> for ConsentTerms {
+    fn from(terms: circle::ConsentTerms) -> ConsentTerms {
+        ConsentTerms {
+            version: terms.version,
+            items: terms
+                .items
+                .into_iter()
+                .map(|i| ConsentItem {
+                    id: i.id,
+                    text: i.text,
+                    required: i.required,
+                    translations: i.translations,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeatRequest {

@@ -85,6 +85,15 @@ impl Floor {
     }
 }
 
+/// A pass's mark in the round.
+fn mark_of(without_speaking: bool) -> RoundMark {
+    if without_speaking {
+        RoundMark::Passed
+    } else {
+        RoundMark::Spoke
+    }
+}
+
 impl Room {
     /// May this person receive the talking piece or the floor now?
     pub(super) fn can_hold(&self, id: PersonId) -> bool {
@@ -147,6 +156,22 @@ impl Room {
         }
     }
 
+    /// Marks `id` as having spoken or passed in the running round, once, recorded.
+    pub(super) fn mark_in_round(&mut self, id: PersonId, mark: RoundMark) {
+        let invitation_id = self.invitation_id(id);
+        if let Some(round) = self.floor.round.as_mut()
+            && !round.marked(id)
+        {
+            round.marks.push((id, mark));
+            let round = round.number;
+            self.record(Record::RoundMarked {
+                round,
+                invitation_id,
+                mark,
+            });
+        }
+    }
+
     pub(super) fn end_round(&mut self) {
         if let Some(round) = self.floor.round.take() {
             self.record(Record::RoundEnded {
@@ -180,23 +205,7 @@ impl Room {
                 if self.floor.holder != Some(me) {
                     return Err(Refusal::NotHolder);
                 }
-                let mark = if without_speaking {
-                    RoundMark::Passed
-                } else {
-                    RoundMark::Spoke
-                };
-                let invitation_id = self.invitation_id(me);
-                if let Some(round) = self.floor.round.as_mut()
-                    && !round.marked(me)
-                {
-                    round.marks.push((me, mark));
-                    let round = round.number;
-                    self.record(Record::RoundMarked {
-                        round,
-                        invitation_id,
-                        mark,
-                    });
-                }
+                self.mark_in_round(me, mark_of(without_speaking));
                 self.piece_moves_on(me);
                 Ok(Accepted::changed())
             }
@@ -213,12 +222,7 @@ impl Room {
                     self.floor.turn = None;
                 }
                 if scripted {
-                    let mark = if without_speaking {
-                        RoundMark::Passed
-                    } else {
-                        RoundMark::Spoke
-                    };
-                    self.script_moves_on(me, Some(mark));
+                    self.script_moves_on(me, Some(mark_of(without_speaking)));
                 }
                 Ok(Accepted::changed())
             }

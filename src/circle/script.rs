@@ -6,7 +6,7 @@
 //! serves a circle and a conference.
 
 use super::outline::Speaker;
-use super::output::{Record, Refusal, RoundMark};
+use super::output::{Refusal, RoundMark};
 use super::room::{Accepted, Room};
 use super::types::{FloorMode, PersonId};
 
@@ -122,20 +122,11 @@ impl Room {
     /// passed; `None`: they are gone). The next speaker gets the floor, or the
     /// round ends after the last.
     pub(super) fn script_moves_on(&mut self, from: PersonId, mark: Option<RoundMark>) {
-        let invitation_id = self.invitation_id(from);
-        let Some(round) = self.floor.round.as_mut() else {
+        if self.floor.round.is_none() {
             return;
-        };
-        if let Some(mark) = mark
-            && !round.marked(from)
-        {
-            round.marks.push((from, mark));
-            let round = round.number;
-            self.record(Record::RoundMarked {
-                round,
-                invitation_id,
-                mark,
-            });
+        }
+        if let Some(mark) = mark {
+            self.mark_in_round(from, mark);
         }
         match self.next_in_script(Some(from)) {
             Some(next) => self.give_scripted_floor(next),

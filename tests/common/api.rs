@@ -205,3 +205,16 @@ pub fn invitation(created: &Value, i: usize) -> (String, String) {
         token_of(&inv["link"]),
     )
 }
+
+/// The created room's first seat (its keeper) arrives, consents and opens the room.
+pub async fn keeper_opens(server: &TestServer, created: &Value) -> super::common::Client {
+    let mut keeper = server.connect().await;
+    keeper.hello(&invitation(created, 0).1).await;
+    keeper.consent_all().await;
+    keeper.wait_stage("circle").await;
+    keeper
+        .cmd(json!({"type": "open_room"}))
+        .await
+        .expect("open");
+    keeper
+}
