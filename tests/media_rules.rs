@@ -58,6 +58,7 @@ on_both_engines!(
     audio_without_the_speaking_right_is_dropped_packet_by_packet,
     leaving_removal_and_withdrawal_end_the_persons_media,
     stepping_out_seals_a_person_both_ways,
+    a_pause_stops_everyones_video_but_the_keepers,
 );
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
@@ -551,4 +552,68 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media(engine: EngineKind
     }
     server.stop().await;
     live_connections(0).await;
+}
+
+/// SPEC §3.3.2 (`pause_video`, on by default): while paused nobody is watched
+/// but the keepers — no participant's video or audio crosses — and resuming
+/// brings everyone back.
+async fn a_pause_stops_everyones_video_but_the_keepers(engine: EngineKind) {
+    let _serial = serial();
+    live_connections(0).await;
+    let server = media_server_on(engine).await;
+    server.room("r6", RoomKind::Circle).await;
+    let mut keeper = arrive(&server, "r6", 1, Role::Keeper, "Kim", true).await;
+    keeper.wait_stage("circle").await.expect("the stage");
+    let a = participant(&server, &mut keeper, "r6", 2, "Ana", true).await;
+    let b = participant(&server, &mut keeper, "r6", 3, "Ben", true).await;
+    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    keeper
+        .cmd(json!({"type": "set_mode", "mode": "open"}))
+        .await
+        .unwrap();
+    for (rx, from) in [(&b, &a), (&a, &b), (&a, &keeper)] {
+        rx.wait_got(from.you, Video, 15).await.expect("packets");
+    }
+
+    keeper.cmd(json!({"type": "pause"})).await.unwrap();
+    keeper
+        .wait_view(|v| v["phase"] == "paused")
+        .await
+        .expect("the view");
+    // What the participants send to each other and to the keeper, both kinds.
+    let watched = || -> Vec<u64> {
+        let mut v = snapshot(&[&b, &keeper], &a, Video);
+        v.extend(snapshot(&[&a, &keeper], &b, Video));
+        v.extend(snapshot(&[&b, &keeper], &a, Audio));
+        v.extend(snapshot(&[&a, &keeper], &b, Audio));
+        v
+    };
+    // Packets sent before the pause may still be on their way: wait them out.
+    let ka = a.got(keeper.you, Video);
+    a.wait_got(keeper.you, Video, ka + 10)
+        .await
+        .expect("packets");
+    let settled = watched();
+    // A window in which the keeper's video provably goes on reaching both.
+    let (ka, kb) = (a.got(keeper.you, Video), b.got(keeper.you, Video));
+    a.wait_got(keeper.you, Video, ka + 30)
+        .await
+        .expect("the keeper is still seen");
+    b.wait_got(keeper.you, Video, kb + 30)
+        .await
+        .expect("the keeper is still seen");
+    assert_eq!(
+        watched(),
+        settled,
+        "a participant's media crossed during the pause"
+    );
+
+    keeper.cmd(json!({"type": "resume"})).await.unwrap();
+    let (ab, ba) = (b.got(a.you, Video), a.got(b.you, Video));
+    b.wait_got(a.you, Video, ab + 15).await.expect("packets");
+    a.wait_got(b.you, Video, ba + 15).await.expect("packets");
+    for peer in [a, b, keeper] {
+        peer.close().await;
+    }
+    server.stop().await;
 }
