@@ -2,12 +2,9 @@
 // their own browser context, through consent, the waiting room, admission,
 // a round with a pass and a pass without speaking, a pause, a side room
 // (caucus), the agreement acknowledged by every party, a removal, a leave
-// and the closing of the room.
-//
-// TODO(SFU): once the server forwards media, check with RTCPeerConnection
-// getStats() that the holder's audio arrives and stops as the talking piece
-// moves, that a caucus and a pause cut the others off, and that a removed or
-// withdrawn person receives nothing (SPEC §8, browser tests).
+// and the closing of the room. Media is checked with getStats() on the way:
+// everyone's video reaches everyone, the holder is heard and the others are
+// not, and the waiting room receives nothing.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
