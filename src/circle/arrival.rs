@@ -157,13 +157,20 @@ impl Room {
         person.consented = Some(version.to_owned());
         if person.is_keeper() {
             // Keepers pass the consent gate too, but need no admission.
-            person.stage = Stage::Admitted;
-            person.admitted_once = true;
-            self.attendance(me, AttendanceEvent::Admitted);
+            self.let_in(me);
         } else {
             person.stage = Stage::Lobby;
         }
         Ok(Accepted::changed())
+    }
+
+    /// Into the circle (from the lobby, or a keeper from the consent gate), recorded.
+    pub(super) fn let_in(&mut self, id: PersonId) {
+        if let Some(person) = self.people.get_mut(&id) {
+            person.stage = Stage::Admitted;
+            person.admitted_once = true;
+        }
+        self.attendance(id, AttendanceEvent::Admitted);
     }
 
     pub(super) fn admit(&mut self, id: PersonId) -> Result<Accepted, Refusal> {

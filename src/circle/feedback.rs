@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::output::EndReason;
-use super::room::{Room, Stage};
+use super::room::Room;
 use super::types::Role;
 
 /// Every question is answered on this scale: 1 = not at all … 5 = completely.
@@ -60,10 +60,6 @@ impl Room {
         self.by_invitation
             .get(invitation_id)
             .and_then(|id| self.people.get(id))
-            .is_some_and(|p| {
-                p.role() == Role::Participant
-                    && p.admitted_once
-                    && !matches!(p.stage, Stage::Withdrawn | Stage::Removed | Stage::Revoked)
-            })
+            .is_some_and(|p| p.role() == Role::Participant && p.admitted_once && !p.gone_for_good())
     }
 }

@@ -3,7 +3,7 @@
 
 use super::command::ChatTo;
 use super::output::{AttendanceEvent, EndReason, Notice, Record, Refusal};
-use super::room::{Accepted, Room, Stage};
+use super::room::{Accepted, Person, Room, Stage};
 use super::types::{CaucusId, Party, PersonId, Phase};
 
 pub const MAX_CHAT_CHARS: usize = 2000;
@@ -40,7 +40,7 @@ impl Room {
         let here: Vec<PersonId> = self
             .people
             .values()
-            .filter(|p| matches!(p.stage, Stage::Consent | Stage::Lobby | Stage::Admitted))
+            .filter(|p| p.on_a_visit())
             .map(|p| p.id)
             .collect();
         for id in here {
@@ -61,20 +61,17 @@ impl Room {
         party: Party,
         with_supporters: bool,
     ) -> Result<Accepted, Refusal> {
-        let here = |p: &&super::room::Person| {
-            matches!(p.stage, Stage::Consent | Stage::Lobby | Stage::Admitted)
-        };
         let mut of_party: Vec<PersonId> = self
             .people
             .values()
-            .filter(|p| p.invitation.party == Some(party) && here(p))
+            .filter(|p| p.invitation.party == Some(party) && p.on_a_visit())
             .map(|p| p.id)
             .collect();
         if with_supporters {
             let supporters: Vec<PersonId> = of_party
                 .iter()
                 .flat_map(|id| self.supporters_of(*id))
-                .filter(|id| self.people.get(id).is_some_and(|p| here(&p)))
+                .filter(|id| self.people.get(id).is_some_and(Person::on_a_visit))
                 .collect();
             for id in supporters {
                 if !of_party.contains(&id) {
@@ -108,10 +105,7 @@ impl Room {
         if person.is_keeper() {
             return Err(Refusal::KeeperProtected);
         }
-        if !matches!(
-            person.stage,
-            Stage::Consent | Stage::Lobby | Stage::Admitted
-        ) {
+        if !person.on_a_visit() {
             return Err(Refusal::NoChange);
         }
         self.dismiss(id);

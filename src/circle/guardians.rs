@@ -31,13 +31,6 @@ pub enum GuardianConsent {
     Given,
 }
 
-fn ended(person: &Person) -> bool {
-    matches!(
-        person.stage,
-        Stage::Withdrawn | Stage::Removed | Stage::Revoked
-    )
-}
-
 impl Room {
     /// Is `guardian` the guardian `minor`'s invitation names?
     pub fn guards(&self, guardian: PersonId, minor: PersonId) -> bool {
@@ -59,7 +52,7 @@ impl Room {
         self.seat_order
             .iter()
             .filter_map(|id| self.people.get(id))
-            .filter(|m| self.guards(guardian.id, m.id) && !ended(m))
+            .filter(|m| self.guards(guardian.id, m.id) && !m.gone_for_good())
             .map(|m| {
                 let needed = self.needs_guardian(m);
                 MinorView {
@@ -88,7 +81,7 @@ impl Room {
             return Err(Refusal::NotAdmitted);
         }
         let person = self.known(minor)?;
-        if !self.guards(me, minor) || ended(person) {
+        if !self.guards(me, minor) || person.gone_for_good() {
             return Err(Refusal::NotGuardian);
         }
         if !self.needs_guardian(person) {
@@ -125,7 +118,7 @@ impl Room {
             .seat_order
             .iter()
             .filter_map(|id| self.people.get(id))
-            .filter(|m| self.guards(guardian, m.id) && !ended(m))
+            .filter(|m| self.guards(guardian, m.id) && !m.gone_for_good())
             .map(|m| (m.id, m.role()))
             .collect();
         let given_by = self.invitation_id(guardian);

@@ -78,6 +78,19 @@ impl Person {
         self.stage == Stage::Admitted
     }
 
+    /// On a visit now: reading the terms, in the lobby or in the circle.
+    pub fn on_a_visit(&self) -> bool {
+        matches!(self.stage, Stage::Consent | Stage::Lobby | Stage::Admitted)
+    }
+
+    /// Withdrawn, removed or revoked: this invitation never comes back.
+    pub fn gone_for_good(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::Withdrawn | Stage::Removed | Stage::Revoked
+        )
+    }
+
     pub fn session(&self) -> Option<SessionId> {
         match self.link {
             Link::Online(session) => Some(session),

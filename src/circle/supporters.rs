@@ -5,8 +5,7 @@
 //! them along (`with_supporters`), and the keeper's console offers them for a
 //! side room with their person.
 
-use super::output::AttendanceEvent;
-use super::room::{Person, Room, Stage};
+use super::room::{Person, Room};
 use super::types::{Party, PersonId};
 
 impl Room {
@@ -40,14 +39,5 @@ impl Room {
             Some(p) => p.invitation.party,
             None => person.invitation.party,
         }
-    }
-
-    /// Into the circle from the lobby, recorded.
-    pub(super) fn let_in(&mut self, id: PersonId) {
-        if let Some(person) = self.people.get_mut(&id) {
-            person.stage = Stage::Admitted;
-            person.admitted_once = true;
-        }
-        self.attendance(id, AttendanceEvent::Admitted);
     }
 }
