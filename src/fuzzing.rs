@@ -34,10 +34,10 @@ pub fn room_inputs(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let kind = if data.first().is_some_and(|b| b % 2 == 1) {
-        RoomKind::Conference
-    } else {
-        RoomKind::Circle
+    let kind = match data.first().map(|b| b % 3) {
+        Some(1) => RoomKind::Conference,
+        Some(2) => RoomKind::Preparation,
+        _ => RoomKind::Circle,
     };
     let mut room = Room::new(Settings::for_kind(kind, "Fuzz"), Phase::Open);
     let mut now = Timestamp(1_800_000_000_000);

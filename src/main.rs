@@ -107,6 +107,7 @@ enum PartyArg {
 enum KindArg {
     Circle,
     Conference,
+    Preparation,
 }
 
 #[tokio::main]
@@ -149,6 +150,7 @@ async fn main() -> ExitCode {
             let kind = match kind {
                 KindArg::Circle => RoomKind::Circle,
                 KindArg::Conference => RoomKind::Conference,
+                KindArg::Preparation => RoomKind::Preparation,
             };
             let seat = Seat {
                 seat,

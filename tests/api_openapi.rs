@@ -35,6 +35,7 @@ fn concrete(path: &str) -> String {
         .replace("{invitation_id}", "inv_probe")
         .replace("{index}", "0")
         .replace("{outline_id}", "ol_probe")
+        .replace("{case_id}", "cs_probe")
 }
 
 #[tokio::test]
@@ -121,6 +122,9 @@ async fn the_document_matches_the_router() {
         ("GET", "/api/v1/outlines"),
         ("GET", "/api/v1/outlines/{outline_id}"),
         ("DELETE", "/api/v1/outlines/{outline_id}"),
+        ("POST", "/api/v1/cases"),
+        ("GET", "/api/v1/cases/{case_id}"),
+        ("DELETE", "/api/v1/cases/{case_id}"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -199,7 +203,7 @@ async fn a_body_that_is_not_json_gets_the_documented_415() {
         }
     }
     assert_eq!(
-        probed, 4,
-        "POST rooms, POST invitations, PATCH items, POST outlines"
+        probed, 5,
+        "POST rooms, POST invitations, PATCH items, POST outlines, POST cases"
     );
 }

@@ -988,7 +988,10 @@ async fn report_figures_match_a_scripted_set_of_meetings() {
     let report = report.json();
     assert_eq!(report["min_answers"], 3);
     let kinds = report["kinds"].as_array().unwrap();
-    assert_eq!(kinds.len(), 2);
+    // Every kind, also one with no room in the period (preparation meetings).
+    assert_eq!(kinds.len(), 3);
+    assert_eq!(kinds[2]["kind"], "preparation");
+    assert_eq!(kinds[2]["rooms"], 0);
     let circle = &kinds[0];
     assert_eq!(circle["kind"], "circle");
     let expected = [

@@ -49,6 +49,7 @@ export default {
   'consent.ok_to_decline': 'لا بأس أبدًا في الرفض. يُسجَّل الرفض دون لوم لأحد، ولن تدخل هذا اللقاء. يمكنك التحدث مع الشخص الذي دعاك عن طرق أخرى للمشاركة.',
   'consent.kind.circle': 'دائرة',
   'consent.kind.conference': 'حوار',
+  'consent.kind.preparation': 'لقاء تحضيري',
   'consent.item_label': 'البند {n} من {total}',
   'consent.accept': 'أوافق',
   'consent.decline': 'لا أوافق',

@@ -50,6 +50,7 @@ export default {
   'consent.ok_to_decline': 'It is completely fine to say no. Declining is recorded, nobody is blamed, and you will not enter this meeting. You can talk to the person who invited you about other ways to take part.',
   'consent.kind.circle': 'Circle',
   'consent.kind.conference': 'Dialogue',
+  'consent.kind.preparation': 'Preparation meeting',
   'consent.item_label': 'Point {n} of {total}',
   'consent.accept': 'I agree',
   'consent.decline': 'I do not agree',

@@ -44,6 +44,7 @@ export default {
   'consent.ok_to_decline': 'Está bien decir que no. Su respuesta queda registrada, nadie le culpa y no entrará en esta reunión. Puede hablar con la persona que le invitó sobre otras formas de participar.',
   'consent.kind.circle': 'Círculo',
   'consent.kind.conference': 'Diálogo',
+  'consent.kind.preparation': 'Reunión de preparación',
   'consent.item_label': 'Punto {n} de {total}',
   'consent.accept': 'Estoy de acuerdo',
   'consent.decline': 'No estoy de acuerdo',

@@ -10,7 +10,7 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * @typedef {number} PersonId
- * @typedef {'circle'|'conference'} RoomKind
+ * @typedef {'circle'|'conference'|'preparation'} RoomKind
  * @typedef {'keeper'|'participant'|'observer'} Role
  * @typedef {'harmed'|'responsible'|'supporter'|'community'|'professional'|'interpreter'|'guardian'} Party
  * @typedef {'scheduled'|'open'|'in_session'|'paused'|'closed'} Phase

@@ -61,6 +61,10 @@ pub enum ApiError {
     ItemUnknown,
     #[error("no such outline")]
     OutlineUnknown,
+    #[error("no such case")]
+    CaseUnknown,
+    #[error("rooms still belong to this case: delete them first")]
+    CaseNotEmpty,
     #[error("the library has an outline of that name: delete it first, or choose another name")]
     OutlineExists,
     /// Logged with its detail; the caller only learns that it was our fault.
@@ -82,13 +86,15 @@ impl ApiError {
             Unauthorized | InvalidToken => StatusCode::UNAUTHORIZED,
             ReadOnlyKey | NotEligible | NotKeeper => StatusCode::FORBIDDEN,
             NotFound | RoomUnknown | InvitationUnknown | NoAgreement | ItemUnknown
-            | OutlineUnknown => StatusCode::NOT_FOUND,
+            | OutlineUnknown | CaseUnknown => StatusCode::NOT_FOUND,
             AlreadyAnswered => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             BadJson(_) | Invalid { .. } => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            SeatTaken(_) | RoomClosed | RoomLimit | OutlineExists => StatusCode::CONFLICT,
+            SeatTaken(_) | RoomClosed | RoomLimit | OutlineExists | CaseNotEmpty => {
+                StatusCode::CONFLICT
+            }
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,6 +123,8 @@ impl ApiError {
             ItemUnknown => "item_unknown",
             OutlineUnknown => "outline_unknown",
             OutlineExists => "outline_exists",
+            CaseUnknown => "case_unknown",
+            CaseNotEmpty => "case_not_empty",
             Internal(_) => "internal",
         }
     }

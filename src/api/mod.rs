@@ -7,6 +7,7 @@
 
 mod agreement;
 mod auth;
+mod cases;
 mod error;
 mod extract;
 pub mod feedback;
@@ -55,7 +56,8 @@ pub const PREFIX: &str = "/api/v1";
     tags(
         (name = "rooms", description = "Rooms, their invitations and records"),
         (name = "outcomes", description = "Feedback, agreement follow-up and reports"),
-        (name = "outlines", description = "The program's library of circle outlines")
+        (name = "outlines", description = "The program's library of circle outlines"),
+        (name = "cases", description = "Cases: preparation meetings and the joint meeting of one matter")
     )
 )]
 struct ApiDoc;
@@ -88,6 +90,8 @@ fn documented() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(reports::reports_csv))
         .routes(routes!(outlines::create_outline, outlines::list_outlines))
         .routes(routes!(outlines::get_outline, outlines::delete_outline))
+        .routes(routes!(cases::create_case))
+        .routes(routes!(cases::get_case, cases::delete_case))
 }
 
 /// The OpenAPI document of the API, generated from the handlers.

@@ -10,28 +10,33 @@ use axum::response::IntoResponse;
 
 use super::error::{ApiError, ErrorBody};
 use super::types::{
-    AgreementItem, RecordAcknowledgement, RecordAgreement, RecordAttendance, RecordConsent,
-    RecordExport, RecordInvitation, RecordPhase, RecordRoom, RecordRound, RecordRoundMark,
+    AgreementItem, RecordAcknowledgement, RecordAgreement, RecordAttendance, RecordCase,
+    RecordConsent, RecordExport, RecordInvitation, RecordPhase, RecordRoom, RecordRound,
+    RecordRoundMark,
 };
 use crate::circle::{Party, Timestamp};
 use crate::server::App;
 use crate::store::{RoomRecord, StoreError, rfc3339};
 
-async fn record_of(app: &App, room_id: &str) -> Result<(RoomRecord, Option<Timestamp>), ApiError> {
+/// A room's record, its scheduled start and its case id.
+type Found = (RoomRecord, Option<Timestamp>, Option<String>);
+
+async fn record_of(app: &App, room_id: &str) -> Result<Found, ApiError> {
     let record = match app.store.record(room_id).await {
         Ok(record) => record,
         Err(StoreError::NotFound) => return Err(ApiError::RoomUnknown),
         Err(e) => return Err(e.into()),
     };
-    let starts_at = app
-        .store
-        .room_summary(room_id)
-        .await?
-        .and_then(|s| s.starts_at);
-    Ok((record, starts_at))
+    let summary = app.store.room_summary(room_id).await?;
+    let (starts_at, case_id) = summary.map_or((None, None), |s| (s.starts_at, s.case_id));
+    Ok((record, starts_at, case_id))
 }
 
-fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
+fn export(
+    record: RoomRecord,
+    starts_at: Option<Timestamp>,
+    case: Option<RecordCase>,
+) -> RecordExport {
     let settings = record.room.settings;
     RecordExport {
         room: RecordRoom {
@@ -42,6 +47,7 @@ fn export(record: RoomRecord, starts_at: Option<Timestamp>) -> RecordExport {
             keeper_consent: settings.keeper_consent.into(),
             created_at: rfc3339(record.room.created_at),
             starts_at: starts_at.map(rfc3339),
+            case,
         },
         invitations: record
             .invitations
@@ -156,8 +162,9 @@ pub async fn export_record(
     State(app): State<Arc<App>>,
     Path(room_id): Path<String>,
 ) -> Result<Json<RecordExport>, ApiError> {
-    let (record, starts_at) = record_of(&app, &room_id).await?;
-    Ok(Json(export(record, starts_at)))
+    let (record, starts_at, case_id) = record_of(&app, &room_id).await?;
+    let case = super::cases::record_case(&app, &room_id, case_id.as_deref()).await?;
+    Ok(Json(export(record, starts_at, case)))
 }
 
 /// Export a room's record as CSV.
@@ -181,7 +188,7 @@ pub async fn export_record_csv(
     State(app): State<Arc<App>>,
     Path(room_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (record, _) = record_of(&app, &room_id).await?;
+    let (record, _, _) = record_of(&app, &room_id).await?;
     let disposition = format!(
         "attachment; filename=\"{}.csv\"",
         room_id.replace(['"', '\\'], "")

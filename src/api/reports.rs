@@ -45,6 +45,12 @@ pub struct KindReport {
     pub rooms: u32,
     /// Of those, the rooms whose session was held to the close (room closed).
     pub sessions_held: u32,
+    /// Of those, the rooms that belong to a case.
+    pub rooms_in_cases: u32,
+    /// Of those, the joint meetings (circles and conferences) whose case held a
+    /// preparation meeting that started before them (or in the same millisecond);
+    /// 0 for preparation meetings.
+    pub rooms_prepared: u32,
     /// Participants invited (keepers and observers are not counted in the people figures).
     pub people_invited: u32,
     /// Participants admitted to the circle at least once.
@@ -173,7 +179,11 @@ async fn report(app: &App, params: ReportParams) -> Result<Report, ApiError> {
     let until = to.plus_ms(DAY_MS);
     let kinds: Vec<circle::RoomKind> = match params.kind {
         Some(kind) => vec![kind.into()],
-        None => vec![circle::RoomKind::Circle, circle::RoomKind::Conference],
+        None => vec![
+            circle::RoomKind::Circle,
+            circle::RoomKind::Conference,
+            circle::RoomKind::Preparation,
+        ],
     };
     let mut figures: Vec<(KindReport, Vec<FeedbackSet>)> = kinds
         .iter()
@@ -185,7 +195,18 @@ async fn report(app: &App, params: ReportParams) -> Result<Report, ApiError> {
             (report, Vec::new())
         })
         .collect();
-    for room in app.store.report_rooms().await? {
+    let rooms = app.store.report_rooms().await?;
+    // When each case's first preparation meeting started, whatever the period.
+    let mut prepared_from: BTreeMap<&str, Timestamp> = BTreeMap::new();
+    for room in &rooms {
+        if let (circle::RoomKind::Preparation, Some(case), Some(at)) =
+            (room.kind, &room.case_id, room.started_at)
+        {
+            let first = prepared_from.entry(case.as_str()).or_insert(at);
+            *first = (*first).min(at);
+        }
+    }
+    for room in &rooms {
         let Some(started) = room.started_at else {
             continue;
         };
@@ -210,6 +231,14 @@ async fn report(app: &App, params: ReportParams) -> Result<Report, ApiError> {
             .collect();
         let (report, sets) = &mut figures[at];
         add_room(report, &record, room.closed, &items);
+        if let Some(case) = &room.case_id {
+            report.rooms_in_cases += 1;
+            let prepared = prepared_from
+                .get(case.as_str())
+                .is_some_and(|p| *p <= started);
+            let joint = room.kind != circle::RoomKind::Preparation;
+            report.rooms_prepared += u32::from(joint && prepared);
+        }
         sets.extend(app.store.feedback_sets(&room.id).await?);
     }
     let kinds = figures
@@ -285,6 +314,8 @@ pub fn report_csv(report: &Report) -> String {
         let counts = [
             ("rooms", k.rooms),
             ("sessions_held", k.sessions_held),
+            ("rooms_in_cases", k.rooms_in_cases),
+            ("rooms_prepared", k.rooms_prepared),
             ("people_invited", k.people_invited),
             ("people_admitted", k.people_admitted),
             ("people_stayed_to_close", k.people_stayed_to_close),

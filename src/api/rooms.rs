@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 
+use super::cases::prepared_side;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::types::{
@@ -36,7 +37,7 @@ const MAX_GRACE_SECONDS: u32 = 3600;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 100;
 
-fn blank_or_long(text: &str, max: usize) -> bool {
+pub(super) fn blank_or_long(text: &str, max: usize) -> bool {
     text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control)
 }
 
@@ -361,6 +362,10 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     Ok(settings)
 }
 
+fn role_and_party(seat: &SeatRequest) -> (circle::Role, Option<circle::Party>) {
+    (seat.role.into(), seat.party.map(Into::into))
+}
+
 fn new_room_id() -> String {
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
@@ -439,7 +444,7 @@ fn mint(
     request_body = CreateRoom,
     responses(
         (status = 201, description = "The room and one invitation link per seat", body = CreatedRoom),
-        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_link`, `invalid_outline`, `outline_unknown`, `invalid_support_contacts`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_title`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `no_keeper`, `invalid_consent`, `invalid_feedback`, `invalid_option`, `invalid_schedule`, `schedule_in_past`, `invalid_language`, `invalid_link`, `invalid_outline`, `outline_unknown`, `invalid_support_contacts`, `case_unknown`, `preparation_mixes_parties`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 409, description = "`room_limit`", body = ErrorBody),
@@ -455,6 +460,9 @@ pub async fn create_room(
     let mut settings = settings_of(&app, &request)?;
     validate_seats(&request.seats, 0, app.config.limits.max_people_per_room)?;
     validate_links(&request.seats, &HashSet::new())?;
+    if settings.kind == circle::RoomKind::Preparation {
+        prepared_side(request.seats.iter().map(role_and_party))?;
+    }
     if let Some(id) = &request.outline_id {
         let stored = app.store.outline(id).await?.ok_or_else(|| {
             ApiError::invalid(
@@ -502,11 +510,23 @@ pub async fn create_room(
     };
     match app
         .store
-        .create_api_room(&room, starts_at, &rows, app.config.limits.max_rooms)
+        .create_api_room(
+            &room,
+            starts_at,
+            request.case_id.as_deref(),
+            &rows,
+            app.config.limits.max_rooms,
+        )
         .await
     {
         Ok(()) => {}
         Err(CreateError::RoomLimit) => return Err(ApiError::RoomLimit),
+        Err(CreateError::CaseUnknown) => {
+            return Err(ApiError::invalid(
+                "case_unknown",
+                "case_id names no case: create it first with POST /api/v1/cases",
+            ));
+        }
         Err(CreateError::Store(e)) => return Err(e.into()),
     }
     metrics::counter!("circlekeeper_api_rooms_created_total").increment(1);
@@ -583,6 +603,7 @@ pub async fn list_rooms(
             phase: s.phase.into(),
             starts_at: s.starts_at.map(rfc3339),
             created_at: rfc3339(s.room.created_at),
+            case_id: s.case_id,
         })
         .collect();
     Ok(Json(RoomList { rooms, next_cursor }))
@@ -687,6 +708,7 @@ pub async fn room_state(
         running,
         starts_at: summary.starts_at.map(rfc3339),
         created_at: rfc3339(summary.room.created_at),
+        case_id: summary.case_id,
         people,
     }))
 }
@@ -733,7 +755,7 @@ pub async fn delete_room(
     request_body = AddInvitations,
     responses(
         (status = 201, description = "One invitation link per seat", body = Invitations),
-        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `invalid_language`, `invalid_link`", body = ErrorBody),
+        (status = 400, description = "`bad_json`, `invalid_seats`, `duplicate_seat`, `invalid_name`, `invalid_language`, `invalid_link`, `preparation_mixes_parties`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`read_only_key`", body = ErrorBody),
         (status = 404, description = "`room_unknown`", body = ErrorBody),
@@ -771,6 +793,13 @@ pub async fn add_invitations(
         return Err(ApiError::SeatTaken(seat.seat));
     }
     validate_links(&request.seats, &held)?;
+    if summary.room.settings.kind == circle::RoomKind::Preparation {
+        let invited = existing
+            .iter()
+            .filter(|r| r.revoked_at.is_none())
+            .map(|r| (r.invitation.role, r.invitation.party));
+        prepared_side(invited.chain(request.seats.iter().map(role_and_party)))?;
+    }
     let starts_at = summary.starts_at.filter(|s| *s > now);
     let (rows, invitations) = mint(&app, &room_id, &request.seats, now, starts_at)?;
     let first_seat = request.seats[0].seat;

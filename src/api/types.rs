@@ -34,8 +34,10 @@ macro_rules! mirror {
 }
 
 mirror!(
-    /// `circle` starts in talking-piece mode; `conference` in moderated floor with an entry order.
-    RoomKind = RoomKind { Circle, Conference }
+    /// `circle` starts in talking-piece mode; `conference` in moderated floor with an entry order;
+    /// `preparation` (a keeper with one party, their supporters and interpreter, before the joint
+    /// meeting of their case) on open floor.
+    RoomKind = RoomKind { Circle, Conference, Preparation }
 );
 mirror!(
     /// `observer`s never publish audio or video; everyone sees they are there.
@@ -93,6 +95,9 @@ pub struct CreateRoom {
     /// the end of each visit. 0–10; absent: none.
     #[serde(default)]
     pub support_contacts: Vec<SupportContactRequest>,
+    /// The case the room belongs to (`POST /api/v1/cases`); absent: none.
+    #[serde(default)]
+    pub case_id: Option<String>,
 }
 
 /// One support contact: `name` 1–100 characters (a service or a person),
@@ -306,6 +311,8 @@ pub struct RoomSummary {
     pub phase: Phase,
     pub starts_at: Option<String>,
     pub created_at: String,
+    /// The case it belongs to; null for none.
+    pub case_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -359,6 +366,8 @@ pub struct RoomState {
     pub running: bool,
     pub starts_at: Option<String>,
     pub created_at: String,
+    /// The case it belongs to; null for none.
+    pub case_id: Option<String>,
     /// Every invitation, in seat order.
     pub people: Vec<PersonState>,
 }
@@ -388,6 +397,24 @@ pub struct RecordRoom {
     pub keeper_consent: ConsentTerms,
     pub created_at: String,
     pub starts_at: Option<String>,
+    /// The case it belongs to, with the case's other rooms; null for none.
+    pub case: Option<RecordCase>,
+}
+
+/// A room's case as its record shows it: what links the preparation
+/// meetings and the joint meeting.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordCase {
+    pub case_id: String,
+    pub title: String,
+    /// The case's other rooms, in creation order.
+    pub other_rooms: Vec<RecordCaseRoom>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RecordCaseRoom {
+    pub room_id: String,
+    pub kind: RoomKind,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -42,6 +42,9 @@ pub struct CaucusId(pub u32);
 pub enum RoomKind {
     Circle,
     Conference,
+    /// A keeper with one party, their supporters and interpreter, before
+    /// the joint meeting of their case (SPEC §2 "Case").
+    Preparation,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -241,7 +244,7 @@ impl Settings {
             consent: ConsentTerms::standard(),
             keeper_consent: ConsentTerms::keeper_standard(),
             entry_order: match kind {
-                RoomKind::Circle => None,
+                RoomKind::Circle | RoomKind::Preparation => None,
                 RoomKind::Conference => Some(EntryOrder {
                     first: Party::Harmed,
                     then: Party::Responsible,
@@ -262,6 +265,8 @@ impl Settings {
         match self.kind {
             RoomKind::Circle => FloorMode::TalkingPiece,
             RoomKind::Conference => FloorMode::Moderated,
+            // A conversation between a keeper and one side: nobody to keep apart.
+            RoomKind::Preparation => FloorMode::Open,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! inputs caused. SQLite through sqlx with plain SQL and runtime queries, so
 //! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
 
+mod cases;
 mod group_commit;
 mod journal;
 mod outbox;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 use crate::circle::Timestamp;
 use group_commit::Appender;
 
+pub use cases::{CaseDeleteError, CaseRow};
 pub use outbox::{OutboxRow, rfc3339};
 pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
 pub use outlines::StoredOutline;

@@ -19,7 +19,7 @@ use super::{
     Store, StoreError, enum_from_name, enum_name, from_db, ts_from_db, ts_to_db, u32_from_db,
     write_error,
 };
-use crate::circle::{AgreementItem, Party, Timestamp};
+use crate::circle::{AgreementItem, Party, RoomKind, Timestamp};
 
 /// One person's answers to a questionnaire, or their decline. Nothing in it
 /// says who.
@@ -74,6 +74,15 @@ pub struct ReportRoom {
     pub started_at: Option<Timestamp>,
     /// Whether it reached `closed`.
     pub closed: bool,
+    pub kind: RoomKind,
+    /// The case it belongs to, if any.
+    pub case_id: Option<String>,
+}
+
+/// The one field of a room's settings that reports need, read without the rest.
+#[derive(Deserialize)]
+struct KindOf {
+    kind: RoomKind,
 }
 
 /// A random storage key: rows sit in random order, not in order of arrival.
@@ -443,15 +452,17 @@ impl Store {
             .collect())
     }
 
-    /// Every room with when its session first started and whether it closed.
+    /// Every room with its kind and case, when its session first started
+    /// and whether it closed.
     pub async fn report_rooms(&self) -> Result<Vec<ReportRoom>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.id, \
+            "SELECT r.id, r.settings, a.case_id, \
              (SELECT MIN(p.at) FROM phase_changes p WHERE p.room_id = r.id AND p.phase = 'in_session') \
                AS started_at, \
              (SELECT COUNT(*) FROM phase_changes p WHERE p.room_id = r.id AND p.phase = 'closed') \
                AS closings \
-             FROM rooms r ORDER BY r.created_at, r.id",
+             FROM rooms r LEFT JOIN api_rooms a ON a.room_id = r.id \
+             ORDER BY r.created_at, r.id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -459,10 +470,15 @@ impl Store {
             .map(|r| {
                 let started_at: Option<i64> = r.try_get("started_at")?;
                 let closings: i64 = r.try_get("closings")?;
+                let settings: String = r.try_get("settings")?;
+                let KindOf { kind } = serde_json::from_str(&settings)
+                    .map_err(|_| StoreError::Corrupt("room settings"))?;
                 Ok(ReportRoom {
                     id: r.try_get("id")?,
                     started_at: started_at.map(ts_from_db).transpose()?,
                     closed: from_db(closings, "closings")? > 0,
+                    kind,
+                    case_id: r.try_get("case_id")?,
                 })
             })
             .collect()

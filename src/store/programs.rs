@@ -18,6 +18,8 @@ pub struct RoomSummary {
     pub phase: Phase,
     /// The scheduled start, for rooms created through the API with one.
     pub starts_at: Option<Timestamp>,
+    /// The case the room belongs to, if the program gave one.
+    pub case_id: Option<String>,
 }
 
 /// Why `create_api_room` created nothing.
@@ -25,6 +27,8 @@ pub struct RoomSummary {
 pub enum CreateError {
     #[error("the store holds its maximum number of rooms")]
     RoomLimit,
+    #[error("no such case")]
+    CaseUnknown,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -45,6 +49,7 @@ fn summary(r: &SqliteRow) -> Result<RoomSummary, StoreError> {
         room,
         phase: enum_from_name(latest.unwrap_or(created_phase), "phase")?,
         starts_at: starts_at.map(ts_from_db).transpose()?,
+        case_id: r.try_get("case_id")?,
     })
 }
 
@@ -52,7 +57,7 @@ fn summary(r: &SqliteRow) -> Result<RoomSummary, StoreError> {
 macro_rules! summary_select {
     ($rest:literal) => {
         concat!(
-            "SELECT r.id, r.settings, r.phase, r.created_at, a.starts_at, ",
+            "SELECT r.id, r.settings, r.phase, r.created_at, a.starts_at, a.case_id, ",
             "(SELECT p.phase FROM phase_changes p WHERE p.room_id = r.id ",
             "ORDER BY p.seq DESC, p.ord DESC LIMIT 1) AS latest_phase ",
             "FROM rooms r LEFT JOIN api_rooms a ON a.room_id = r.id ",
@@ -62,12 +67,15 @@ macro_rules! summary_select {
 }
 
 impl Store {
-    /// In one transaction: the room, its schedule and every invitation, or
-    /// nothing. `Duplicate` if the id or an invitation id exists.
+    /// In one transaction: the room, its schedule, its case and every
+    /// invitation, or nothing. `Duplicate` if the id or an invitation id
+    /// exists; `CaseUnknown` if the case does not (checked in the same
+    /// transaction as the case's deletion checks for rooms).
     pub async fn create_api_room(
         &self,
         room: &RoomRow,
         starts_at: Option<Timestamp>,
+        case_id: Option<&str>,
         invitations: &[InvitationRow],
         max_rooms: usize,
     ) -> Result<(), CreateError> {
@@ -80,13 +88,26 @@ impl Store {
         if usize::try_from(count).unwrap_or(usize::MAX) > max_rooms {
             return Err(CreateError::RoomLimit);
         }
-        sqlx::query("INSERT INTO api_rooms (room_id, starts_at, created_at) VALUES (?, ?, ?)")
-            .bind(&room.id)
-            .bind(starts_at.map(ts_to_db).transpose()?)
-            .bind(ts_to_db(room.created_at)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_error)?;
+        if let Some(case_id) = case_id {
+            let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE id = ?")
+                .bind(case_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            if found == 0 {
+                return Err(CreateError::CaseUnknown);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO api_rooms (room_id, starts_at, created_at, case_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&room.id)
+        .bind(starts_at.map(ts_to_db).transpose()?)
+        .bind(ts_to_db(room.created_at)?)
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
         for row in invitations {
             insert_invitation(&mut tx, row).await?;
         }
@@ -129,6 +150,13 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(summary).transpose()
+    }
+
+    /// Every room of a case, in creation order.
+    pub async fn case_rooms(&self, case_id: &str) -> Result<Vec<RoomSummary>, StoreError> {
+        let sql = summary_select!("WHERE a.case_id = ? ORDER BY r.created_at, r.id");
+        let rows = sqlx::query(sql).bind(case_id).fetch_all(&self.pool).await?;
+        rows.iter().map(summary).collect()
     }
 
     /// Up to `limit` rooms in creation order, after `after` (the last

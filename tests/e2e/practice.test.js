@@ -2,13 +2,16 @@
 // from a script outline, in Spanish, with everyone but the keeper on a phone:
 // a minor who waits at the consent gate until her guardian has answered for
 // her, an interpreter, and a scripted round that gives the floor to the
-// responsible party and then the harmed party, turn by turn. axe-core checks
-// every screen on the way.
+// responsible party and then the harmed party, turn by turn; the
+// interpreter's voice reaches everyone only in her person's turn. Then a
+// preparation meeting of a case, in Spanish on a phone. axe-core checks every
+// screen on the way.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  accessible, createRoom, heading, launch, noProblems, person, press, seatLink, sees, shoot,
+  BASE, accessible, createRoom, grows, heading, idsByName, launch, noProblems, person, press, seatLink, sees, shoot,
+  staysFlatWhile,
 } from './helpers.js';
 
 const PHONE = { width: 390, height: 844 };
@@ -109,14 +112,75 @@ describe('[practice] a youth conference from a script, with a guardian and an in
     await heading(mia.page, 'Usted tiene la palabra');
     await sees(mia.page, 'Ahora se le puede oír');
     await sees(ana.page, 'Ahora no se le puede oír');
+    // SPEC §3.2.7 on the media: while Mia has the floor, Ivo interprets for
+    // Ana alone; the keeper hears Mia and not Ivo.
+    const ids = await idsByName(keeper.page);
+    await staysFlatWhile(keeper.page, ids.Ivo, ids.Mia, 'audio', { label: 'keeper, Mia has the floor' });
+    await grows(ana.page, ids.Ivo, 'audio', { label: 'Ana hears her interpreter' });
     await accessible(mia.page, 'the minor has the floor in the script');
     await shoot(mia.page, '72-practice-scripted-floor-es');
     await press(mia.page, 'Pasar sin hablar');
     await heading(ana.page, 'Usted tiene la palabra');
     await sees(mia.page, 'Ahora no se le puede oír');
+    // Ana's turn: her interpreter reaches everyone, her own voice too.
+    await grows(keeper.page, ids.Ivo, 'audio', { label: 'keeper hears the interpreter in Ana\'s turn' });
+    await grows(mia.page, ids.Ivo, 'audio', { label: 'Mia hears the interpreter in Ana\'s turn' });
     await press(ana.page, 'He terminado: devolver la palabra');
     await sees(ana.page, 'Ahora no se le puede oír');
     await accessible(ana.page, 'after the script');
     noProblems(keeper, ana, mia, gus, ivo);
+  });
+});
+
+describe('[practice] a preparation meeting of a case', () => {
+  let browser;
+
+  before(async () => {
+    browser = await launch();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('says it is a preparation meeting, to the keeper and to the person on a phone', async () => {
+    const made = await fetch(`${BASE}/api/v1/cases`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${process.env.CK_API_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'Caso 2027-114' }),
+    });
+    assert.equal(made.status, 201);
+    const { case_id: caseId } = await made.json();
+    const room = await createRoom({
+      kind: 'preparation',
+      case_id: caseId,
+      title: 'Preparación con Ana',
+      language: 'es',
+      seats: [
+        { seat: 1, name: 'Keeper Kim', role: 'keeper', language: 'en' },
+        { seat: 2, name: 'Ana', role: 'participant', party: 'harmed' },
+        { seat: 3, name: 'Sue', role: 'participant', party: 'supporter', supports_seat: 2 },
+      ],
+    });
+    const keeper = await person(browser, 'keeper');
+    const ana = await person(browser, 'ana', PHONE);
+    await keeper.page.goto(seatLink(room, 1));
+    await agreeAll(keeper.page, 'Continue', keeper.page, 'I agree');
+    await sees(keeper.page, 'Preparation meeting · ');
+    await press(keeper.page, 'Open the room');
+
+    await ana.page.goto(seatLink(room, 2));
+    await sees(ana.page, 'Reunión de preparación · ');
+    await accessible(ana.page, 'a preparation meeting\'s consent');
+    await shoot(ana.page, '73-practice-preparation-consent-es');
+    await agreeAll(ana.page, 'Continuar');
+    await heading(ana.page, 'Está en la sala de espera');
+    await press(keeper.page, 'Admit Ana');
+    await press(keeper.page, 'Start the session');
+    // Open floor: Ana is heard without asking.
+    await sees(ana.page, 'Ahora se le puede oír');
+    await sees(ana.page, 'Reunión de preparación · ');
+    await accessible(ana.page, 'a preparation meeting in session');
+    noProblems(keeper, ana);
   });
 });

@@ -257,6 +257,19 @@ fn a_conference_starts_in_moderated_floor_and_a_circle_with_the_piece() {
 }
 
 #[test]
+fn a_preparation_meeting_starts_on_open_floor_with_no_entry_order() {
+    let mut sim = Sim::new(RoomKind::Preparation, Phase::Open);
+    assert_eq!(sim.room.settings().entry_order, None);
+    sim.join("keeper", 1, Role::Keeper, None);
+    sim.join("ana", 2, Role::Participant, Some(Party::Harmed));
+    sim.join("sue", 3, Role::Participant, Some(Party::Supporter));
+    sim.keeper(Command::StartSession).unwrap();
+    assert_eq!(sim.circle_view("ana").mode, FloorMode::Open);
+    assert!(sim.hears("ana", "sue") && sim.hears("sue", "ana"));
+    assert!(sim.hears("keeper", "ana") && sim.hears("ana", "keeper"));
+}
+
+#[test]
 fn on_open_floor_everyone_admitted_is_heard() {
     let mut sim = circle_of_four();
     sim.keeper(Command::SetMode {
