@@ -19,5 +19,6 @@ pub mod telemetry;
 #[doc(hidden)]
 pub mod testpeer;
 pub mod tls;
+pub mod turn;
 pub mod web;
 pub mod webhooks;

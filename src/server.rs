@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::rooms::Rooms;
 use crate::signal::{self, Connections};
 use crate::store::Store;
+use crate::turn::TurnRest;
 use crate::{api, telemetry, web, webhooks};
 
 /// Everything a request or a session needs, passed explicitly.
@@ -62,12 +63,10 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
     .with_overlap(config.key_overlap_secs());
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
+    let mut media = config.media.media_config(config.listen);
+    media.turn = TurnRest::load(&config.turn, &config.data_dir)?.map(Arc::new);
     let app = App {
-        rooms: Rooms::new(
-            store.clone(),
-            shutdown.clone(),
-            config.media.media_config(config.listen),
-        ),
+        rooms: Rooms::new(store.clone(), shutdown.clone(), media),
         store,
         keys,
         connections,

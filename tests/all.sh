@@ -3,9 +3,16 @@
 # tests, the integration tests over real sockets, the media tests, a
 # schemathesis run of the program API against its OpenAPI document, and the
 # browser end-to-end tests (which install Chromium, Firefox ESR and npm packages when
-# missing). This is the README's test command; .ci/run calls it.
+# missing). coturn is installed first when missing, for the TURN tests. This is
+# the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The TURN tests run Debian's real coturn (turnserver, turnutils_uclient).
+if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
+  echo "== installing coturn (Debian's TURN server, for the TURN tests)"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
+fi
 
 echo "== Rust: unit, property and integration tests"
 cargo test --all-targets --locked

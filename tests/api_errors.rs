@@ -239,6 +239,11 @@ async fn bad_room_bodies_are_refused_whole() {
             "invalid_option",
         ),
         (
+            // No [turn] on this server: a relay-only room could carry no media.
+            with(conference(), "/options", json!({"relay_only": true})),
+            "invalid_option",
+        ),
+        (
             with(conference(), "/options", json!({"colour": "blue"})),
             "bad_json",
         ),

@@ -128,8 +128,11 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{urls: string[], username?: string, credential?: string}} IceServer
  * @typedef {{candidate: string, sdpMid?: string|null, sdpMLineIndex?: number|null, usernameFragment?: string|null}} IceCandidateInit
  *   The browser's `RTCIceCandidateInit`, as `RTCIceCandidate.toJSON()` gives it.
- * @typedef {{type: 'media_ready', ice_servers: IceServer[]}} MediaReadyMsg
- *   You entered the circle (or came back on a new socket): build a fresh peer connection and offer.
+ * @typedef {{type: 'media_ready', ice_servers: IceServer[], ice_transport_policy: 'all'|'relay'}} MediaReadyMsg
+ *   You entered the circle (or came back on a new socket): build a fresh peer connection
+ *   (with `iceTransportPolicy`: `relay` in a relay-only room) and offer.
+ * @typedef {{type: 'media_ice_servers', ice_servers: IceServer[]}} MediaIceServersMsg
+ *   Renewed TURN credentials while you stay: give them to the peer connection (`setConfiguration`).
  * @typedef {{type: 'media_offer', sdp: string}} MediaOfferMsg
  *   The server's tracks changed: answer with `media_answer`. Both ways: the client offers with it too.
  * @typedef {{type: 'media_answer', sdp: string}} MediaAnswerMsg   Both ways, answering the other's offer.
@@ -169,7 +172,7 @@ const FINAL_CLOSE = new Set([1008, 1009]);
  * - `state` {@link StateMsg}
  * - `pause_requested`, `chat`, `time_up`: the notices of the same name
  * - `media_ready` {@link MediaReadyMsg}, `media_offer`, `media_answer`,
- *   `media_candidate`, `media_closed`, `speaking` {@link SpeakingMsg}: the
+ *   `media_candidate`, `media_ice_servers`, `media_closed`, `speaking` {@link SpeakingMsg}: the
  *   media negotiation (webrtc.js), sent back with `send('media_offer', {sdp})`,
  *   `send('media_answer', {sdp})` and `send('media_candidate', {candidate})`
  * - `ended` {@link EndedMsg}: the session is over; no reconnection follows

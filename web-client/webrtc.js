@@ -124,10 +124,13 @@ class MediaSession {
   /**
    * @param {CircleConnection} connection
    * @param {RTCIceServer[]} iceServers
+   * @param {RTCIceTransportPolicy} iceTransportPolicy `relay` in a relay-only room
    */
-  constructor(connection, iceServers) {
+  constructor(connection, iceServers, iceTransportPolicy) {
     this.connection = connection;
-    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = new RTCPeerConnection({
+      iceServers, iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require',
+    });
     this.closed = false;
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -397,6 +400,28 @@ class MediaSession {
     }
     return out;
   }
+
+  /**
+   * How the media travels: the local candidate type (`host`, `srflx`,
+   * `prflx` or `relay`) of the pair in use, or null before one is chosen.
+   * @returns {Promise<string|null>}
+   */
+  async path() {
+    const report = await this.pc.getStats();
+    let pairId = null;
+    report.forEach((stat) => {
+      if (stat.type === 'transport' && stat.selectedCandidatePairId) pairId = stat.selectedCandidatePairId;
+    });
+    // Firefox names no selected pair on the transport: the nominated, succeeded one is it.
+    if (!pairId) {
+      report.forEach((stat) => {
+        if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') pairId = stat.id;
+      });
+    }
+    const pair = pairId && report.get(pairId);
+    const local = pair && report.get(pair.localCandidateId);
+    return local ? local.candidateType : null;
+  }
 }
 
 /** @typedef {{packetsReceived: number, bytesReceived: number, framesDecoded: number}} Counters */
@@ -424,7 +449,8 @@ export function followMedia(connection) {
     end();
     if (typeof RTCPeerConnection !== 'function') return;
     const iceServers = Array.isArray(event.detail.ice_servers) ? event.detail.ice_servers : [];
-    const mine = new MediaSession(connection, iceServers);
+    const policy = event.detail.ice_transport_policy === 'relay' ? 'relay' : 'all';
+    const mine = new MediaSession(connection, iceServers, policy);
     session = mine;
     // The camera and microphone come on with the circle, unless the person
     // turned them off themselves (or the browser refused them before).
@@ -434,6 +460,15 @@ export function followMedia(connection) {
   for (const type of ['media_offer', 'media_answer', 'media_candidate']) {
     connection.addEventListener(type, (event) => session?.receive(event.detail));
   }
+  // Renewed TURN credentials: the connection keeps its relay with them.
+  connection.addEventListener('media_ice_servers', (event) => {
+    if (!session || !Array.isArray(event.detail.ice_servers)) return;
+    try {
+      session.pc.setConfiguration({ ...session.pc.getConfiguration(), iceServers: event.detail.ice_servers });
+    } catch {
+      // A closed connection takes no configuration; the next `media_ready` brings one.
+    }
+  });
   connection.addEventListener('media_closed', end);
   connection.addEventListener('ended', end);
   connection.addEventListener('refused', end);
@@ -457,5 +492,7 @@ export function resumeAudio() {
 // when helping someone whose sound does not work): `null` when this page has
 // no peer connection at all.
 Object.defineProperty(window, '__circleKeeperStats', {
-  value: async () => (session ? { connectionState: session.pc.connectionState, streams: await session.stats() } : null),
+  value: async () => (session
+    ? { connectionState: session.pc.connectionState, path: await session.path(), streams: await session.stats() }
+    : null),
 });

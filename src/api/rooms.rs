@@ -342,6 +342,15 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
     if let Some(pause_video) = options.pause_video {
         settings.pause_video = pause_video;
     }
+    if options.relay_only == Some(true) {
+        if !app.config.turn.enabled() {
+            return Err(ApiError::invalid(
+                "invalid_option",
+                "options.relay_only needs a TURN server, and this server has none ([turn] external_urls)",
+            ));
+        }
+        settings.relay_only = true;
+    }
     if let Some(language) = &request.language {
         check_language(language, "language")?;
         settings.language = language.clone();

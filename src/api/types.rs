@@ -244,6 +244,9 @@ pub struct RoomOptions {
     /// Whether a pause also stops everyone's video but the keepers'. Absent: true.
     #[serde(default)]
     pub pause_video: Option<bool>,
+    /// Media only through the TURN relay (needs `[turn]` on the server). Absent: false.
+    #[serde(default)]
+    pub relay_only: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]

@@ -21,6 +21,7 @@ mod tests;
 pub use claims::Claims;
 pub use error::AuthError;
 pub use secret::MIN_SECRET_BYTES;
+pub(crate) use secret::load_or_create as load_or_create_secret;
 pub use token::{DEFAULT_OVERLAP_SECS, LEEWAY_SECS, MAX_TOKEN_BYTES, Rotation, TokenKeys, key_id};
 
 /// The link a person opens to join: `{public_url}/join#t={token}`.

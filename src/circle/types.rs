@@ -199,6 +199,11 @@ pub struct Settings {
     /// the end of every visit. Set by the program.
     #[serde(default)]
     pub support_contacts: Vec<SupportContact>,
+    /// Media only through a TURN relay (SPEC §6.5), for a programme that
+    /// must not expose people's addresses to the server's network path. A
+    /// transport setting: no rule of the circle reads it.
+    #[serde(default)]
+    pub relay_only: bool,
 }
 
 /// One support contact of a room: who, and how to reach them.
@@ -258,6 +263,7 @@ impl Settings {
             outline: None,
             pause_video: pause_video_default(),
             support_contacts: Vec::new(),
+            relay_only: false,
         }
     }
 

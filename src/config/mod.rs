@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod turn;
+pub use turn::TurnSettings;
+
 /// The file read when `--config` is not given (if it exists).
 pub const DEFAULT_CONFIG_PATH: &str = "config/circlekeeper.toml";
 
@@ -60,6 +63,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub media: MediaSettings,
     pub tls: TlsSettings,
+    pub turn: TurnSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -320,6 +324,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             media: MediaSettings::default(),
             tls: TlsSettings::default(),
+            turn: TurnSettings::default(),
         }
     }
 }
@@ -691,6 +696,7 @@ impl Config {
 
         self.validate_api()?;
         self.validate_webhooks()?;
+        self.turn.validate()?;
         let media = &self.media;
         let any_port = media.udp_port_min == 0 && media.udp_port_max == 0;
         if !any_port && (media.udp_port_min == 0 || media.udp_port_min > media.udp_port_max) {

@@ -142,8 +142,10 @@ pub struct MediaConfig {
     pub bind_ip: IpAddr,
     /// Public address for 1:1 NAT: advertised in host candidates instead of the bound one.
     pub public_ip: Option<IpAddr>,
-    /// Handed to clients (see [`Sfu::ice_servers`]); none by default.
+    /// Handed to clients (see [`Sfu::ice_servers_for`]); none by default.
     pub ice_servers: Vec<IceServer>,
+    /// Mints each session's TURN credentials, when a TURN server is configured.
+    pub turn: Option<Arc<crate::turn::TurnRest>>,
     /// Per-subscriber queue of packets waiting to be written; past it, packets drop.
     pub subscriber_queue: usize,
     /// Which engine serves the connections.
@@ -177,6 +179,7 @@ impl Default for MediaConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             public_ip: None,
             ice_servers: Vec::new(),
+            turn: None,
             subscriber_queue: 256,
             engine: EngineKind::default(),
             workers: 1,
@@ -238,6 +241,7 @@ pub struct Sfu {
     gates: Arc<gates::Gates>,
     /// Handed to clients.
     ice_servers: Arc<Vec<IceServer>>,
+    turn: Option<Arc<crate::turn::TurnRest>>,
 }
 
 #[derive(Clone)]
@@ -292,12 +296,26 @@ impl Sfu {
             engine,
             gates,
             ice_servers,
+            turn: config.turn.clone(),
         })
     }
 
-    /// The ICE servers clients should use.
-    pub fn ice_servers(&self) -> &[IceServer] {
-        &self.ice_servers
+    /// The ICE servers a client's session `session` should use now: the
+    /// configured ones, and a TURN credential minted for it at `now_unix`.
+    pub fn ice_servers_for(&self, session: &str, now_unix: u64) -> Vec<IceServer> {
+        let mut servers = self.ice_servers.to_vec();
+        servers.extend(self.turn.as_ref().map(|t| t.credential(now_unix, session)));
+        servers
+    }
+
+    /// How often a session's TURN credential is renewed; `None` without TURN.
+    pub fn turn_renewal(&self) -> Option<std::time::Duration> {
+        self.turn.as_ref().map(|t| t.renew_every())
+    }
+
+    /// Whether clients get TURN credentials (a relay-only room needs them).
+    pub fn has_turn(&self) -> bool {
+        self.turn.is_some()
     }
 
     /// Creates the peer's connection. `events` should be drained promptly: if it is full,

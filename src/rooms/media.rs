@@ -40,6 +40,12 @@ enum MediaNotice<'a> {
     /// Your peer connection exists: make an offer (tracks `peer-N` are person N).
     MediaReady {
         ice_servers: &'a [IceServer],
+        /// `relay`: gather only TURN candidates (a relay-only room); else `all`.
+        ice_transport_policy: &'static str,
+    },
+    /// Fresh TURN credentials for your peer connection (`setConfiguration`).
+    MediaIceServers {
+        ice_servers: &'a [IceServer],
     },
     MediaAnswer {
         sdp: &'a str,
@@ -83,6 +89,20 @@ impl<'a> ServerCandidate<'a> {
     }
 }
 
+fn unix_now() -> u64 {
+    crate::rooms::wall_clock().0 / 1000
+}
+
+/// The next tick of an interval, or never without one.
+async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 fn notice_json(notice: &MediaNotice) -> String {
     serde_json::to_string(notice).unwrap_or_else(|_| "{}".to_owned())
 }
@@ -109,15 +129,18 @@ pub(super) struct RoomMedia {
     retiring: HashMap<PersonId, JoinHandle<()>>,
     /// For links to report audio levels and readiness back to the room.
     room: mpsc::WeakSender<RoomMsg>,
+    /// Clients gather only relay candidates (the room's `relay_only`).
+    relay_only: bool,
 }
 
 impl RoomMedia {
-    pub(super) fn new(sfu: Sfu, room: mpsc::WeakSender<RoomMsg>) -> RoomMedia {
+    pub(super) fn new(sfu: Sfu, room: mpsc::WeakSender<RoomMsg>, relay_only: bool) -> RoomMedia {
         RoomMedia {
             sfu,
             links: HashMap::new(),
             retiring: HashMap::new(),
             room,
+            relay_only,
         }
     }
 
@@ -210,6 +233,7 @@ impl RoomMedia {
             outbound: outbound_rx,
             room: self.room.clone(),
             observer,
+            relay_only: self.relay_only,
             previous: self.retiring.remove(&person),
         };
         let task = tokio::spawn(link.run());
@@ -268,6 +292,7 @@ struct PeerLink {
     room: mpsc::WeakSender<RoomMsg>,
     /// Observers never publish: whatever they send is dropped at the door.
     observer: bool,
+    relay_only: bool,
     /// The person's previous link, which must be gone before this one starts.
     previous: Option<JoinHandle<()>>,
 }
@@ -294,12 +319,24 @@ impl PeerLink {
                 person: self.person,
             });
         }
-        let ice_servers = self.sfu.ice_servers().to_vec();
+        // One TURN identity per peer connection, renewed while it lasts:
+        // removal, withdrawal or leaving ends the link and the renewals.
+        let turn_id = crate::turn::session_id();
+        let ice_servers = self.sfu.ice_servers_for(&turn_id, unix_now());
         self.send(notice_json(&MediaNotice::MediaReady {
             ice_servers: &ice_servers,
+            ice_transport_policy: if self.relay_only { "relay" } else { "all" },
         }));
+        let mut renew = self
+            .sfu
+            .turn_renewal()
+            .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
         loop {
             tokio::select! {
+                _ = next_tick(&mut renew) => {
+                    let ice_servers = self.sfu.ice_servers_for(&turn_id, unix_now());
+                    self.send(notice_json(&MediaNotice::MediaIceServers { ice_servers: &ice_servers }));
+                }
                 msg = self.inbox.recv() => match msg {
                     Some(LinkMsg::Client { msg, reference }) => self.client(key, msg, reference).await,
                     Some(LinkMsg::Stop) | None => break,

@@ -169,13 +169,14 @@ impl Rooms {
             return Err(RoomsError::Stopped);
         }
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
+        let relay_only = row.settings.relay_only;
         let room = self
             .rebuild(room_id, Room::new(row.settings, row.phase))
             .await?;
         let sfu = Sfu::new(self.media.clone()).await?;
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let id: Arc<str> = Arc::from(room_id);
-        let media = media::RoomMedia::new(sfu, tx.downgrade());
+        let media = media::RoomMedia::new(sfu, tx.downgrade(), relay_only);
         let handle = RoomHandle { id: id.clone(), tx };
         let task = task::RoomTask::new(
             id,

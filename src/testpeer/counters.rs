@@ -45,6 +45,8 @@ pub struct Counters {
     /// Server offers answered, and ignored because ours was outstanding (glare).
     pub offers_answered: AtomicU64,
     pub offers_ignored: AtomicU64,
+    /// The type (`host`, `srflx`, `relay`, …) of each local candidate trickled.
+    pub candidate_types: Mutex<Vec<String>>,
 }
 
 impl Counters {

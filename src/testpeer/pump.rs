@@ -10,10 +10,13 @@ use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
+use webrtc::peer_connection::{
+    PeerConnection, RTCConfiguration, RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer,
+    RTCIceTransportPolicy, RTCSessionDescription,
+};
 
 use super::synthetic::{publishing_tracks, send_media, sent_at};
-use super::{Counters, Receiver, Setup, Socket, client_peer_connection};
+use super::{Counters, Receiver, Setup, Socket, client_peer_connection_with};
 use crate::media::testing::PayloadTypes;
 
 pub(super) struct Pump {
@@ -49,6 +52,36 @@ impl Media {
         }
         let _ = self.pc.close().await;
     }
+}
+
+/// The peer connection's configuration from `media_ready`: its ICE servers
+/// (TURN credentials among them) and `ice_transport_policy`.
+fn configuration(msg: &Value) -> RTCConfiguration {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let servers = msg["ice_servers"]
+        .as_array()
+        .map(|servers| {
+            servers
+                .iter()
+                .map(|s| RTCIceServer {
+                    urls: s["urls"]
+                        .as_array()
+                        .map(|u| u.iter().map(text).collect())
+                        .unwrap_or_default(),
+                    username: text(&s["username"]),
+                    credential: text(&s["credential"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let policy = match msg["ice_transport_policy"].as_str() {
+        Some("relay") => RTCIceTransportPolicy::Relay,
+        _ => RTCIceTransportPolicy::All,
+    };
+    RTCConfigurationBuilder::new()
+        .with_ice_servers(servers)
+        .with_ice_transport_policy(policy)
+        .build()
 }
 
 /// Next local candidate of the current peer connection, if there is one.
@@ -114,6 +147,8 @@ impl Pump {
                     }
                 },
                 Some(c) = next_candidate(&mut self.media) => {
+                    let kind = c.candidate.split(" typ ").nth(1).and_then(|t| t.split(' ').next());
+                    self.counters.candidate_types.lock().unwrap().push(kind.unwrap_or("").to_owned());
                     let candidate = if self.hide_addresses {
                         hide_address(&c.candidate)
                     } else {
@@ -172,7 +207,7 @@ impl Pump {
     /// Acts on a media message from the server; everything else is only passed on.
     async fn media_message(&mut self, client: &mut impl Socket, msg: &Value) {
         let result = match msg["type"].as_str() {
-            Some("media_ready") => self.ready(client).await,
+            Some("media_ready") => self.ready(client, msg).await,
             Some("media_answer") => self.answer(msg["sdp"].as_str().unwrap_or("")).await,
             Some("media_offer") => self.offer(client, msg["sdp"].as_str().unwrap_or("")).await,
             Some("media_candidate") => self.candidate(&msg["candidate"]).await,
@@ -183,14 +218,15 @@ impl Pump {
         }
     }
 
-    /// A fresh peer connection (the old one, if any, is gone at the server too).
-    async fn ready(&mut self, client: &mut impl Socket) -> Result<(), String> {
+    /// A fresh peer connection (the old one, if any, is gone at the server too),
+    /// with the ICE servers and transport policy of `media_ready`.
+    async fn ready(&mut self, client: &mut impl Socket, msg: &Value) -> Result<(), String> {
         if let Some(old) = self.media.take() {
             old.close().await;
         }
         let (cand_tx, candidates) = mpsc::unbounded_channel();
         let counters = Arc::clone(&self.counters);
-        let pc = client_peer_connection(
+        let pc = client_peer_connection_with(
             Receiver {
                 candidates: cand_tx,
                 on_packet: Arc::new(move |stream, kind, pkt| {
@@ -198,6 +234,7 @@ impl Pump {
                 }),
             },
             self.payload_types,
+            configuration(msg),
         )
         .await?;
         let mut media = Media {

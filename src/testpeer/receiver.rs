@@ -9,8 +9,8 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
 };
 
 use crate::media::MediaKind;
@@ -25,10 +25,19 @@ pub async fn client_peer_connection(
     receiver: Receiver,
     pts: PayloadTypes,
 ) -> Result<Arc<dyn PeerConnection>, String> {
+    client_peer_connection_with(receiver, pts, RTCConfigurationBuilder::new().build()).await
+}
+
+/// [`client_peer_connection`] with ICE servers and a transport policy (TURN).
+pub async fn client_peer_connection_with(
+    receiver: Receiver,
+    pts: PayloadTypes,
+    configuration: RTCConfiguration,
+) -> Result<Arc<dyn PeerConnection>, String> {
     let mut engine = media_engine_numbered(pts).map_err(|e| e.to_string())?;
     let registry = crate::media::testing::interceptors(&mut engine).map_err(|e| e.to_string())?;
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(configuration)
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
         .with_handler(Arc::new(receiver))

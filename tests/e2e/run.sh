@@ -40,11 +40,15 @@ data_dir="$(mktemp -d /tmp/ck-e2e-data.XXXXXX)"
 log="$data_dir/server.log"
 server_pid=""
 
+turn_pid=""
+
 cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "$server_pid" "$turn_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$data_dir"
 }
 trap cleanup EXIT
@@ -53,11 +57,35 @@ trap cleanup EXIT
 api_key="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 api_key_sha="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
 
+# Debian's coturn as the TURN server, as README shows for production (TURN REST
+# credentials with a shared secret), on a free loopback port: rooms that ask for
+# relay-only media reach each other through it.
+if ! command -v turnserver >/dev/null; then
+  echo "e2e: installing coturn" >&2
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
+fi
+mkdir -m 700 "$data_dir/store" "$data_dir/turn"
+turn_secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+(umask 077 && printf '%s\n' "$turn_secret" >"$data_dir/store/turn-secret")
+turn_port="$(node -e 'const s=require("dgram").createSocket("udp4");s.bind(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$turn_port" \
+  --use-auth-secret --static-auth-secret="$turn_secret" --realm=circlekeeper.test \
+  --no-tls --no-dtls --no-cli --allow-loopback-peers \
+  --pidfile="$data_dir/turn/pid" --db="$data_dir/turn/turndb" \
+  --log-file=stdout --simple-log >"$data_dir/turn.log" 2>&1 &
+turn_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "Total General servers" "$data_dir/turn.log" && break
+  sleep 0.1
+done
+grep -q "Total General servers" "$data_dir/turn.log" || { echo "e2e: coturn did not start" >&2; cat "$data_dir/turn.log" >&2; exit 1; }
+
 # No config file: the shipped defaults, a demo circle, and our own port, store and API key.
 # Media workers on free UDP ports (the default engine binds every interface, so
 # Firefox, which never pairs with a loopback address, reaches it too).
 (cd "$data_dir" && CIRCLEKEEPER_API__KEYS="[{id = \"e2e\", key_sha256 = \"$api_key_sha\"}]" \
   CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
+  CIRCLEKEEPER_TURN__EXTERNAL_URLS="[\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\"]" \
   exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
 server_pid=$!
 
