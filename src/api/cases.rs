@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
-use super::types::{Party, Phase, RoomKind};
+use super::types::{Party, RoomSummary as ApiRoomSummary};
 use crate::circle::{self, Role};
 use crate::rooms::wall_clock;
 use crate::server::App;
@@ -30,15 +30,11 @@ pub struct NewCase {
     pub title: String,
 }
 
-/// One room of a case.
+/// One room of a case: as the room list shows it, and what it prepares.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CaseRoom {
-    pub room_id: String,
-    pub kind: RoomKind,
-    pub title: String,
-    pub phase: Phase,
-    pub starts_at: Option<String>,
-    pub created_at: String,
+    #[serde(flatten)]
+    pub room: ApiRoomSummary,
     /// For a preparation meeting, the party it prepares (`harmed`,
     /// `responsible` or `community`); null for the joint meeting, or before
     /// anyone of those parties is invited.
@@ -96,8 +92,7 @@ fn new_case_id() -> String {
 }
 
 async fn case_room(app: &App, summary: RoomSummary) -> Result<CaseRoom, ApiError> {
-    let settings = &summary.room.settings;
-    let prepares = if settings.kind == circle::RoomKind::Preparation {
+    let prepares = if summary.room.settings.kind == circle::RoomKind::Preparation {
         let invitations = app.store.invitations(&summary.room.id).await?;
         let people = invitations
             .iter()
@@ -109,12 +104,7 @@ async fn case_room(app: &App, summary: RoomSummary) -> Result<CaseRoom, ApiError
         None
     };
     Ok(CaseRoom {
-        room_id: summary.room.id,
-        kind: settings.kind.into(),
-        title: settings.title.clone(),
-        phase: summary.phase.into(),
-        starts_at: summary.starts_at.map(rfc3339),
-        created_at: rfc3339(summary.room.created_at),
+        room: super::rooms::summary_of(summary),
         prepares,
     })
 }

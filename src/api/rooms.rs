@@ -550,6 +550,19 @@ pub async fn create_room(
     ))
 }
 
+/// A room as the API lists it (the room list, a case's rooms).
+pub(super) fn summary_of(s: crate::store::RoomSummary) -> RoomSummary {
+    RoomSummary {
+        room_id: s.room.id,
+        kind: s.room.settings.kind.into(),
+        title: s.room.settings.title,
+        phase: s.phase.into(),
+        starts_at: s.starts_at.map(rfc3339),
+        created_at: rfc3339(s.room.created_at),
+        case_id: s.case_id,
+    }
+}
+
 fn encode_cursor(created_at: Timestamp, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{id}", created_at.0))
 }
@@ -603,18 +616,7 @@ pub async fn list_rooms(
                 .map(|s| encode_cursor(s.room.created_at, &s.room.id))
         })
         .flatten();
-    let rooms = page
-        .into_iter()
-        .map(|s| RoomSummary {
-            room_id: s.room.id,
-            kind: s.room.settings.kind.into(),
-            title: s.room.settings.title,
-            phase: s.phase.into(),
-            starts_at: s.starts_at.map(rfc3339),
-            created_at: rfc3339(s.room.created_at),
-            case_id: s.case_id,
-        })
-        .collect();
+    let rooms = page.into_iter().map(summary_of).collect();
     Ok(Json(RoomList { rooms, next_cursor }))
 }
 

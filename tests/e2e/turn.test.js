@@ -8,17 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  accessible, createRoom, grows, heading, idsByName, launch, mediaStats, noProblems, person, press, seatLink,
+  acceptAll, accessible, createRoom, grows, heading, idsByName, launch, mediaStats, noProblems, person, press,
+  seatLink,
 } from './helpers.js';
 
 const PHONE = { width: 390, height: 844 };
-
-async function agreeAll(page, go, agree = 'I agree') {
-  // `all()` does not wait: the points must be on the page first.
-  await page.getByRole('radio', { name: agree, exact: true }).first().waitFor();
-  for (const radio of await page.getByRole('radio', { name: agree, exact: true }).all()) await radio.check();
-  await press(page, go);
-}
 
 /** Waits until the page's peer connection runs over a pair of `type`; returns the path seen. */
 async function pathBecomes(page, type) {
@@ -56,11 +50,11 @@ describe('[turn] a relay-only room', () => {
     const keeper = await person(browser, 'keeper');
     const ana = await person(browser, 'ana', PHONE);
     await keeper.page.goto(seatLink(room, 1));
-    await agreeAll(keeper.page, 'Continue');
+    await acceptAll(keeper.page);
     await heading(keeper.page, 'Relay circle');
     await press(keeper.page, 'Open the room');
     await ana.page.goto(seatLink(room, 2));
-    await agreeAll(ana.page, 'Continue');
+    await acceptAll(ana.page);
     await heading(ana.page, 'You are in the waiting room');
     await press(keeper.page, 'Admit Ana');
     await heading(ana.page, 'The circle has not started yet');
