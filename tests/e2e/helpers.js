@@ -49,9 +49,10 @@ export function seatLink(room, seat) {
   return found.link;
 }
 
-export async function launch() {
+/** Chromium; `executablePath` runs another (a wrapper that starts it in a network namespace). */
+export async function launch(executablePath = process.env.CHROMIUM || '/usr/bin/chromium') {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    executablePath,
     headless: true,
     args: [
       '--headless',

@@ -115,6 +115,7 @@ links_json="$(grep -E '^\s+(keeper|participant)\s' "$log" | node -e '
 export CK_BASE_URL="$base"
 export CK_LINKS="$links_json"
 export CK_API_KEY="$api_key"
+export CK_TURN_PORT="$turn_port"
 export CK_SCREENSHOTS="$here/screenshots"
 mkdir -p "$CK_SCREENSHOTS"
 

@@ -1,16 +1,20 @@
-// TURN in the browser (issue 13, first step): a room created relay-only
-// reaches Chromium through the TURN server the operator runs (run.sh starts
-// Debian's coturn, configured as README shows). The client builds its peer
-// connection with the credential of `media_ready` and `iceTransportPolicy:
-// relay`; getStats() shows the pair in use is a relay one, and video flows
-// both ways through it.
+// TURN in the browser (issue 13, first step), through the TURN server the
+// operator runs (run.sh starts Debian's coturn, configured as README shows):
+// - a room created relay-only: the client builds its peer connection with the
+//   credential of `media_ready` and `iceTransportPolicy: relay`; getStats()
+//   shows the pair in use is a relay one, and video flows both ways;
+// - a participant on a network that lets no UDP through (a network namespace
+//   the test creates, with only TCP bridged out): Chromium joins an ordinary
+//   circle through TURN over TCP, media flows both ways, and the talking
+//   piece still decides who is heard.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  acceptAll, accessible, createRoom, grows, heading, idsByName, launch, mediaStats, noProblems, person, press,
-  seatLink,
+  BASE, acceptAll, accessible, createRoom, grows, heading, idsByName, launch, mediaStats, noProblems, person, press,
+  seatLink, staysFlatWhile,
 } from './helpers.js';
+import { tcpOnlyNetwork } from './tcp-only.js';
 
 const PHONE = { width: 390, height: 844 };
 
@@ -68,5 +72,71 @@ describe('[turn] a relay-only room', () => {
     }
     await accessible(ana.page, 'a relay-only circle');
     noProblems(keeper, ana);
+  });
+});
+
+describe('[turn] a participant whose network lets no UDP through', () => {
+  let network;
+  let browser;
+  let inside;
+
+  before(async () => {
+    network = await tcpOnlyNetwork([Number(new URL(BASE).port), Number(process.env.CK_TURN_PORT)]);
+    browser = await launch();
+    inside = await launch(network.chromium);
+  });
+
+  after(async () => {
+    await inside?.close();
+    await browser?.close();
+    network?.close();
+  });
+
+  it('joins through TURN over TCP, and the talking piece still decides who is heard', async () => {
+    const room = await createRoom({
+      kind: 'circle',
+      title: 'Circle over TCP',
+      seats: [
+        { seat: 1, name: 'Keeper Kim', role: 'keeper' },
+        { seat: 2, name: 'Ana', role: 'participant', party: 'harmed' },
+        { seat: 3, name: 'Ben', role: 'participant', party: 'community' },
+      ],
+    });
+    const keeper = await person(browser, 'keeper');
+    const ben = await person(browser, 'ben');
+    const ana = await person(inside, 'ana (TCP only)', PHONE);
+    await keeper.page.goto(seatLink(room, 1));
+    await acceptAll(keeper.page);
+    await heading(keeper.page, 'Circle over TCP');
+    await press(keeper.page, 'Open the room');
+    for (const [p, seat] of [[ana, 2], [ben, 3]]) {
+      await p.page.goto(seatLink(room, seat));
+      await acceptAll(p.page);
+      await heading(p.page, 'You are in the waiting room');
+    }
+    await press(keeper.page, 'Admit Ana');
+    await press(keeper.page, 'Admit Ben');
+    const ids = await idsByName(keeper.page);
+    await grows(keeper.page, ids.Ana, 'video', { label: 'Ana\'s video at the keeper, over TCP' });
+    const anaSees = await idsByName(ana.page);
+    await grows(ana.page, anaSees['Keeper Kim'], 'video', { label: 'the keeper\'s video at Ana, over TCP' });
+    assert.equal(await pathBecomes(ana.page, 'relay'), 'relay', 'with no UDP, Ana\'s media goes through the relay');
+    assert.notEqual((await mediaStats(keeper.page)).path, 'relay', 'the keeper, with UDP, needs no relay');
+
+    // The piece with Ben: the keeper hears him, not Ana; then with Ana: her
+    // voice crosses the relay, and Ben's no longer reaches the keeper.
+    await press(keeper.page, 'Start the session');
+    await keeper.page.selectOption('#give-to', String(ids.Ben));
+    await press(keeper.page, 'Give');
+    await heading(ben.page, 'You hold the talking piece');
+    await grows(keeper.page, ids.Ben, 'audio', { label: 'Ben holds the piece' });
+    await staysFlatWhile(keeper.page, ids.Ana, ids.Ben, 'audio', { label: 'keeper, while Ben holds the piece' });
+    await keeper.page.selectOption('#give-to', String(ids.Ana));
+    await press(keeper.page, 'Give');
+    await heading(ana.page, 'You hold the talking piece');
+    await grows(keeper.page, ids.Ana, 'audio', { more: 50, label: 'Ana holds the piece, through the relay' });
+    await staysFlatWhile(keeper.page, ids.Ben, ids.Ana, 'audio', { label: 'keeper, while Ana holds the piece' });
+    await accessible(ana.page, 'a circle reached through TURN over TCP');
+    noProblems(keeper, ana, ben);
   });
 });
