@@ -49,8 +49,11 @@ export function seatLink(room, seat) {
   return found.link;
 }
 
-/** Chromium; `executablePath` runs another (a wrapper that starts it in a network namespace). */
-export async function launch(executablePath = process.env.CHROMIUM || '/usr/bin/chromium') {
+/**
+ * Chromium; `executablePath` runs another (a wrapper that starts it in a
+ * network namespace), `extra` adds flags.
+ */
+export async function launch(executablePath = process.env.CHROMIUM || '/usr/bin/chromium', extra = []) {
   return chromium.launch({
     executablePath,
     headless: true,
@@ -62,6 +65,7 @@ export async function launch(executablePath = process.env.CHROMIUM || '/usr/bin/
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extra,
     ],
   });
 }

@@ -65,12 +65,16 @@ if ! command -v turnserver >/dev/null; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
 fi
 mkdir -m 700 "$data_dir/store" "$data_dir/turn"
+# TURN over TLS with a self-signed certificate for 127.0.0.1 (the browser is told to accept it).
+"$bin" certs --dev --dir "$data_dir/turn" >/dev/null
 turn_secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
 (umask 077 && printf '%s\n' "$turn_secret" >"$data_dir/store/turn-secret")
 turn_port="$(node -e 'const s=require("dgram").createSocket("udp4");s.bind(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+turns_port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$turn_port" \
+  --tls-listening-port="$turns_port" --cert="$data_dir/turn/dev-cert.pem" --pkey="$data_dir/turn/dev-key.pem" \
   --use-auth-secret --static-auth-secret="$turn_secret" --realm=circlekeeper.test \
-  --no-tls --no-dtls --no-cli --allow-loopback-peers \
+  --no-dtls --no-cli --allow-loopback-peers \
   --pidfile="$data_dir/turn/pid" --db="$data_dir/turn/turndb" \
   --log-file=stdout --simple-log >"$data_dir/turn.log" 2>&1 &
 turn_pid=$!
@@ -85,7 +89,7 @@ grep -q "Total General servers" "$data_dir/turn.log" || { echo "e2e: coturn did 
 # Firefox, which never pairs with a loopback address, reaches it too).
 (cd "$data_dir" && CIRCLEKEEPER_API__KEYS="[{id = \"e2e\", key_sha256 = \"$api_key_sha\"}]" \
   CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
-  CIRCLEKEEPER_TURN__EXTERNAL_URLS="[\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\"]" \
+  CIRCLEKEEPER_TURN__EXTERNAL_URLS="[\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\", \"turns:127.0.0.1:$turns_port?transport=tcp\"]" \
   exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
 server_pid=$!
 
@@ -116,6 +120,7 @@ export CK_BASE_URL="$base"
 export CK_LINKS="$links_json"
 export CK_API_KEY="$api_key"
 export CK_TURN_PORT="$turn_port"
+export CK_TURNS_PORT="$turns_port"
 export CK_SCREENSHOTS="$here/screenshots"
 mkdir -p "$CK_SCREENSHOTS"
 

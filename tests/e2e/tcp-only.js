@@ -29,13 +29,16 @@ for (const port of ports) {
 }
 `;
 
+let made = 0;
+
 /**
  * Creates the namespace and its bridge for `ports`; returns
  * `{chromium, close}`: a Chromium executable that runs inside it, and the
  * clean-up.
  */
 export async function tcpOnlyNetwork(ports, chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium') {
-  const name = `ck-tcponly-${process.pid}`;
+  made += 1;
+  const name = `ck-tcponly-${process.pid}-${made}`;
   const dir = mkdtempSync(join(tmpdir(), 'ck-tcponly-'));
   execFileSync('ip', ['netns', 'add', name]);
   // Browsers gather candidates only on a network adapter other than loopback:

@@ -4,9 +4,9 @@
 //   credential of `media_ready` and `iceTransportPolicy: relay`; getStats()
 //   shows the pair in use is a relay one, and video flows both ways;
 // - a participant on a network that lets no UDP through (a network namespace
-//   the test creates, with only TCP bridged out): Chromium joins an ordinary
-//   circle through TURN over TCP, media flows both ways, and the talking
-//   piece still decides who is heard.
+//   the test creates, with one TCP port of the TURN server bridged out):
+//   Chromium joins an ordinary circle through TURN over TCP, and over TLS;
+//   media flows both ways, and the talking piece still decides who is heard.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -75,15 +75,17 @@ describe('[turn] a relay-only room', () => {
   });
 });
 
-describe('[turn] a participant whose network lets no UDP through', () => {
+// Over TCP, and over TLS: only that one of the TURN server's ports gets out.
+for (const [how, turnPort] of [['TCP', process.env.CK_TURN_PORT], ['TLS', process.env.CK_TURNS_PORT]]) describe(`[turn] a participant whose network lets no UDP through, over ${how}`, () => {
   let network;
   let browser;
   let inside;
 
   before(async () => {
-    network = await tcpOnlyNetwork([Number(new URL(BASE).port), Number(process.env.CK_TURN_PORT)]);
+    network = await tcpOnlyNetwork([Number(new URL(BASE).port), Number(turnPort)]);
     browser = await launch();
-    inside = await launch(network.chromium);
+    // The TURN server's certificate is a self-signed one for 127.0.0.1.
+    inside = await launch(network.chromium, ['--ignore-certificate-errors']);
   });
 
   after(async () => {
@@ -92,10 +94,10 @@ describe('[turn] a participant whose network lets no UDP through', () => {
     network?.close();
   });
 
-  it('joins through TURN over TCP, and the talking piece still decides who is heard', async () => {
+  it(`joins through TURN over ${how}, and the talking piece still decides who is heard`, async () => {
     const room = await createRoom({
       kind: 'circle',
-      title: 'Circle over TCP',
+      title: `Circle over ${how}`,
       seats: [
         { seat: 1, name: 'Keeper Kim', role: 'keeper' },
         { seat: 2, name: 'Ana', role: 'participant', party: 'harmed' },
@@ -104,10 +106,10 @@ describe('[turn] a participant whose network lets no UDP through', () => {
     });
     const keeper = await person(browser, 'keeper');
     const ben = await person(browser, 'ben');
-    const ana = await person(inside, 'ana (TCP only)', PHONE);
+    const ana = await person(inside, `ana (${how} only)`, PHONE);
     await keeper.page.goto(seatLink(room, 1));
     await acceptAll(keeper.page);
-    await heading(keeper.page, 'Circle over TCP');
+    await heading(keeper.page, `Circle over ${how}`);
     await press(keeper.page, 'Open the room');
     for (const [p, seat] of [[ana, 2], [ben, 3]]) {
       await p.page.goto(seatLink(room, seat));
@@ -117,9 +119,9 @@ describe('[turn] a participant whose network lets no UDP through', () => {
     await press(keeper.page, 'Admit Ana');
     await press(keeper.page, 'Admit Ben');
     const ids = await idsByName(keeper.page);
-    await grows(keeper.page, ids.Ana, 'video', { label: 'Ana\'s video at the keeper, over TCP' });
+    await grows(keeper.page, ids.Ana, 'video', { label: `Ana's video at the keeper, over ${how}` });
     const anaSees = await idsByName(ana.page);
-    await grows(ana.page, anaSees['Keeper Kim'], 'video', { label: 'the keeper\'s video at Ana, over TCP' });
+    await grows(ana.page, anaSees['Keeper Kim'], 'video', { label: `the keeper's video at Ana, over ${how}` });
     assert.equal(await pathBecomes(ana.page, 'relay'), 'relay', 'with no UDP, Ana\'s media goes through the relay');
     assert.notEqual((await mediaStats(keeper.page)).path, 'relay', 'the keeper, with UDP, needs no relay');
 
@@ -136,7 +138,7 @@ describe('[turn] a participant whose network lets no UDP through', () => {
     await heading(ana.page, 'You hold the talking piece');
     await grows(keeper.page, ids.Ana, 'audio', { more: 50, label: 'Ana holds the piece, through the relay' });
     await staysFlatWhile(keeper.page, ids.Ben, ids.Ana, 'audio', { label: 'keeper, while Ana holds the piece' });
-    await accessible(ana.page, 'a circle reached through TURN over TCP');
+    await accessible(ana.page, `a circle reached through TURN over ${how}`);
     noProblems(keeper, ana, ben);
   });
 });
