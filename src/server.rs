@@ -39,6 +39,8 @@ pub struct App {
     pub metrics: PrometheusHandle,
     /// Becomes true when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// TURN credentials, and the embedded relay when it runs.
+    pub turn: Option<Arc<TurnRest>>,
 }
 
 impl App {
@@ -64,14 +66,20 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let mut media = config.media.media_config(config.listen);
-    media.turn = TurnRest::load(&config.turn, &config.data_dir)?.map(Arc::new);
+    // Before the relay starts: it takes its metric handles once.
+    let metrics = telemetry::metrics_handle();
+    let turn = TurnRest::load(&config.turn, &config.tls, &config.data_dir, &media)
+        .await?
+        .map(Arc::new);
+    media.turn = turn.clone();
     let app = App {
         rooms: Rooms::new(store.clone(), shutdown.clone(), media),
         store,
         keys,
         connections,
-        metrics: telemetry::metrics_handle(),
+        metrics,
         shutdown,
+        turn,
         config,
     };
     Ok((Arc::new(app), shutdown_tx))
@@ -216,6 +224,9 @@ pub async fn serve(
     app.rooms.drain().await;
     for task in background {
         let _ = task.await;
+    }
+    if let Some(turn) = &app.turn {
+        turn.close().await;
     }
     app.store.close().await;
     tracing::info!("server stopped");

@@ -13,6 +13,8 @@ mod common;
 mod media_common;
 #[path = "media_common/signalled.rs"]
 mod signalled;
+#[path = "media_common/turn.rs"]
+mod turn;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -25,6 +27,7 @@ use circlekeeper::turn::TurnRest;
 use common::TestServer;
 use serde_json::Value;
 use signalled::{admitted, arrive, serial};
+use turn::{turn_entry, unix_now};
 
 /// The shared secret as coturn's `static-auth-secret` holds it, and as the
 /// secret file holds it (hex, one line).
@@ -96,17 +99,7 @@ impl Coturn {
     /// Whether coturn's own client, `turnutils_uclient`, allocates a relay and
     /// sends through it with these credentials (over TCP with `tcp`).
     fn allocates(&self, username: &str, password: &str, tcp: bool) -> bool {
-        let mut command = Command::new("turnutils_uclient");
-        if tcp {
-            command.arg("-t");
-        }
-        command
-            .args(["-y", "-n", "3", "-u", username, "-w", password, "-p"])
-            .arg(self.port.to_string())
-            .arg("127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        command.status().expect("turnutils_uclient").success()
+        turn::uclient(self.port, username, password, tcp, None).ok
     }
 }
 
@@ -138,26 +131,6 @@ async fn server_with_turn(coturn: &Coturn, secrets: &Path) -> TestServer {
         config.turn.secret_file = Some(secret);
     })
     .await
-}
-
-fn turn_entry(media_ready: &Value) -> (String, String, Vec<Value>) {
-    let servers = media_ready["ice_servers"].as_array().expect("ice_servers");
-    let turn = servers
-        .iter()
-        .find(|s| s["username"].is_string())
-        .unwrap_or_else(|| panic!("no TURN credential in {media_ready}"));
-    (
-        turn["username"].as_str().unwrap().to_owned(),
-        turn["credential"].as_str().unwrap().to_owned(),
-        turn["urls"].as_array().unwrap().clone(),
-    )
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

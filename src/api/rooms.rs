@@ -343,7 +343,7 @@ fn settings_of(app: &App, request: &CreateRoom) -> Result<Settings, ApiError> {
         settings.pause_video = pause_video;
     }
     if options.relay_only == Some(true) {
-        if !app.config.turn.enabled() {
+        if !app.config.turn.in_use() {
             return Err(ApiError::invalid(
                 "invalid_option",
                 "options.relay_only needs a TURN server, and this server has none ([turn] external_urls)",

@@ -883,6 +883,14 @@ fn schema() -> toml::Table {
             public_ip: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             ..MediaSettings::default()
         },
+        turn: TurnSettings {
+            bind_ip: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            host: Some(String::new()),
+            cert_file: Some(PathBuf::new()),
+            key_file: Some(PathBuf::new()),
+            secret_file: Some(PathBuf::new()),
+            ..TurnSettings::default()
+        },
         ..Config::default()
     };
     toml::Table::try_from(&full).expect("the config serialises to a table")

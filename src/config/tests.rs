@@ -376,6 +376,29 @@ fn validation() {
         key_of(with(&|c| c.limits.max_rooms = 0)),
         "limits.max_rooms"
     );
+    // [turn]: one relay or the other; a certificate comes with its key; a
+    // host is a name or an address; limits are positive.
+    with(&|c| c.turn.enabled = true).unwrap();
+    assert_eq!(
+        key_of(with(&|c| {
+            c.turn.enabled = true;
+            c.turn.external_urls = vec!["turn:t.example.org:3478".into()];
+        })),
+        "turn.enabled"
+    );
+    assert_eq!(
+        key_of(with(&|c| c.turn.cert_file = Some("c.pem".into()))),
+        "turn.cert_file"
+    );
+    assert_eq!(
+        key_of(with(&|c| c.turn.host = Some("a b".into()))),
+        "turn.host"
+    );
+    with(&|c| c.turn.host = Some("circles.example.org".into())).unwrap();
+    assert_eq!(
+        key_of(with(&|c| c.turn.allocations_per_session = 0)),
+        "turn.allocations_per_session"
+    );
     assert_eq!(
         key_of(with(&|c| c.limits.message_burst = 0)),
         "limits.message_burst"

@@ -25,6 +25,7 @@ mod audio_level;
 mod engine;
 mod forward;
 mod gates;
+mod own;
 mod peer;
 mod rtcp;
 /// The sans-IO engine of issue 12 (`[media] engine = "workers"`).
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use gates::MediaStats;
+pub use own::OwnAddresses;
 
 /// The codec table and interceptor chain the server uses, for test clients that should
 /// speak the same dialect (and see keyframe requests). Not part of the seam.
@@ -311,6 +313,14 @@ impl Sfu {
     /// How often a session's TURN credential is renewed; `None` without TURN.
     pub fn turn_renewal(&self) -> Option<std::time::Duration> {
         self.turn.as_ref().map(|t| t.renew_every())
+    }
+
+    /// A client's session ended: its TURN credentials die now where the relay can
+    /// be told (the embedded one), else at their expiry.
+    pub async fn revoke_turn(&self, session: &str) {
+        if let Some(turn) = &self.turn {
+            turn.revoke(session).await;
+        }
     }
 
     /// Whether clients get TURN credentials (a relay-only room needs them).

@@ -347,6 +347,7 @@ impl PeerLink {
                 },
             }
         }
+        self.sfu.revoke_turn(&turn_id).await;
         self.sfu.remove_peer(key).await;
     }
 

@@ -144,6 +144,15 @@ impl Rooms {
         }
     }
 
+    /// The media workers' UDP addresses, once a room has started them.
+    pub fn media_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.media
+            .pool
+            .running()
+            .map(|pool| pool.local_addrs())
+            .unwrap_or_default()
+    }
+
     /// Shutdown (after the shutdown signal): starts no room any more and
     /// waits until every room task has handled (and journaled) its queued
     /// inputs and ended its sessions. The store may be closed after this.

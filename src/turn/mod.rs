@@ -7,10 +7,15 @@
 //! minted per media session, handed only to people in the circle (inside
 //! `media_ready`), and renewed while the session lasts (`media_ice_servers`).
 //!
-//! This step serves an existing TURN server (`[turn] external_urls`, e.g.
-//! coturn); the embedded relay comes next.
+//! The TURN server is either the embedded [`relay`] (`[turn] enabled`), which
+//! also refuses a session's credentials the moment it ends, or an existing one
+//! (`[turn] external_urls`, e.g. coturn), which honours them until they expire.
 
+pub mod relay;
+
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,14 +24,31 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha1::Sha1;
 
-use crate::config::TurnSettings;
-use crate::media::IceServer;
+use crate::config::{TlsSettings, TurnSettings};
+use crate::media::{IceServer, MediaConfig, OwnAddresses};
+use relay::{Relay, RelaySettings};
 
 /// Why TURN could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TurnError {
     #[error("TURN secret: {0}")]
     Secret(#[from] crate::auth::AuthError),
+    #[error("TURN certificate: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    Relay(#[from] relay::RelayError),
+    #[error(
+        "turn.host must be set: the relay's address is not known (set it, or [media] public_ip)"
+    )]
+    NoHost,
+}
+
+/// Seconds since the Unix epoch, as TURN REST usernames count them.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The password of a TURN REST username: base64(HMAC-SHA1(secret, username)).
@@ -47,6 +69,8 @@ pub struct TurnRest {
     secret: Vec<u8>,
     urls: Vec<String>,
     lifetime: Duration,
+    /// The embedded relay, when it serves these credentials.
+    relay: Option<Arc<Relay>>,
 }
 
 impl std::fmt::Debug for TurnRest {
@@ -62,20 +86,33 @@ impl std::fmt::Debug for TurnRest {
 impl TurnRest {
     /// Reads the TURN secret file, creating it (32 random bytes, hex, mode
     /// 0600) on first start, so that an operator can hand it to coturn before
-    /// turning TURN on. `None` when no TURN server is configured.
-    pub fn load(settings: &TurnSettings, data_dir: &Path) -> Result<Option<TurnRest>, TurnError> {
+    /// turning TURN on; starts the embedded relay when it is enabled. `None`
+    /// when no TURN server is configured.
+    pub async fn load(
+        settings: &TurnSettings,
+        tls: &TlsSettings,
+        data_dir: &Path,
+        media: &MediaConfig,
+    ) -> Result<Option<TurnRest>, TurnError> {
         let path = settings
             .secret_file
             .clone()
             .unwrap_or_else(|| data_dir.join("turn-secret"));
-        let secret = crate::auth::load_or_create_secret(&path)?;
+        let secret = hex::encode(crate::auth::load_or_create_secret(&path)?).into_bytes();
+        let lifetime = Duration::from_secs(u64::from(settings.credential_seconds));
+        if settings.enabled {
+            let relay = start_relay(settings, tls, media, secret.clone(), lifetime).await?;
+            let mut rest = TurnRest::new(secret, relay.urls().to_vec(), lifetime);
+            rest.relay = Some(Arc::new(relay));
+            return Ok(Some(rest));
+        }
         if settings.external_urls.is_empty() {
             return Ok(None);
         }
         Ok(Some(TurnRest::new(
-            hex::encode(secret).into_bytes(),
+            secret,
             settings.external_urls.clone(),
-            Duration::from_secs(u64::from(settings.credential_seconds)),
+            lifetime,
         )))
     }
 
@@ -84,6 +121,31 @@ impl TurnRest {
             secret,
             urls,
             lifetime,
+            relay: None,
+        }
+    }
+
+    /// A session ended (the person left, was removed or withdrew): the
+    /// embedded relay refuses its credentials at once and ends its
+    /// allocations. An external TURN server honours them until they expire.
+    pub async fn revoke(&self, id: &str) {
+        if let Some(relay) = &self.relay {
+            relay.revoke(id).await;
+        }
+    }
+
+    /// How many allocations the embedded relay holds for session `id` now.
+    pub async fn allocations_of(&self, id: &str) -> usize {
+        match &self.relay {
+            Some(relay) => relay.allocations_of(id).await,
+            None => 0,
+        }
+    }
+
+    /// Stops the embedded relay, if there is one.
+    pub async fn close(&self) {
+        if let Some(relay) = &self.relay {
+            relay.close().await;
         }
     }
 
@@ -103,6 +165,65 @@ impl TurnRest {
     pub fn renew_every(&self) -> Duration {
         (self.lifetime / 2).max(Duration::from_secs(1))
     }
+}
+
+/// Starts the embedded relay as `[turn]` describes it, relaying only to `media`'s sockets.
+async fn start_relay(
+    settings: &TurnSettings,
+    tls: &TlsSettings,
+    media: &MediaConfig,
+    secret: Vec<u8>,
+    lifetime: Duration,
+) -> Result<Relay, TurnError> {
+    let specific = |ip: Option<IpAddr>| ip.filter(|ip| !ip.is_unspecified());
+    let host = settings
+        .host
+        .clone()
+        .or_else(|| media.public_ip.map(|ip| ip.to_string()))
+        .or_else(|| specific(settings.bind_ip).map(|ip| ip.to_string()))
+        .ok_or(TurnError::NoHost)?;
+    let bind_ip = settings
+        .bind_ip
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let relayed_ip = specific(Some(bind_ip))
+        .or_else(|| host.parse().ok())
+        .or(media.public_ip)
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let cert = match (&settings.cert_file, &settings.key_file) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => tls.cert_file.as_ref().zip(tls.key_file.as_ref()),
+    };
+    let tls = match cert {
+        Some((cert, key)) if settings.tls_port != 0 => {
+            let loaded = crate::tls::server_config(cert, key).await?;
+            // The HTTPS configuration names HTTP in ALPN; TURN clients name none.
+            let mut config = (*loaded.get_inner()).clone();
+            config.alpn_protocols.clear();
+            Some((settings.tls_port, Arc::new(config)))
+        }
+        _ => {
+            if settings.tls_port != 0 {
+                tracing::warn!("TURN over TLS is off: no certificate ([turn] cert_file or [tls])");
+            }
+            None
+        }
+    };
+    let own = OwnAddresses::new(media);
+    let peers: relay::Peers = Arc::new(move |addr: SocketAddr| own.contains(addr));
+    let settings = RelaySettings {
+        bind_ip,
+        relayed_ip,
+        host,
+        udp_port: settings.udp_port,
+        tcp_port: settings.tcp_port,
+        tls,
+        max_allocations: settings.max_allocations as usize,
+        allocations_per_session: settings.allocations_per_session as usize,
+        kbps_per_allocation: settings.kbps_per_allocation,
+        total_kbps: settings.total_kbps,
+        lifetime,
+    };
+    Ok(Relay::start(settings, secret, peers).await?)
 }
 
 /// A fresh opaque id for one media session's credentials.

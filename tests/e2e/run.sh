@@ -40,10 +40,8 @@ data_dir="$(mktemp -d /tmp/ck-e2e-data.XXXXXX)"
 log="$data_dir/server.log"
 server_pid=""
 
-turn_pid=""
-
 cleanup() {
-  for pid in "$server_pid" "$turn_pid"; do
+  for pid in "$server_pid"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -57,39 +55,24 @@ trap cleanup EXIT
 api_key="e2e-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 api_key_sha="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
 
-# Debian's coturn as the TURN server, as README shows for production (TURN REST
-# credentials with a shared secret), on a free loopback port: rooms that ask for
-# relay-only media reach each other through it.
-if ! command -v turnserver >/dev/null; then
-  echo "e2e: installing coturn" >&2
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
-fi
+# The embedded TURN relay on free loopback ports, UDP and TCP on one number,
+# TLS on another with a self-signed certificate for 127.0.0.1 (the browser is
+# told to accept it): rooms that ask for relay-only media, and a browser whose
+# network lets no UDP through, reach the media through it.
 mkdir -m 700 "$data_dir/store" "$data_dir/turn"
-# TURN over TLS with a self-signed certificate for 127.0.0.1 (the browser is told to accept it).
 "$bin" certs --dev --dir "$data_dir/turn" >/dev/null
-turn_secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
-(umask 077 && printf '%s\n' "$turn_secret" >"$data_dir/store/turn-secret")
-turn_port="$(node -e 'const s=require("dgram").createSocket("udp4");s.bind(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+turn_port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 turns_port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$turn_port" \
-  --tls-listening-port="$turns_port" --cert="$data_dir/turn/dev-cert.pem" --pkey="$data_dir/turn/dev-key.pem" \
-  --use-auth-secret --static-auth-secret="$turn_secret" --realm=circlekeeper.test \
-  --no-dtls --no-cli --allow-loopback-peers \
-  --pidfile="$data_dir/turn/pid" --db="$data_dir/turn/turndb" \
-  --log-file=stdout --simple-log >"$data_dir/turn.log" 2>&1 &
-turn_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "Total General servers" "$data_dir/turn.log" && break
-  sleep 0.1
-done
-grep -q "Total General servers" "$data_dir/turn.log" || { echo "e2e: coturn did not start" >&2; cat "$data_dir/turn.log" >&2; exit 1; }
 
 # No config file: the shipped defaults, a demo circle, and our own port, store and API key.
 # Media workers on free UDP ports (the default engine binds every interface, so
 # Firefox, which never pairs with a loopback address, reaches it too).
 (cd "$data_dir" && CIRCLEKEEPER_API__KEYS="[{id = \"e2e\", key_sha256 = \"$api_key_sha\"}]" \
   CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
-  CIRCLEKEEPER_TURN__EXTERNAL_URLS="[\"turn:127.0.0.1:$turn_port?transport=udp\", \"turn:127.0.0.1:$turn_port?transport=tcp\", \"turns:127.0.0.1:$turns_port?transport=tcp\"]" \
+  CIRCLEKEEPER_TURN__ENABLED=true CIRCLEKEEPER_TURN__BIND_IP=127.0.0.1 \
+  CIRCLEKEEPER_TURN__UDP_PORT="$turn_port" CIRCLEKEEPER_TURN__TCP_PORT="$turn_port" \
+  CIRCLEKEEPER_TURN__TLS_PORT="$turns_port" \
+  CIRCLEKEEPER_TURN__CERT_FILE="$data_dir/turn/dev-cert.pem" CIRCLEKEEPER_TURN__KEY_FILE="$data_dir/turn/dev-key.pem" \
   exec "$bin" --data-dir "$data_dir/store" --listen "127.0.0.1:$port") >"$log" 2>&1 &
 server_pid=$!
 

@@ -1,5 +1,5 @@
-// TURN in the browser (issue 13, first step), through the TURN server the
-// operator runs (run.sh starts Debian's coturn, configured as README shows):
+// TURN in the browser (issue 13), through the server's embedded TURN relay
+// (run.sh turns it on, on loopback, over UDP, TCP and TLS):
 // - a room created relay-only: the client builds its peer connection with the
 //   credential of `media_ready` and `iceTransportPolicy: relay`; getStats()
 //   shows the pair in use is a relay one, and video flows both ways;
@@ -41,7 +41,7 @@ describe('[turn] a relay-only room', () => {
     await browser?.close();
   });
 
-  it('carries video both ways through the TURN server', async () => {
+  it('carries video both ways through the embedded relay', async () => {
     const room = await createRoom({
       kind: 'circle',
       title: 'Relay circle',
@@ -84,7 +84,7 @@ for (const [how, turnPort] of [['TCP', process.env.CK_TURN_PORT], ['TLS', proces
   before(async () => {
     network = await tcpOnlyNetwork([Number(new URL(BASE).port), Number(turnPort)]);
     browser = await launch();
-    // The TURN server's certificate is a self-signed one for 127.0.0.1.
+    // The relay's certificate is a self-signed one for 127.0.0.1.
     inside = await launch(network.chromium, ['--ignore-certificate-errors']);
   });
 
