@@ -21,12 +21,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use circlekeeper::circle::{Role, RoomKind, Settings};
-use circlekeeper::media::MediaKind::{Audio, Video};
+use circlekeeper::circle::{Role, RoomKind};
 use circlekeeper::turn::TurnRest;
 use common::TestServer;
 use serde_json::Value;
-use signalled::{admitted, arrive, serial};
+use signalled::{arrive, serial};
 use turn::{turn_entry, unix_now};
 
 /// The shared secret as coturn's `static-auth-secret` holds it, and as the
@@ -191,51 +190,5 @@ async fn a_relay_only_room_carries_everyones_media_through_the_turn_server() {
     let coturn = Coturn::start();
     let secrets = tempfile::tempdir().expect("temp dir");
     let server = server_with_turn(&coturn, secrets.path()).await;
-    let mut settings = Settings::for_kind(RoomKind::Circle, "Relay only");
-    settings.relay_only = true;
-    server.room_with("rr", settings).await;
-
-    let mut keeper = arrive(&server, "rr", 1, Role::Keeper, "Kim", true).await;
-    keeper.until("media_ready").await.expect("media_ready");
-    assert_eq!(
-        keeper.seen("media_ready")[0]["ice_transport_policy"],
-        "relay"
-    );
-    let mut ana = admitted(
-        &server,
-        &mut keeper,
-        "rr",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
-    keeper
-        .cmd(serde_json::json!({"type": "start_session"}))
-        .await
-        .expect("start");
-    keeper
-        .cmd(serde_json::json!({"type": "set_mode", "mode": "open"}))
-        .await
-        .expect("open floor");
-    ana.wait_view(|v| v["mode"] == "open").await.expect("view");
-    for (to, from) in [(&keeper, &ana), (&ana, &keeper)] {
-        for kind in [Audio, Video] {
-            to.wait_got(from.you, kind, 25)
-                .await
-                .unwrap_or_else(|e| panic!("{kind:?} from {} at {}: {e}", from.name, to.name));
-        }
-    }
-    for peer in [&keeper, &ana] {
-        let types = peer.counters.candidate_types.lock().unwrap().clone();
-        assert!(!types.is_empty(), "{} trickled no candidate", peer.name);
-        assert!(
-            types.iter().all(|t| t == "relay"),
-            "{} gathered more than relay candidates: {types:?}",
-            peer.name
-        );
-    }
-    ana.close().await;
-    keeper.close().await;
+    turn::relay_only_room_carries_media(&server).await;
 }

@@ -23,8 +23,7 @@ mod turn;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use circlekeeper::circle::{Role, RoomKind, Settings};
-use circlekeeper::media::MediaKind::{Audio, Video};
+use circlekeeper::circle::{Role, RoomKind};
 use circlekeeper::turn::TurnRest;
 use common::TestServer;
 use serde_json::{Value, json};
@@ -320,48 +319,7 @@ async fn the_relay_serves_people_in_the_circle_only_towards_the_media_and_only_w
 async fn a_relay_only_room_carries_everyones_media_through_the_embedded_relay() {
     let _serial = serial();
     let server = server_with_relay(10).await;
-    let mut settings = Settings::for_kind(RoomKind::Circle, "Relay only");
-    settings.relay_only = true;
-    server.room_with("rr", settings).await;
-
-    let mut keeper = arrive(&server, "rr", 1, Role::Keeper, "Kim", true).await;
-    keeper.until("media_ready").await.expect("media_ready");
-    let mut ana = admitted(
-        &server,
-        &mut keeper,
-        "rr",
-        2,
-        Role::Participant,
-        "Ana",
-        true,
-    )
-    .await;
-    keeper
-        .cmd(json!({"type": "start_session"}))
-        .await
-        .expect("start");
-    keeper
-        .cmd(json!({"type": "set_mode", "mode": "open"}))
-        .await
-        .expect("open floor");
-    ana.wait_view(|v| v["mode"] == "open").await.expect("view");
-    for (to, from) in [(&keeper, &ana), (&ana, &keeper)] {
-        for kind in [Audio, Video] {
-            to.wait_got(from.you, kind, 25)
-                .await
-                .unwrap_or_else(|e| panic!("{kind:?} from {} at {}: {e}", from.name, to.name));
-        }
-    }
-    for peer in [&keeper, &ana] {
-        let types = peer.counters.candidate_types.lock().unwrap().clone();
-        assert!(
-            !types.is_empty() && types.iter().all(|t| t == "relay"),
-            "{}: {types:?}",
-            peer.name
-        );
-    }
-    ana.close().await;
-    keeper.close().await;
+    turn::relay_only_room_carries_media(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,56 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use serde_json::Value;
+use circlekeeper::circle::{Role, RoomKind, Settings};
+use circlekeeper::media::MediaKind::{Audio, Video};
+use serde_json::{Value, json};
+
+use crate::common::TestServer;
+use crate::signalled::{admitted, arrive};
+
+/// In a relay-only room on `server`, two publishing peers (webrtc-rs's TURN
+/// client) gather nothing but relay candidates and carry audio and video both
+/// ways through the server's TURN relay, whichever it is.
+pub async fn relay_only_room_carries_media(server: &TestServer) {
+    let mut settings = Settings::for_kind(RoomKind::Circle, "Relay only");
+    settings.relay_only = true;
+    server.room_with("rr", settings).await;
+
+    let mut keeper = arrive(server, "rr", 1, Role::Keeper, "Kim", true).await;
+    keeper.until("media_ready").await.expect("media_ready");
+    assert_eq!(
+        keeper.seen("media_ready")[0]["ice_transport_policy"],
+        "relay"
+    );
+    let mut ana = admitted(server, &mut keeper, "rr", 2, Role::Participant, "Ana", true).await;
+    keeper
+        .cmd(json!({"type": "start_session"}))
+        .await
+        .expect("start");
+    keeper
+        .cmd(json!({"type": "set_mode", "mode": "open"}))
+        .await
+        .expect("open floor");
+    ana.wait_view(|v| v["mode"] == "open").await.expect("view");
+    for (to, from) in [(&keeper, &ana), (&ana, &keeper)] {
+        for kind in [Audio, Video] {
+            to.wait_got(from.you, kind, 25)
+                .await
+                .unwrap_or_else(|e| panic!("{kind:?} from {} at {}: {e}", from.name, to.name));
+        }
+    }
+    for peer in [&keeper, &ana] {
+        let types = peer.counters.candidate_types.lock().unwrap().clone();
+        assert!(!types.is_empty(), "{} trickled no candidate", peer.name);
+        assert!(
+            types.iter().all(|t| t == "relay"),
+            "{} gathered more than relay candidates: {types:?}",
+            peer.name
+        );
+    }
+    ana.close().await;
+    keeper.close().await;
+}
 
 /// What one run of `turnutils_uclient` did.
 pub struct Run {

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::net::UdpSocket;
 use turn::relay::RelayAddressGenerator;
@@ -16,14 +19,20 @@ use webrtc_util::Conn;
 use super::Peers;
 use super::metrics::{Refusal, Relayed};
 
-/// A byte-rate limiter: `kbps` kbit/s, with one second's worth as burst.
-pub fn byte_limiter(kbps: u32) -> Option<DefaultDirectRateLimiter> {
-    let bytes = NonZeroU32::new(kbps.saturating_mul(125))?;
-    Some(RateLimiter::direct(Quota::per_second(bytes)))
+/// `kbps` kbit/s in bytes, with one second's worth as burst; `None` for 0.
+fn byte_quota(kbps: u32) -> Option<Quota> {
+    NonZeroU32::new(kbps.saturating_mul(125)).map(Quota::per_second)
 }
 
+/// A byte-rate limiter of `kbps` kbit/s; `None` (no limit) for 0.
+pub fn byte_limiter(kbps: u32) -> Option<DefaultDirectRateLimiter> {
+    byte_quota(kbps).map(RateLimiter::direct)
+}
+
+type Limiter<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
 /// Whether `n` bytes fit under every limiter given.
-fn within(limiters: [Option<&DefaultDirectRateLimiter>; 2], n: usize) -> bool {
+fn within<C: Clock>(limiters: [Option<&Limiter<C>>; 2], n: usize) -> bool {
     let Some(n) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else {
         return true;
     };
@@ -167,5 +176,36 @@ impl Conn for RelaySocket {
 
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+    use std::time::Duration;
+
+    #[test]
+    fn packets_past_a_byte_rate_drop_until_it_refills() {
+        let clock = FakeRelativeClock::default();
+        // 8 kbit/s: 1 000 bytes a second; the whole relay at 12 kbit/s (1 500).
+        let own = RateLimiter::direct_with_clock(byte_quota(8).unwrap(), clock.clone());
+        let total = RateLimiter::direct_with_clock(byte_quota(12).unwrap(), clock.clone());
+        let both = [Some(&own), Some(&total)];
+        assert!(within(both, 600));
+        assert!(within(both, 400));
+        assert!(!within(both, 1), "the allocation's second is spent");
+        clock.advance(Duration::from_millis(500));
+        assert!(within(both, 500), "half a second refills half");
+        assert!(!within(both, 100));
+        // The relay's limit binds across allocations: 1 000 of its 1 500 bytes
+        // (refilled by 750) are spent, so another allocation gets the 750 left.
+        let other = RateLimiter::direct_with_clock(byte_quota(8).unwrap(), clock.clone());
+        assert!(within([Some(&other), Some(&total)], 750));
+        assert!(
+            !within([Some(&other), Some(&total)], 1),
+            "the relay's second is spent"
+        );
+        assert!(byte_quota(0).is_none(), "0: no limit");
     }
 }
