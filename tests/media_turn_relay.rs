@@ -202,8 +202,8 @@ async fn the_relay_serves_people_in_the_circle_only_towards_the_media_and_only_w
             Expect::Relayed,
         ),
         case(
-            "Ana over TCP",
-            true,
+            "Ana over UDP",
+            false,
             &ana_user,
             &ana_password,
             media,
@@ -257,7 +257,7 @@ async fn the_relay_serves_people_in_the_circle_only_towards_the_media_and_only_w
     check(cases).await;
     assert!(
         turn.allocations_of(&ana_id).await > 0,
-        "Ana's allocation outlives her client"
+        "Ana's allocation over UDP outlives her client, until it lapses or she goes"
     );
 
     // Removed: her allocations end at once, her credential is refused; the
@@ -363,5 +363,50 @@ async fn a_session_holds_no_more_allocations_than_its_limit() {
         metrics.contains("circlekeeper_turn_refusals_total{reason=\"quota\"}"),
         "counted"
     );
+    keeper.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_over_tcp_ends_with_its_connection() {
+    let _serial = serial();
+    let server = server_with_relay(10).await;
+    let turn = server.app.turn.clone().expect("the relay runs");
+    server.room("tt", RoomKind::Circle).await;
+    let mut keeper = arrive(&server, "tt", 1, Role::Keeper, "Kim", false).await;
+    keeper.until("media_ready").await.expect("media_ready");
+    let (_, _, urls) = turn_entry(keeper.seen("media_ready")[0]);
+    let media = *server
+        .app
+        .rooms
+        .media_addrs()
+        .iter()
+        .min()
+        .expect("workers");
+    let secret =
+        std::fs::read_to_string(server.data_dir.path().join("turn-secret")).expect("secret");
+    let minted = TurnRest::new(
+        secret.trim().as_bytes().to_vec(),
+        vec![],
+        Duration::from_secs(600),
+    );
+    for (session, tcp) in [("00000000000000aa", true), ("00000000000000bb", false)] {
+        let credential = minted.credential(unix_now(), session);
+        let (user, password) = (credential.username.unwrap(), credential.credential.unwrap());
+        let port = port_of(&urls, if tcp { "tcp" } else { "udp" });
+        let r = run(port, &user, &password, tcp, media).await;
+        assert!(r.ok, "relayed (tcp: {tcp}):\n{}", r.output);
+    }
+    // The client has exited: over TCP its allocations go with its connection
+    // (they would otherwise count against the session for their lifetime);
+    // over UDP nothing tells the relay, so they stay until they lapse.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while turn.allocations_of("00000000000000aa").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "allocations over TCP outlived their connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(turn.allocations_of("00000000000000bb").await > 0);
     keeper.close().await;
 }

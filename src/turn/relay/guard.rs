@@ -6,25 +6,35 @@
 //!   addresses is answered 403 Forbidden: never an open relay;
 //! - a session past its allocation limit is answered 486;
 //! - unauthenticated requests (the first step of every allocation) are rate
-//!   limited, since each makes the server keep a nonce.
+//!   limited, since each makes the server keep a nonce;
+//! - over TCP and TLS, a client whose connection ends loses its allocation at
+//!   once (RFC 8656 §3.1), rather than when it lapses: the guard refreshes it
+//!   to a lifetime of 0 in the client's name, with the nonce it last used.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_REALM, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
+use stun::agent::TransactionId;
+use stun::attributes::{
+    ATTR_MESSAGE_INTEGRITY, ATTR_NONCE, ATTR_REALM, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS,
+};
 use stun::error_code::{
     CODE_ALLOC_QUOTA_REACHED, CODE_BAD_REQUEST, CODE_FORBIDDEN, ErrorCode, ErrorCodeAttribute,
 };
 use stun::integrity::MessageIntegrity;
 use stun::message::{
     CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_REQUEST, Getter, METHOD_ALLOCATE,
-    METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, Message, MessageType, Setter,
+    METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_REFRESH, Message, MessageType, Setter,
 };
-use stun::textattrs::{Realm, Username};
+use stun::textattrs::{Nonce, Realm, Username};
+use tokio::sync::mpsc;
+use turn::proto::lifetime::Lifetime;
 use turn::proto::peeraddr::PeerAddress;
 use turn::server::Server;
 use webrtc_util::Conn;
@@ -51,6 +61,16 @@ pub struct Guarded {
     server: Arc<OnceLock<Arc<Server>>>,
     per_session: usize,
     unauthenticated: DefaultDirectRateLimiter,
+    /// Stream listeners: the clients whose connection ended.
+    ended: Option<tokio::sync::Mutex<mpsc::UnboundedReceiver<SocketAddr>>>,
+    /// Stream listeners: each client's last accepted (username, realm, nonce).
+    signed: Mutex<HashMap<SocketAddr, (String, String, String)>>,
+}
+
+/// What the listener gave next.
+enum Next {
+    Datagram(usize, SocketAddr),
+    Ended(SocketAddr),
 }
 
 impl Guarded {
@@ -60,6 +80,7 @@ impl Guarded {
         peers: Peers,
         server: Arc<OnceLock<Arc<Server>>>,
         per_session: usize,
+        ended: Option<mpsc::UnboundedReceiver<SocketAddr>>,
     ) -> Guarded {
         let rate = NonZeroU32::new(UNAUTHENTICATED_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         Guarded {
@@ -69,7 +90,59 @@ impl Guarded {
             server,
             per_session,
             unauthenticated: RateLimiter::direct(Quota::per_second(rate)),
+            ended: ended.map(tokio::sync::Mutex::new),
+            signed: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The next client whose stream ended; never, on a datagram listener.
+    async fn next_ended(&self) -> SocketAddr {
+        if let Some(ended) = &self.ended
+            && let Some(client) = ended.lock().await.recv().await
+        {
+            return client;
+        }
+        std::future::pending().await
+    }
+
+    /// A Refresh with lifetime 0 in the name of `client`, whose stream ended,
+    /// signed as its last accepted request was.
+    fn farewell(&self, client: SocketAddr) -> Option<Vec<u8>> {
+        let (username, realm, nonce) = self
+            .signed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&client)?;
+        let password = self.credentials.check(&username, client).ok()?;
+        let integrity =
+            MessageIntegrity::new_long_term_integrity(username.clone(), realm.clone(), password);
+        let mut m = Message::new();
+        m.build(&[
+            Box::new(TransactionId::new()),
+            Box::new(MessageType::new(METHOD_REFRESH, CLASS_REQUEST)),
+            Box::new(Lifetime(Duration::ZERO)),
+            Box::new(Username::new(ATTR_USERNAME, username)),
+            Box::new(Realm::new(ATTR_REALM, realm)),
+            Box::new(Nonce::new(ATTR_NONCE, nonce)),
+            Box::new(integrity),
+        ])
+        .ok()?;
+        Some(m.raw)
+    }
+
+    /// Over a stream, remembers how `from` last signed, for [`Guarded::farewell`].
+    fn remember(&self, m: &Message, from: SocketAddr, username: &str, realm: &str) {
+        let mut nonce = Nonce::new(ATTR_NONCE, String::new());
+        if self.ended.is_none() || nonce.get_from(m).is_err() {
+            return;
+        }
+        self.signed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                from,
+                (username.to_owned(), realm.to_owned(), nonce.to_string()),
+            );
     }
 
     async fn verdict(&self, bytes: &[u8], from: SocketAddr) -> Verdict {
@@ -107,11 +180,12 @@ impl Guarded {
             return answer(&m, CODE_BAD_REQUEST, None);
         };
         let integrity =
-            MessageIntegrity::new_long_term_integrity(username.clone(), realm, password);
+            MessageIntegrity::new_long_term_integrity(username.clone(), realm.clone(), password);
         if integrity.check(&mut m).is_err() {
             Refusal::Credential.count();
             return answer(&m, CODE_BAD_REQUEST, None);
         }
+        self.remember(&m, from, &username, &realm);
         let method = m.typ.method;
         if method == METHOD_CREATE_PERMISSION || method == METHOD_CHANNEL_BIND {
             if peer_addresses(&m).any(|peer| !peer.is_some_and(|p| (self.peers)(p))) {
@@ -200,7 +274,23 @@ impl Conn for Guarded {
 
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
-            let (n, from) = self.inner.recv_from(buf).await?;
+            let next = tokio::select! {
+                received = self.inner.recv_from(buf) => {
+                    let (n, from) = received?;
+                    Next::Datagram(n, from)
+                }
+                client = self.next_ended() => Next::Ended(client),
+            };
+            let (n, from) = match next {
+                Next::Datagram(n, from) => (n, from),
+                Next::Ended(client) => match self.farewell(client) {
+                    Some(refresh) if refresh.len() <= buf.len() => {
+                        buf[..refresh.len()].copy_from_slice(&refresh);
+                        return Ok((refresh.len(), client));
+                    }
+                    _ => continue,
+                },
+            };
             match self.verdict(&buf[..n], from).await {
                 Verdict::Pass => return Ok((n, from)),
                 Verdict::Drop => {}

@@ -98,13 +98,14 @@ impl Relay {
         let live = Arc::new(AtomicUsize::new(0));
         let total = sockets::byte_limiter(settings.total_kbps).map(Arc::new);
         let relayed = metrics::Relayed::new();
-        let guarded = |conn: Arc<dyn Conn + Send + Sync>| ConnConfig {
+        let guarded = |conn: Arc<dyn Conn + Send + Sync>, ended| ConnConfig {
             conn: Arc::new(guard::Guarded::new(
                 conn,
                 Arc::clone(&credentials),
                 Arc::clone(&peers),
                 Arc::clone(&slot),
                 settings.allocations_per_session,
+                ended,
             )),
             relay_addr_generator: Box::new(sockets::Relays {
                 bind_ip: settings.bind_ip,
@@ -126,14 +127,14 @@ impl Relay {
             "turn:{host}:{}?transport=udp",
             udp.local_addr()?.port()
         ));
-        configs.push(guarded(Arc::new(udp)));
+        configs.push(guarded(Arc::new(udp), None));
         let tcp = TcpListener::bind(SocketAddr::new(settings.bind_ip, settings.tcp_port)).await?;
         urls.push(format!(
             "turn:{host}:{}?transport=tcp",
             tcp.local_addr()?.port()
         ));
-        let tcp = stream::listen(tcp, None, settings.max_allocations, stopped.clone())?;
-        configs.push(guarded(tcp));
+        let (tcp, ended) = stream::listen(tcp, None, settings.max_allocations, stopped.clone())?;
+        configs.push(guarded(tcp, Some(ended)));
         if let Some((port, config)) = settings.tls {
             let tls = TcpListener::bind(SocketAddr::new(settings.bind_ip, port)).await?;
             urls.push(format!(
@@ -141,8 +142,9 @@ impl Relay {
                 tls.local_addr()?.port()
             ));
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
-            let tls = stream::listen(tls, Some(acceptor), settings.max_allocations, stopped)?;
-            configs.push(guarded(tls));
+            let (tls, ended) =
+                stream::listen(tls, Some(acceptor), settings.max_allocations, stopped)?;
+            configs.push(guarded(tls, Some(ended)));
         }
 
         // An ended allocation's client address no longer holds its username.

@@ -34,13 +34,15 @@ pub struct StreamConn {
 }
 
 /// Serves `listener` (with `tls`, over TLS) until `stop` turns true, at most
-/// `max_clients` connections at once.
+/// `max_clients` connections at once. Also returns the addresses of clients
+/// whose connection ended, as they end.
 pub fn listen(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     max_clients: usize,
     stop: watch::Receiver<bool>,
-) -> std::io::Result<Arc<StreamConn>> {
+) -> std::io::Result<(Arc<StreamConn>, mpsc::UnboundedReceiver<SocketAddr>)> {
+    let (ended_tx, ended) = mpsc::unbounded_channel();
     let (tx, rx) = mpsc::channel(1024);
     let conn = Arc::new(StreamConn {
         local: listener.local_addr()?,
@@ -64,12 +66,13 @@ pub fn listen(
                 continue;
             }
             let _ = tcp.set_nodelay(true);
-            let (conn, tx, tls, clients, mut stop) = (
+            let (conn, tx, tls, clients, mut stop, ended_tx) = (
                 Arc::clone(&accepting),
                 tx.clone(),
                 tls.clone(),
                 Arc::clone(&clients),
                 stop.clone(),
+                ended_tx.clone(),
             );
             tokio::spawn(async move {
                 tokio::select! {
@@ -87,10 +90,11 @@ pub fn listen(
                 }
                 conn.forget(from);
                 clients.fetch_sub(1, Ordering::SeqCst);
+                let _ = ended_tx.send(from);
             });
         }
     });
-    Ok(conn)
+    Ok((conn, ended))
 }
 
 impl StreamConn {
