@@ -185,9 +185,12 @@ async fn start_relay(
     let bind_ip = settings
         .bind_ip
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    // What clients are told their relayed address is: never the unspecified
+    // address, and loopback only when this machine has nothing else.
     let relayed_ip = specific(Some(bind_ip))
         .or_else(|| host.parse().ok())
         .or(media.public_ip)
+        .or_else(first_interface_ipv4)
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     let cert = match (&settings.cert_file, &settings.key_file) {
         (Some(cert), Some(key)) => Some((cert, key)),
@@ -224,6 +227,15 @@ async fn start_relay(
         lifetime,
     };
     Ok(Relay::start(settings, secret, peers).await?)
+}
+
+/// This machine's first IPv4 address other than loopback.
+fn first_interface_ipv4() -> Option<IpAddr> {
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .map(|i| i.ip())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
 }
 
 /// A fresh opaque id for one media session's credentials.
