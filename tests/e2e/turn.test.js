@@ -118,6 +118,10 @@ for (const [how, turnPort] of [['TCP', process.env.CK_TURN_PORT], ['TLS', proces
     }
     await press(keeper.page, 'Admit Ana');
     await press(keeper.page, 'Admit Ben');
+    // Both seated in the keeper's view before their ids are read.
+    for (const name of ['Ana', 'Ben']) {
+      await keeper.page.locator('.seat[data-person] .seat-name', { hasText: name }).waitFor();
+    }
     const ids = await idsByName(keeper.page);
     await grows(keeper.page, ids.Ana, 'video', { label: `Ana's video at the keeper, over ${how}` });
     const anaSees = await idsByName(ana.page);
