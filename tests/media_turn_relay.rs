@@ -76,6 +76,23 @@ fn port_of(urls: &[Value], transport: &str) -> u16 {
         .expect("port")
 }
 
+/// A credential for `session` minted at `now` with the server's own secret,
+/// as the server mints them: (username, password).
+fn mint(server: &TestServer, now: u64, session: &str) -> (String, String) {
+    let secret =
+        std::fs::read_to_string(server.data_dir.path().join("turn-secret")).expect("secret");
+    let minted = TurnRest::new(
+        secret.trim().as_bytes().to_vec(),
+        vec![],
+        Duration::from_secs(600),
+    )
+    .credential(now, session);
+    (
+        minted.username.expect("username"),
+        minted.credential.expect("password"),
+    )
+}
+
 /// `turnutils_uclient` off the runtime: the relay it talks to runs on it.
 async fn run(port: u16, user: &str, password: &str, tcp: bool, peer: SocketAddr) -> Run {
     let (user, password) = (user.to_owned(), password.to_owned());
@@ -166,15 +183,8 @@ async fn the_relay_serves_people_in_the_circle_only_towards_the_media_and_only_w
     // An expired credential of the keeper's session, and a fresh one: what
     // refuses the first is its expiry.
     let id = user.split_once(':').expect("<expiry>:<id>").1;
-    let secret =
-        std::fs::read_to_string(server.data_dir.path().join("turn-secret")).expect("secret");
-    let minted = TurnRest::new(
-        secret.trim().as_bytes().to_vec(),
-        vec![],
-        Duration::from_secs(600),
-    );
-    let old = minted.credential(unix_now() - 1200, id);
-    let fresh = minted.credential(unix_now(), id);
+    let old = mint(&server, unix_now() - 1200, id);
+    let fresh = mint(&server, unix_now(), id);
     let case = |what: &str, tcp: bool, user: &str, password: &str, peer: SocketAddr, expect| Case {
         what: what.to_owned(),
         port: if tcp { tcp_port } else { udp_port },
@@ -220,19 +230,12 @@ async fn the_relay_serves_people_in_the_circle_only_towards_the_media_and_only_w
         case(
             "expired",
             false,
-            old.username.as_deref().unwrap(),
-            old.credential.as_deref().unwrap(),
+            &old.0,
+            &old.1,
             media,
             Expect::Refused("400"),
         ),
-        case(
-            "fresh",
-            false,
-            fresh.username.as_deref().unwrap(),
-            fresh.credential.as_deref().unwrap(),
-            media,
-            Expect::Relayed,
-        ),
+        case("fresh", false, &fresh.0, &fresh.1, media, Expect::Relayed),
     ];
     // Never an open relay: not the server's other ports, not other hosts,
     // private ranges included; over TCP as over UDP.
@@ -340,15 +343,7 @@ async fn a_session_holds_no_more_allocations_than_its_limit() {
         .expect("workers");
     // A session of its own (the keeper's peer holds allocations of theirs),
     // with the server's secret, as the server mints them.
-    let secret =
-        std::fs::read_to_string(server.data_dir.path().join("turn-secret")).expect("secret");
-    let minted = TurnRest::new(
-        secret.trim().as_bytes().to_vec(),
-        vec![],
-        Duration::from_secs(600),
-    )
-    .credential(unix_now(), "0123456789abcdef");
-    let (user, password) = (minted.username.unwrap(), minted.credential.unwrap());
+    let (user, password) = mint(&server, unix_now(), "0123456789abcdef");
     // One run of the client holds three allocations, which outlive it.
     let r = run(udp, &user, &password, false, media).await;
     assert!(r.ok, "within the limit:\n{}", r.output);
@@ -382,16 +377,8 @@ async fn an_allocation_over_tcp_ends_with_its_connection() {
         .iter()
         .min()
         .expect("workers");
-    let secret =
-        std::fs::read_to_string(server.data_dir.path().join("turn-secret")).expect("secret");
-    let minted = TurnRest::new(
-        secret.trim().as_bytes().to_vec(),
-        vec![],
-        Duration::from_secs(600),
-    );
     for (session, tcp) in [("00000000000000aa", true), ("00000000000000bb", false)] {
-        let credential = minted.credential(unix_now(), session);
-        let (user, password) = (credential.username.unwrap(), credential.credential.unwrap());
+        let (user, password) = mint(&server, unix_now(), session);
         let port = port_of(&urls, if tcp { "tcp" } else { "udp" });
         let r = run(port, &user, &password, tcp, media).await;
         assert!(r.ok, "relayed (tcp: {tcp}):\n{}", r.output);

@@ -27,7 +27,6 @@ pub enum Refused {
 
 pub struct Credentials {
     secret: Vec<u8>,
-    realm: String,
     lifetime: Duration,
     now: fn() -> u64,
     state: Mutex<State>,
@@ -42,18 +41,13 @@ struct State {
 }
 
 impl Credentials {
-    pub fn new(secret: Vec<u8>, realm: String, lifetime: Duration, now: fn() -> u64) -> Self {
+    pub fn new(secret: Vec<u8>, lifetime: Duration, now: fn() -> u64) -> Self {
         Credentials {
             secret,
-            realm,
             lifetime,
             now,
             state: Mutex::new(State::default()),
         }
-    }
-
-    pub fn realm(&self) -> &str {
-        &self.realm
     }
 
     /// The session id a username names, if it has the REST form.
@@ -141,12 +135,7 @@ mod tests {
     }
 
     fn credentials() -> Credentials {
-        Credentials::new(
-            b"s3cret".to_vec(),
-            "r".into(),
-            Duration::from_secs(600),
-            clock,
-        )
+        Credentials::new(b"s3cret".to_vec(), Duration::from_secs(600), clock)
     }
 
     const A: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);

@@ -30,7 +30,7 @@ use turn::server::Server;
 use turn::server::config::{ConnConfig, ServerConfig};
 use webrtc_util::Conn;
 
-pub use credentials::{Credentials, Refused};
+use credentials::Credentials;
 
 /// Whether the relay may send to (and receive from) an address.
 pub type Peers = Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>;
@@ -89,7 +89,6 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         let credentials = Arc::new(Credentials::new(
             secret,
-            settings.host.clone(),
             settings.lifetime,
             crate::turn::unix_now,
         ));
@@ -183,7 +182,7 @@ impl Relay {
     /// Refuses every credential of `session` from now on and ends its allocations.
     pub async fn revoke(&self, session: &str) {
         self.credentials.revoke(session);
-        let mut names = self.usernames_of(session).await;
+        let mut names = guard::usernames_of(&self.server, session).await;
         names.sort();
         names.dedup();
         for name in names {
@@ -193,12 +192,7 @@ impl Relay {
 
     /// How many allocations `session` holds now.
     pub async fn allocations_of(&self, session: &str) -> usize {
-        self.usernames_of(session).await.len()
-    }
-
-    /// The username of each allocation of `session`.
-    async fn usernames_of(&self, session: &str) -> Vec<String> {
-        guard::usernames_of(&self.server, session).await
+        guard::usernames_of(&self.server, session).await.len()
     }
 
     /// Stops the listeners and ends every allocation.
