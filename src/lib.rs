@@ -17,7 +17,6 @@ pub mod signal;
 pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
-pub mod testpeer;
 pub mod tls;
 pub mod turn;
 pub mod web;

@@ -65,7 +65,7 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
     .with_overlap(config.key_overlap_secs());
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
-    let mut media = config.media.media_config(config.listen);
+    let mut media = config.media.media_config();
     // Before the relay starts: it takes its metric handles once.
     let metrics = telemetry::metrics_handle();
     let turn = TurnRest::load(&config.turn, &config.tls, &config.data_dir, &media)

@@ -15,7 +15,7 @@ if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/nu
 fi
 
 echo "== Rust: unit, property and integration tests"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked
 
 echo "== API: schemathesis against the OpenAPI document (installs schemathesis when missing)"
 CIRCLEKEEPER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/circlekeeper" bash tests/schemathesis.sh

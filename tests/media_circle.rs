@@ -29,10 +29,10 @@ use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
 use circlekeeper::media::MediaKind::{Audio, Video};
 use circlekeeper::store::Store;
-use circlekeeper::testpeer::scrape::{dropped, forwarded};
 use common::Client;
 use serde_json::json;
 use signalled::{Peer, admitted, arrive, media_server, serial};
+use testpeer::scrape::{dropped, forwarded};
 
 /// Signed milliseconds from `from` to `to`.
 fn ms(from: Instant, to: Option<Instant>) -> String {

@@ -6,7 +6,7 @@ mod media_common;
 
 use std::sync::atomic::Ordering;
 
-use circlekeeper::media::{MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu};
+use circlekeeper::media::{MediaEvent, MediaKind, PeerKey, Sfu};
 use media_common::{Client, loopback_config};
 
 const A: PeerKey = PeerKey(1);
@@ -21,14 +21,7 @@ fn open_all(sfu: &Sfu, from: PeerKey, to: PeerKey) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gates_switch_audio_per_subscriber_while_video_continues() {
-    // A port range, to exercise the allocator.
-    let sfu = Sfu::new(MediaConfig {
-        udp_port_min: 42_000,
-        udp_port_max: 42_999,
-        ..loopback_config()
-    })
-    .await
-    .expect("sfu");
+    let sfu = Sfu::new(loopback_config()).await.expect("sfu");
     let mut b = Client::connect(&sfu, B, false).await;
     let mut c = Client::connect(&sfu, C, false).await;
     open_all(&sfu, A, B);
@@ -190,4 +183,76 @@ async fn audio_levels_are_reported_at_a_bounded_rate() {
     b.close().await;
     sfu.remove_peer(A).await;
     sfu.remove_peer(B).await;
+}
+
+/// A subscriber that reports packets lost (NACK) gets them again from the
+/// publisher's history. A NACK is no way around a gate: while the gate is closed
+/// it fetches nothing, and after it reopens nothing sent before the closure.
+///
+/// The client's SRTP replay window (webrtc-rs, as every browser) discards a
+/// second copy of a packet it already has, so what is sent again is read from
+/// the server's counters; what is refused is also checked at the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nacks_are_answered_only_inside_an_open_gate() {
+    use MediaKind::Video;
+    let sfu = Sfu::new(loopback_config()).await.expect("sfu");
+    let mut b = Client::connect(&sfu, B, false).await;
+    open_all(&sfu, A, B);
+    let a = Client::connect(&sfu, A, true).await;
+    b.wait_for("A's video", |n| n.get(A, Video) >= 20).await;
+    let stats = sfu.stats();
+    let resent = || stats.retransmitted.load(Ordering::Relaxed);
+    let unanswered = || stats.nacks_unanswered.load(Ordering::Relaxed);
+
+    // Open: three packets it received go out again (a NACK pair and its bitmask).
+    let open = b.counts.of(A, Video);
+    let seqs = [2, 1, 0].map(|back| open.last_seq.wrapping_sub(back));
+    b.nack(A, Video, &seqs).await;
+    until("three packets sent again", || resent() >= 3).await;
+    assert_eq!(unanswered(), 0);
+
+    // Closed: the server refuses the NACK, and nothing arrives again.
+    sfu.set_gate(A, B, Video, false);
+    let dropped = stats.dropped_gate_closed.load(Ordering::Relaxed);
+    until("video dropped at the closed gate", || {
+        stats.dropped_gate_closed.load(Ordering::Relaxed) >= dropped + 5
+    })
+    .await;
+    let closed = b.counts.of(A, Video);
+    let (r0, u0) = (resent(), unanswered());
+    b.nack(A, Video, &[closed.last_seq]).await;
+    until("the NACK refused", || unanswered() > u0).await;
+    assert_eq!(resent(), r0, "sent again through a closed gate");
+    assert_eq!(b.counts.of(A, Video).repeats, closed.repeats);
+
+    // Reopened: what was sent before the closure is no longer B's to fetch
+    // (under the new numbering it would name packets the gate kept from B)...
+    sfu.set_gate(A, B, Video, true);
+    b.wait_for("video again", |n| n.get(A, Video) >= closed.packets + 10)
+        .await;
+    let (r0, u0) = (resent(), unanswered());
+    b.nack(A, Video, &[closed.last_seq]).await;
+    until("the old NACK refused", || unanswered() > u0).await;
+    assert_eq!(resent(), r0, "sent again from before the closure");
+    // ...and what was sent since is.
+    let reopened = b.counts.of(A, Video);
+    let (r0, u0) = (resent(), unanswered());
+    b.nack(A, Video, &[reopened.last_seq]).await;
+    until("a packet sent again after the reopening", || resent() > r0).await;
+    assert_eq!(unanswered(), u0);
+
+    a.close().await;
+    b.close().await;
+    sfu.remove_peer(A).await;
+    sfu.remove_peer(B).await;
+}
+
+/// Polls a server-side condition every few milliseconds, failing after `WAIT`.
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + media_common::WAIT;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(5));
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tick.tick().await;
+    }
 }

@@ -16,11 +16,11 @@ mod signalled;
 use circlekeeper::circle::{Party, Role, RoomKind};
 use circlekeeper::media::MediaKind::{Audio, Video};
 use circlekeeper::media::testing::PayloadTypes;
-use circlekeeper::testpeer::Setup;
-use circlekeeper::testpeer::scrape::dropped;
 use common::TestServer;
 use serde_json::json;
 use signalled::{Peer, admit, media_server, serial, setup};
+use testpeer::Setup;
+use testpeer::scrape::dropped;
 
 /// Connects with `token`, consents when asked, and hands the socket to a pump.
 async fn join(server: &TestServer, token: &str, name: &str, setup: Setup) -> Peer {

@@ -23,43 +23,12 @@ mod signalled;
 
 use circlekeeper::circle::{Role, RoomKind};
 use circlekeeper::media::MediaKind::{self, Audio, Video};
-use circlekeeper::media::{EngineKind, Sfu};
-use circlekeeper::testpeer::Counters;
-use circlekeeper::testpeer::scrape;
+use circlekeeper::media::Sfu;
 use common::TestServer;
 use serde_json::{Value, json};
-use signalled::{Peer, admitted, arrive, media_server_on, participant, serial, wait_until};
-
-/// Every rule holds on both media engines (issue 12 replaces the first).
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod tasks {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::EngineKind::Tasks).await
-                }
-            )*
-        }
-        mod workers {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::EngineKind::Workers).await
-                }
-            )*
-        }
-    };
-}
-
-on_both_engines!(
-    lobby_declined_and_observers_neither_receive_nor_are_forwarded,
-    a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways,
-    audio_without_the_speaking_right_is_dropped_packet_by_packet,
-    leaving_removal_and_withdrawal_end_the_persons_media,
-    stepping_out_seals_a_person_both_ways,
-    a_pause_stops_everyones_video_but_the_keepers,
-);
+use signalled::{Peer, admitted, arrive, media_server, participant, serial, wait_until};
+use testpeer::Counters;
+use testpeer::scrape;
 
 async fn dropped(server: &TestServer, reason: &str) -> u64 {
     scrape::dropped(&server.metrics().await, reason)
@@ -87,15 +56,16 @@ fn snapshot(receivers: &[&Peer], from: &Peer, kind: MediaKind) -> Vec<u64> {
     receivers.iter().map(|r| r.got(from.you, kind)).collect()
 }
 
-fn media_not_ready(answer: Result<(), circlekeeper::testpeer::Error>) {
+fn media_not_ready(answer: Result<(), testpeer::Error>) {
     let code = answer.map_err(|e| e.code().map(str::to_owned));
     assert_eq!(code, Err(Some("media_not_ready".to_owned())));
 }
 
-async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     let mut keeper = keeper_of(&server, "r1").await;
     let mut a = participant(&server, &mut keeper, "r1", 2, "Ana", true).await;
     let obs = admitted(&server, &mut keeper, "r1", 3, Role::Observer, "Oli", true).await;
@@ -214,10 +184,11 @@ async fn lobby_declined_and_observers_neither_receive_nor_are_forwarded(engine: 
     live_connections(0).await;
 }
 
-async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     server.room("r2", RoomKind::Circle).await;
     // This keeper publishes: keepers are heard out of turn.
     let mut keeper = arrive(&server, "r2", 1, Role::Keeper, "Kim", true).await;
@@ -348,10 +319,11 @@ async fn a_mute_stops_the_audio_and_a_caucus_is_sealed_both_ways(engine: EngineK
 
 /// SPEC §3.3.4: one who steps out sends and receives nothing, audio or video,
 /// while the others go on; stepping back restores both ways at once.
-async fn stepping_out_seals_a_person_both_ways(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stepping_out_seals_a_person_both_ways() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     server.room("r5", RoomKind::Circle).await;
     let mut keeper = arrive(&server, "r5", 1, Role::Keeper, "Kim", true).await;
     keeper.wait_stage("circle").await.expect("the stage");
@@ -422,10 +394,11 @@ fn muted(view: &Value, person: u64) -> bool {
         .is_some_and(|p| p["muted"] == true)
 }
 
-async fn audio_without_the_speaking_right_is_dropped_packet_by_packet(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_without_the_speaking_right_is_dropped_packet_by_packet() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     let mut keeper = keeper_of(&server, "r3").await;
     let a = participant(&server, &mut keeper, "r3", 2, "Ana", true).await;
     let b = participant(&server, &mut keeper, "r3", 3, "Ben", false).await;
@@ -467,10 +440,11 @@ async fn audio_without_the_speaking_right_is_dropped_packet_by_packet(engine: En
     server.stop().await;
 }
 
-async fn leaving_removal_and_withdrawal_end_the_persons_media(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_removal_and_withdrawal_end_the_persons_media() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     let mut keeper = keeper_of(&server, "r4").await;
     let mut a = participant(&server, &mut keeper, "r4", 2, "Ana", true).await;
     let mut b = participant(&server, &mut keeper, "r4", 3, "Ben", true).await;
@@ -557,10 +531,11 @@ async fn leaving_removal_and_withdrawal_end_the_persons_media(engine: EngineKind
 /// SPEC §3.3.2 (`pause_video`, on by default): while paused nobody is watched
 /// but the keepers — no participant's video or audio crosses — and resuming
 /// brings everyone back.
-async fn a_pause_stops_everyones_video_but_the_keepers(engine: EngineKind) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_stops_everyones_video_but_the_keepers() {
     let _serial = serial();
     live_connections(0).await;
-    let server = media_server_on(engine).await;
+    let server = media_server().await;
     server.room("r6", RoomKind::Circle).await;
     let mut keeper = arrive(&server, "r6", 1, Role::Keeper, "Kim", true).await;
     keeper.wait_stage("circle").await.expect("the stage");

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 use circlekeeper::media::sansio::{Census, Worker};
 use circlekeeper::media::testing::PayloadTypes;
 use circlekeeper::media::{IceCandidateInit, MediaEvent, MediaKind, PeerKey, stream_id_for};
-use circlekeeper::testpeer::{
-    OnPacket, Receiver, client_peer_connection, packet, publishing_tracks,
-};
+use testpeer::{OnPacket, Receiver, client_peer_connection, packet, publishing_tracks};
 use tokio::sync::mpsc;
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -80,6 +78,7 @@ impl Client {
             Receiver {
                 candidates: cand_tx,
                 on_packet,
+                on_track: None,
             },
             pts,
         )

@@ -47,7 +47,7 @@ sha="$(printf %s "$key" | sha256sum | cut -d' ' -f1)"
 # Only our settings reach the server (it reads every CIRCLEKEEPER_* variable).
 env -u CIRCLEKEEPER_CONFIG \
   CIRCLEKEEPER_API__KEYS="[{ id = \"schemathesis\", key_sha256 = \"$sha\", read_only = false }]" \
-  CIRCLEKEEPER_MEDIA__UDP_PORT_MIN=0 CIRCLEKEEPER_MEDIA__UDP_PORT_MAX=0 CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
+  CIRCLEKEEPER_MEDIA__UDP_PORT=0 \
   "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out.log" 2>"$work/server.log" &
 server=$!
 

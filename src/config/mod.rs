@@ -217,13 +217,8 @@ impl TlsSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaSettings {
-    /// Lowest UDP port of peer connections (one port per person in a circle).
-    pub udp_port_min: u16,
-    /// Highest UDP port, inclusive; the range bounds how many people can be connected at once.
-    pub udp_port_max: u16,
-    /// Address media binds to; unset: every interface for engine `workers` (each
-    /// interface's address is announced: Firefox never pairs with a loopback one), and
-    /// for engine `tasks` the listen address when it is loopback, else every interface.
+    /// Address media binds to; unset: every interface (each interface's address is
+    /// announced: Firefox never pairs with a loopback one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bind_ip: Option<IpAddr>,
     /// Public address announced to clients behind a 1:1 NAT; unset: the bound address.
@@ -231,10 +226,8 @@ pub struct MediaSettings {
     pub public_ip: Option<IpAddr>,
     /// STUN/TURN servers handed to clients; none by default (no third-party servers).
     pub ice_servers: Vec<crate::media::IceServer>,
-    /// `tasks`: a task and a UDP port per connection (the range above); `workers`:
-    /// media worker threads, each with one UDP port shared by its rooms (issue 12).
-    pub engine: crate::media::EngineKind,
-    /// Media worker threads (engine `workers`); 0: one per CPU core.
+    /// Media worker threads, each with one UDP port shared by its rooms; 0: one per
+    /// CPU core.
     pub workers: usize,
     /// UDP port of the first worker; worker k uses `udp_port + k`. 0: any free port.
     pub udp_port: u16,
@@ -243,11 +236,8 @@ pub struct MediaSettings {
 impl Default for MediaSettings {
     fn default() -> MediaSettings {
         MediaSettings {
-            udp_port_min: 50_000,
-            udp_port_max: 59_999,
             bind_ip: None,
             public_ip: None,
-            engine: crate::media::EngineKind::default(),
             workers: 0,
             udp_port: 50_000,
             ice_servers: Vec::new(),
@@ -257,20 +247,11 @@ impl Default for MediaSettings {
 
 impl MediaSettings {
     /// The media layer's configuration, given where the server listens.
-    pub fn media_config(&self, listen: SocketAddr) -> crate::media::MediaConfig {
-        let every_interface = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-        let bind_ip = self.bind_ip.unwrap_or(match self.engine {
-            crate::media::EngineKind::Workers => every_interface,
-            crate::media::EngineKind::Tasks if listen.ip().is_loopback() => listen.ip(),
-            crate::media::EngineKind::Tasks => every_interface,
-        });
+    pub fn media_config(&self) -> crate::media::MediaConfig {
         crate::media::MediaConfig {
-            udp_port_min: self.udp_port_min,
-            udp_port_max: self.udp_port_max,
-            bind_ip,
+            bind_ip: self.bind_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             public_ip: self.public_ip,
             ice_servers: self.ice_servers.clone(),
-            engine: self.engine,
             workers: if self.workers == 0 {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             } else {
@@ -698,14 +679,6 @@ impl Config {
         self.validate_webhooks()?;
         self.turn.validate()?;
         let media = &self.media;
-        let any_port = media.udp_port_min == 0 && media.udp_port_max == 0;
-        if !any_port && (media.udp_port_min == 0 || media.udp_port_min > media.udp_port_max) {
-            return Err(invalid(
-                "media.udp_port_min",
-                "must be between 1 and media.udp_port_max (both 0: any free port)".into(),
-            ));
-        }
-
         if media.workers > 256 {
             return Err(invalid("media.workers", "must be at most 256".into()));
         }

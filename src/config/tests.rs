@@ -562,26 +562,19 @@ fn env_values_parse_as_toml_or_string() {
 
 #[test]
 fn media_settings_come_from_file_and_environment() {
-    let file = "[media]\nudp_port_min = 40000\nudp_port_max = 40100\nice_servers = [{ urls = [\"stun:stun.example.org:3478\"] }]\n";
+    let file = "[media]\nudp_port = 40000\nworkers = 3\nice_servers = [{ urls = [\"stun:stun.example.org:3478\"] }]\n";
     let c = load(
         Some(file),
         &[("CIRCLEKEEPER_MEDIA__PUBLIC_IP", "203.0.113.7")],
     )
     .unwrap();
-    let media = c.media.media_config(c.listen);
-    assert_eq!((media.udp_port_min, media.udp_port_max), (40000, 40100));
+    let media = c.media.media_config();
+    assert_eq!((media.udp_port, media.workers), (40000, 3));
     assert_eq!(media.public_ip, Some("203.0.113.7".parse().unwrap()));
     assert_eq!(
         media.bind_ip,
         std::net::IpAddr::from([0, 0, 0, 0]),
         "media workers listen on every interface, even for a loopback server (Firefox)"
-    );
-    let mut tasks = c.media.clone();
-    tasks.engine = crate::media::EngineKind::Tasks;
-    assert_eq!(
-        tasks.media_config(c.listen).bind_ip,
-        c.listen.ip(),
-        "the task engine keeps a loopback server's media on loopback"
     );
     assert_eq!(
         media.ice_servers[0].urls,
@@ -592,12 +585,12 @@ fn media_settings_come_from_file_and_environment() {
         "no third-party servers by default"
     );
     let mut bad = Config::default();
-    bad.media.udp_port_min = 60000;
-    bad.media.udp_port_max = 50000;
-    assert_eq!(
-        bad.validate().unwrap_err().key(),
-        Some("media.udp_port_min")
-    );
+    bad.media.udp_port = 65_535;
+    bad.media.workers = 2;
+    assert_eq!(bad.validate().unwrap_err().key(), Some("media.udp_port"));
+    // The earlier engine's keys are gone: an old file names them, loudly.
+    let old = load(Some("[media]\nengine = \"tasks\"\n"), &[]);
+    assert!(old.is_err(), "an unknown media key is refused");
 }
 
 #[test]

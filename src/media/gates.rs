@@ -124,6 +124,11 @@ pub struct MediaStats {
     pub dropped_not_negotiated: AtomicU64,
     /// Keyframe requests (PLI) sent to publishers.
     pub keyframe_requests: AtomicU64,
+    /// Packets sent again to a subscriber that reported them lost (NACK).
+    pub retransmitted: AtomicU64,
+    /// Packets a subscriber reported lost that were not sent again: no longer
+    /// held, or not its to have (a closed gate, an earlier stretch of the stream).
+    pub nacks_unanswered: AtomicU64,
 }
 
 impl MediaStats {

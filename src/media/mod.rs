@@ -1,53 +1,48 @@
-//! The media layer: a selective forwarding unit (SFU) over the `webrtc` crate.
+//! The media layer: a selective forwarding unit (SFU) on webrtc-rs's sans-IO core.
 //!
 //! It knows nothing about circles. It obeys one kind of order — "forward media
 //! kind K from peer P to peer Q: yes/no" ([`Sfu::set_gate`]) — and reports what it
 //! sees as [`MediaEvent`]s. Gates are closed by default.
 //!
-//! Tasks (no shared participant objects, see STYLE "A seam between rooms and media"):
-//! - one SFU task owns the table of peers and publications ([`sfu`]);
-//! - one task per peer owns its `PeerConnection` and its negotiation ([`peer`]);
-//! - one task per published track fans packets out ([`forward::publisher_loop`]);
-//! - one task per (subscriber, track) writes to that subscriber ([`forward::writer_loop`]),
-//!   behind a bounded queue, so a slow subscriber drops its own packets and stalls no one.
+//! Media worker threads ([`sansio`]) each own one UDP socket and the connections of
+//! the rooms placed on them; forwarding is a function call on that thread, with no
+//! task, channel or lock per packet. [`Sfu`] is one room's handle on its worker.
 //!
-//! Negotiation: the client makes the first offer when it publishes ([`Sfu::offer`]); the
-//! server makes an offer ([`MediaEvent::Offer`]) whenever it has new tracks for a subscriber
-//! (or removed some), and the client answers ([`Sfu::answer`]). On glare the server is the
-//! polite side: it rolls back its own offer, answers the client's and offers again afterwards.
-//! A session task should send the answer returned by [`Sfu::offer`] to the client before it
+//! Negotiation: the client makes the first offer, publishing or not ([`Sfu::offer`]);
+//! the server makes an offer ([`MediaEvent::Offer`]) whenever it has new tracks for a
+//! subscriber (or removed some), and the client answers ([`Sfu::answer`]). A session
+//! task should send the answer returned by [`Sfu::offer`] to the client before it
 //! forwards the next event, so a follow-up server offer never overtakes that answer.
 //!
 //! Each forwarded track reaches the subscriber in a stream whose id is
 //! [`stream_id_for`]`(publisher)`, so the signalling layer can tell who is who.
 
 mod audio_level;
-mod engine;
+mod codecs;
 mod forward;
 mod gates;
 mod own;
-mod peer;
 mod rtcp;
-/// The sans-IO engine of issue 12 (`[media] engine = "workers"`).
+/// The media workers: `rtc` driven from threads that own one UDP socket each.
 #[doc(hidden)]
 pub mod sansio;
-mod sfu;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use gates::MediaStats;
 pub use own::OwnAddresses;
 
-/// The codec table and interceptor chain the server uses, for test clients that should
-/// speak the same dialect (and see keyframe requests). Not part of the seam.
+/// The codec table the server uses and the interceptor that surfaces keyframe
+/// requests, for test clients that should speak the same dialect. Not part of the seam.
 #[doc(hidden)]
 pub mod testing {
-    pub use super::engine::{PayloadTypes, interceptors, media_engine, media_engine_numbered};
+    pub use super::codecs::{PayloadTypes, media_engine, media_engine_numbered};
+    pub use super::rtcp::KeyframeRequests;
 }
 
 /// An opaque peer identifier chosen by the caller; unique within one [`Sfu`].
@@ -119,7 +114,7 @@ impl From<rtc::peer_connection::transport::RTCIceCandidateInit> for IceCandidate
     }
 }
 
-/// A client's candidate as both engines take it (`webrtc` re-exports `rtc`'s type).
+/// A client's candidate as the WebRTC core takes it.
 impl From<IceCandidateInit> for rtc::peer_connection::transport::RTCIceCandidateInit {
     fn from(c: IceCandidateInit) -> Self {
         Self {
@@ -135,12 +130,8 @@ impl From<IceCandidateInit> for rtc::peer_connection::transport::RTCIceCandidate
 /// Configuration of the media layer.
 #[derive(Clone, Debug)]
 pub struct MediaConfig {
-    /// Lowest UDP port for peer connections; 0 (with `udp_port_max` 0) means "any free port".
-    pub udp_port_min: u16,
-    /// Highest UDP port, inclusive. Every peer connection uses one port of the range
-    /// (webrtc-rs 0.21 has no shared-port mux), so the range bounds concurrent peers.
-    pub udp_port_max: u16,
-    /// Address to bind. `0.0.0.0` binds every non-loopback interface; tests use 127.0.0.1.
+    /// Address the workers bind; `0.0.0.0` binds every interface (each datagram's
+    /// destination is read, so replies leave from the address it reached).
     pub bind_ip: IpAddr,
     /// Public address for 1:1 NAT: advertised in host candidates instead of the bound one.
     pub public_ip: Option<IpAddr>,
@@ -148,11 +139,7 @@ pub struct MediaConfig {
     pub ice_servers: Vec<IceServer>,
     /// Mints each session's TURN credentials, when a TURN server is configured.
     pub turn: Option<Arc<crate::turn::TurnRest>>,
-    /// Per-subscriber queue of packets waiting to be written; past it, packets drop.
-    pub subscriber_queue: usize,
-    /// Which engine serves the connections.
-    pub engine: EngineKind,
-    /// Worker threads of engine [`EngineKind::Workers`] (at least one).
+    /// Media worker threads (at least one).
     pub workers: usize,
     /// UDP port of worker 0; worker k binds `udp_port + k`. 0: any free port.
     pub udp_port: u16,
@@ -161,29 +148,13 @@ pub struct MediaConfig {
     pub pool: sansio::PoolSlot,
 }
 
-/// The media engine (issue 12 replaces the first with the second, in steps; the
-/// second is the default since it reached every browser test).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EngineKind {
-    /// The async `webrtc` crate: a task and a UDP port per connection.
-    Tasks,
-    /// `rtc` driven from worker threads, one UDP socket each, ICE-lite.
-    #[default]
-    Workers,
-}
-
 impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
-            udp_port_min: 50_000,
-            udp_port_max: 59_999,
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             public_ip: None,
             ice_servers: Vec::new(),
             turn: None,
-            subscriber_queue: 256,
-            engine: EngineKind::default(),
             workers: 1,
             udp_port: 50_000,
             pool: sansio::PoolSlot::default(),
@@ -219,14 +190,9 @@ pub enum MediaError {
     UnknownPeer,
     #[error("peer already exists")]
     DuplicatePeer,
-    #[error("no free UDP port in the configured range")]
-    NoPort,
     /// The client sent something the negotiation cannot use (bad SDP, wrong state).
     #[error("negotiation failed: {0}")]
     Negotiation(String),
-    /// The WebRTC stack failed for a reason not caused by the client.
-    #[error("webrtc: {0}")]
-    WebRtc(#[from] webrtc::error::Error),
     /// A media worker failed (its socket, or the WebRTC core).
     #[error("media worker: {0}")]
     Worker(String),
@@ -238,20 +204,13 @@ pub enum MediaError {
 /// The SFU handle. Cheap to clone; all clones drive the same SFU.
 #[derive(Clone)]
 pub struct Sfu {
-    engine: Engine,
+    /// This SFU's room on a media worker.
+    room: Arc<sansio::RoomLink>,
     /// Gate and publish-refusal flags, read per packet by the forwarding path.
     gates: Arc<gates::Gates>,
     /// Handed to clients.
     ice_servers: Arc<Vec<IceServer>>,
     turn: Option<Arc<crate::turn::TurnRest>>,
-}
-
-#[derive(Clone)]
-enum Engine {
-    /// Commands to the SFU task, which owns the peer table.
-    Tasks(mpsc::UnboundedSender<sfu::Command>),
-    /// This SFU's room on a media worker.
-    Workers(Arc<sansio::RoomLink>),
 }
 
 impl From<sansio::WorkerError> for MediaError {
@@ -269,35 +228,21 @@ impl From<sansio::WorkerError> for MediaError {
 }
 
 impl Sfu {
-    /// Starts the SFU of one room: its task (engine `tasks`), or its place on a media
-    /// worker, starting the workers with the first room (engine `workers`). Must be
-    /// called inside a tokio runtime.
+    /// Starts the SFU of one room: its place on a media worker, starting the workers
+    /// with the first room. Must be called inside a tokio runtime.
     pub async fn new(config: MediaConfig) -> Result<Sfu, MediaError> {
-        let gates = Arc::new(gates::Gates::default());
-        let ice_servers = Arc::new(config.ice_servers.clone());
-        let engine = match config.engine {
-            EngineKind::Tasks => {
-                let factory = engine::Factory::new(&config)?;
-                let (cmd, rx) = mpsc::unbounded_channel();
-                tokio::spawn(sfu::run(factory, Arc::clone(&gates), rx));
-                Engine::Tasks(cmd)
-            }
-            EngineKind::Workers => {
-                let pool = config.pool.get_or_start(|| {
-                    sansio::Pool::start(
-                        config.workers,
-                        config.bind_ip,
-                        config.udp_port,
-                        config.public_ip,
-                    )
-                })?;
-                Engine::Workers(Arc::new(pool.place()))
-            }
-        };
+        let pool = config.pool.get_or_start(|| {
+            sansio::Pool::start(
+                config.workers,
+                config.bind_ip,
+                config.udp_port,
+                config.public_ip,
+            )
+        })?;
         Ok(Sfu {
-            engine,
-            gates,
-            ice_servers,
+            room: Arc::new(pool.place()),
+            gates: Arc::new(gates::Gates::default()),
+            ice_servers: Arc::new(config.ice_servers.clone()),
             turn: config.turn.clone(),
         })
     }
@@ -335,56 +280,34 @@ impl Sfu {
         peer: PeerKey,
         events: mpsc::Sender<MediaEvent>,
     ) -> Result<(), MediaError> {
-        match &self.engine {
-            Engine::Tasks(_) => {
-                self.call(|reply| sfu::Command::AddPeer {
-                    peer,
-                    events,
-                    reply,
-                })
-                .await?
-            }
-            Engine::Workers(link) => Ok(link
-                .worker()
-                .add(link.key(peer), events, Arc::clone(&self.gates))
-                .await?),
-        }
+        let worker = self.room.worker();
+        let gates = Arc::clone(&self.gates);
+        Ok(worker.add(self.room.key(peer), events, gates).await?)
     }
 
-    /// Closes the peer's connection and frees its port, tasks and tracks, here and in
+    /// Closes the peer's connection and frees its state and tracks, here and in
     /// every subscriber. Returns once the connection is closed. Its gates are forgotten.
     pub async fn remove_peer(&self, peer: PeerKey) {
-        match &self.engine {
-            Engine::Tasks(_) => {
-                let _ = self
-                    .call(|reply| sfu::Command::RemovePeer { peer, reply })
-                    .await;
-            }
-            Engine::Workers(link) => link.worker().remove(link.key(peer)).await,
-        }
+        self.room.worker().remove(self.room.key(peer)).await;
         self.gates.forget_peer(peer);
     }
 
     /// Applies a client's offer and returns the server's answer.
     pub async fn offer(&self, peer: PeerKey, sdp: String) -> Result<String, MediaError> {
-        match &self.engine {
-            Engine::Tasks(_) => {
-                self.peer_call(peer, |reply| peer::Command::Offer { sdp, reply })
-                    .await
-            }
-            Engine::Workers(link) => Ok(link.worker().offer_in(link.key(peer), sdp).await?),
-        }
+        Ok(self
+            .room
+            .worker()
+            .offer_in(self.room.key(peer), sdp)
+            .await?)
     }
 
     /// Applies a client's answer to the last [`MediaEvent::Offer`].
     pub async fn answer(&self, peer: PeerKey, sdp: String) -> Result<(), MediaError> {
-        match &self.engine {
-            Engine::Tasks(_) => {
-                self.peer_call(peer, |reply| peer::Command::Answer { sdp, reply })
-                    .await
-            }
-            Engine::Workers(link) => Ok(link.worker().answer_in(link.key(peer), sdp).await?),
-        }
+        Ok(self
+            .room
+            .worker()
+            .answer_in(self.room.key(peer), sdp)
+            .await?)
     }
 
     /// Whether `sdp`, from a [`MediaEvent::Offer`], still awaits the client's answer. An
@@ -392,14 +315,11 @@ impl Sfu {
     /// event queue behind the answer to the client's offer; sent late, the client would
     /// take it for a new one. Call this just before sending an offer to the client.
     pub async fn offer_is_current(&self, peer: PeerKey, sdp: &str) -> bool {
-        let sdp = sdp.to_owned();
-        match &self.engine {
-            Engine::Tasks(_) => self
-                .peer_call(peer, |reply| peer::Command::IsCurrentOffer { sdp, reply })
-                .await
-                .unwrap_or(false),
-            Engine::Workers(link) => link.worker().offer_is_current_in(link.key(peer), sdp).await,
-        }
+        let key = self.room.key(peer);
+        self.room
+            .worker()
+            .offer_is_current_in(key, sdp.to_owned())
+            .await
     }
 
     /// Adds a remote (client) ICE candidate.
@@ -408,16 +328,11 @@ impl Sfu {
         peer: PeerKey,
         candidate: IceCandidateInit,
     ) -> Result<(), MediaError> {
-        match &self.engine {
-            Engine::Tasks(_) => {
-                self.peer_call(peer, |reply| peer::Command::Candidate { candidate, reply })
-                    .await
-            }
-            Engine::Workers(link) => Ok(link
-                .worker()
-                .candidate_in(link.key(peer), candidate)
-                .await?),
-        }
+        Ok(self
+            .room
+            .worker()
+            .candidate_in(self.room.key(peer), candidate)
+            .await?)
     }
 
     /// Opens or closes the forwarding of `kind` from `from` to `to`. Takes effect on the
@@ -447,34 +362,6 @@ impl Sfu {
     /// handler is owned by its connection, so this drops only when the connection's
     /// internals are really freed. Used to prove that removal frees them.
     pub fn live_peer_connections() -> usize {
-        engine::live_connections() + sansio::live_connections()
-    }
-
-    /// A call to the SFU task (engine `tasks` only).
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> sfu::Command,
-    ) -> Result<T, MediaError> {
-        let Engine::Tasks(cmd) = &self.engine else {
-            return Err(MediaError::Closed);
-        };
-        let (tx, rx) = oneshot::channel();
-        cmd.send(make(tx)).map_err(|_| MediaError::Closed)?;
-        rx.await.map_err(|_| MediaError::Closed)
-    }
-
-    /// Finds the peer's task through the SFU task, then talks to it directly.
-    async fn peer_call<T>(
-        &self,
-        peer: PeerKey,
-        make: impl FnOnce(oneshot::Sender<Result<T, MediaError>>) -> peer::Command,
-    ) -> Result<T, MediaError> {
-        let handle = self
-            .call(|reply| sfu::Command::Lookup { peer, reply })
-            .await?
-            .ok_or(MediaError::UnknownPeer)?;
-        let (tx, rx) = oneshot::channel();
-        handle.send(make(tx)).map_err(|_| MediaError::Closed)?;
-        rx.await.map_err(|_| MediaError::Closed)?
+        sansio::live_connections()
     }
 }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
-use super::{EngineKind, MediaConfig};
+use super::MediaConfig;
 
 /// Whether an address is one of this server's media sockets.
 pub struct OwnAddresses {
@@ -42,28 +42,19 @@ impl OwnAddresses {
     }
 
     fn port_is_ours(&self, port: u16) -> bool {
-        match self.config.engine {
-            EngineKind::Tasks => {
-                let (min, max) = (self.config.udp_port_min, self.config.udp_port_max);
-                min != 0 && (min..=max).contains(&port)
-            }
-            EngineKind::Workers => {
-                if let Some(ports) = self.worker_ports.get() {
-                    return ports.contains(&port);
-                }
-                match self.config.pool.running() {
-                    Some(pool) => self
-                        .worker_ports
-                        .get_or_init(|| pool.local_addrs().iter().map(|a| a.port()).collect())
-                        .contains(&port),
-                    // Not started yet: the configured ports, if fixed.
-                    None => {
-                        let first = usize::from(self.config.udp_port);
-                        first != 0
-                            && (first..first + self.config.workers.max(1))
-                                .contains(&usize::from(port))
-                    }
-                }
+        if let Some(ports) = self.worker_ports.get() {
+            return ports.contains(&port);
+        }
+        match self.config.pool.running() {
+            Some(pool) => self
+                .worker_ports
+                .get_or_init(|| pool.local_addrs().iter().map(|a| a.port()).collect())
+                .contains(&port),
+            // Not started yet: the configured ports, if fixed.
+            None => {
+                let first = usize::from(self.config.udp_port);
+                first != 0
+                    && (first..first + self.config.workers.max(1)).contains(&usize::from(port))
             }
         }
     }
@@ -96,19 +87,5 @@ mod tests {
         ] {
             assert!(!own.contains(refused.parse().unwrap()), "{refused}");
         }
-    }
-
-    #[test]
-    fn the_tasks_engine_owns_its_port_range() {
-        let config = MediaConfig {
-            bind_ip: "127.0.0.1".parse().unwrap(),
-            engine: EngineKind::Tasks,
-            udp_port_min: 40_000,
-            udp_port_max: 40_009,
-            ..MediaConfig::default()
-        };
-        let own = OwnAddresses::new(&config);
-        assert!(own.contains("127.0.0.1:40009".parse().unwrap()));
-        assert!(!own.contains("127.0.0.1:40010".parse().unwrap()));
     }
 }

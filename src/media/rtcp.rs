@@ -11,14 +11,28 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 
 /// Registered last in the chain so every other interceptor has seen the full RTCP first.
 #[derive(Default)]
-pub(crate) struct KeyframeRequests {
+pub struct KeyframeRequests {
     inbound: VecDeque<TaggedPacket>,
     outbound: VecDeque<TaggedPacket>,
+    /// Also hand NACKs up: the server answers them itself, a client leaves them
+    /// to its own NACK responder.
+    nacks: bool,
+}
+
+impl KeyframeRequests {
+    /// Keyframe requests and NACKs (the server's chain, which has no responder).
+    pub(crate) fn with_nacks() -> Self {
+        KeyframeRequests {
+            nacks: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// The media SSRC a keyframe request (PLI or FIR) asks about, if it is one.
@@ -31,7 +45,7 @@ pub(crate) fn keyframe_request_ssrc(packet: &dyn rtc::rtcp::Packet) -> Option<u3
     Some(fir.fir.first().map_or(fir.media_ssrc, |entry| entry.ssrc))
 }
 
-pub(crate) fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
+fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
 }
@@ -47,7 +61,10 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let wanted: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
+                .filter(|p| {
+                    is_keyframe_request(p.as_ref())
+                        || (self.nacks && p.as_any().is::<TransportLayerNack>())
+                })
                 .cloned()
                 .collect();
             if wanted.is_empty() {

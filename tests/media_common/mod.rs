@@ -2,37 +2,34 @@
 //! of a session task between it and the SFU. Everything runs over loopback.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use circlekeeper::media::testing::PayloadTypes;
-use circlekeeper::media::{
-    EngineKind, IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu,
-};
-use circlekeeper::testpeer::{
-    OnPacket, Receiver, client_peer_connection, packet, publishing_tracks,
+use circlekeeper::media::{IceCandidateInit, MediaConfig, MediaEvent, MediaKind, PeerKey, Sfu};
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    TransportLayerNack, nack_pairs_from_sequence_numbers,
 };
 use rtc::rtp::extension::HeaderExtension;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use testpeer::{OnPacket, Receiver, client_peer_connection, packet, publishing_tracks};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn loopback_config() -> MediaConfig {
     MediaConfig {
-        udp_port_min: 0,
-        udp_port_max: 0,
         bind_ip: "127.0.0.1".parse().expect("ip"),
-        // These clients let the server offer first to someone who publishes nothing,
-        // which only the task engine allows; the worker engine has its own tests
-        // (media_sansio.rs, and media_rules.rs on both engines).
-        engine: EngineKind::Tasks,
+        udp_port: 0,
         ..MediaConfig::default()
     }
 }
@@ -40,14 +37,32 @@ pub fn loopback_config() -> MediaConfig {
 /// Packets received, per (stream id, kind), with a watch to wait on.
 #[derive(Default)]
 pub struct Counts {
-    map: Mutex<HashMap<(String, MediaKind), u64>>,
+    map: Mutex<HashMap<(String, MediaKind), Received>>,
     pli: AtomicU64,
+}
+
+/// What arrived of one remote stream.
+#[derive(Default, Clone)]
+pub struct Received {
+    pub packets: u64,
+    pub last_seq: u16,
+    /// Sequence numbers that arrived more than once (retransmissions).
+    pub repeats: u64,
+    seen: HashSet<u16>,
 }
 
 impl Counts {
     pub fn get(&self, from: PeerKey, kind: MediaKind) -> u64 {
+        self.of(from, kind).packets
+    }
+    pub fn of(&self, from: PeerKey, kind: MediaKind) -> Received {
         let key = (circlekeeper::media::stream_id_for(from), kind);
-        *self.map.lock().unwrap().get(&key).unwrap_or(&0)
+        self.map
+            .lock()
+            .unwrap()
+            .get(&key)
+            .cloned()
+            .unwrap_or_default()
     }
     pub fn plis(&self) -> u64 {
         self.pli.load(Ordering::SeqCst)
@@ -56,22 +71,30 @@ impl Counts {
 
 /// Counts every received packet and wakes whoever waits on the counts.
 fn count_into(counts: Arc<Counts>, changed: watch::Sender<u64>) -> OnPacket {
-    Arc::new(move |stream, kind, _| {
-        *counts
-            .map
-            .lock()
-            .unwrap()
-            .entry((stream.to_owned(), kind))
-            .or_default() += 1;
+    Arc::new(move |stream, kind, packet| {
+        let seq = packet.header.sequence_number;
+        let mut map = counts.map.lock().unwrap();
+        let received = map.entry((stream.to_owned(), kind)).or_default();
+        received.packets += 1;
+        received.last_seq = seq;
+        if !received.seen.insert(seq) {
+            received.repeats += 1;
+        }
+        drop(map);
         changed.send_modify(|n| *n += 1);
     })
 }
+
+/// The tracks a client receives, by stream id and kind.
+type Tracks = Arc<Mutex<HashMap<(String, MediaKind), Arc<dyn TrackRemote>>>>;
 
 pub struct Client {
     pub key: PeerKey,
     pub pc: Arc<dyn PeerConnection>,
     pub counts: Arc<Counts>,
     changed: watch::Receiver<u64>,
+    /// The tracks received, by stream id and kind, to send feedback about.
+    tracks: Tracks,
     /// Events from the SFU that the pump did not consume (Connected, AudioLevel, ...).
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
     pump: tokio::task::JoinHandle<()>,
@@ -88,26 +111,37 @@ impl Client {
         let (cand_tx, mut cand_rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
         let (changed_tx, changed) = watch::channel(0);
+        let received: Tracks = Arc::default();
+        let keep = Arc::clone(&received);
         let pc = client_peer_connection(
             Receiver {
                 candidates: cand_tx,
                 on_packet: count_into(Arc::clone(&counts), changed_tx),
+                on_track: Some(Arc::new(move |stream, kind, track| {
+                    keep.lock()
+                        .unwrap()
+                        .insert((stream.to_owned(), kind), track);
+                })),
             },
             PayloadTypes::SERVER,
         )
         .await
         .expect("client pc");
 
+        // The client always offers first (docs/protocol.md): its tracks, or two
+        // receive-only m-lines when it publishes nothing.
         let mut tracks = Vec::new();
         if publish {
             tracks = publishing_tracks(&pc).await.expect("add tracks");
-            let offer = pc.create_offer(None).await.expect("offer");
-            pc.set_local_description(offer.clone()).await.expect("sld");
-            let answer = sfu.offer(key, offer.sdp).await.expect("sfu answer");
-            pc.set_remote_description(RTCSessionDescription::answer(answer).expect("sdp"))
-                .await
-                .expect("srd");
+        } else {
+            receive_only(&pc).await;
         }
+        let offer = pc.create_offer(None).await.expect("offer");
+        pc.set_local_description(offer.clone()).await.expect("sld");
+        let answer = sfu.offer(key, offer.sdp).await.expect("sfu answer");
+        pc.set_remote_description(RTCSessionDescription::answer(answer).expect("sdp"))
+            .await
+            .expect("srd");
 
         // The signalling pump: what a session task would do.
         let (out_tx, out_rx) = mpsc::unbounded_channel();
@@ -148,10 +182,28 @@ impl Client {
             pc,
             counts,
             changed,
+            tracks: received,
             events: out_rx,
             pump,
             sender,
         }
+    }
+
+    /// Reports packets `seqs` of `from`'s `kind` lost (an RTCP NACK, RFC 4585).
+    pub async fn nack(&self, from: PeerKey, kind: MediaKind, seqs: &[u16]) {
+        let key = (circlekeeper::media::stream_id_for(from), kind);
+        let track = self.tracks.lock().unwrap().get(&key).cloned();
+        let track = track.expect("a track to report about");
+        let media_ssrc = track.ssrcs().await[0];
+        let nack = TransportLayerNack {
+            sender_ssrc: 0,
+            media_ssrc,
+            nacks: nack_pairs_from_sequence_numbers(seqs),
+        };
+        track
+            .write_rtcp(vec![Box::new(nack)])
+            .await
+            .expect("NACK sent");
     }
 
     /// Waits until `cond` holds on the received counts, or panics after `WAIT`.
@@ -196,6 +248,20 @@ impl Client {
         self.pump.abort();
         let _ = self.pump.await;
         let _ = self.pc.close().await;
+    }
+}
+
+/// An audio and a video m-line that only receive.
+async fn receive_only(pc: &Arc<dyn PeerConnection>) {
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        pc.add_transceiver_from_kind(kind, Some(init))
+            .await
+            .expect("receive-only transceiver");
     }
 }
 

@@ -1,23 +1,22 @@
 //! Media peers that go through the room exactly as a browser does: the library's
-//! [`circlekeeper::testpeer::Peer`] (a participant of the documented protocol) on a
+//! [`testpeer::Peer`] (a participant of the documented protocol) on a
 //! socket from `common::Client`, plus the helpers the circle tests share.
 //!
 //! Used as `#[path = "media_common/signalled.rs"] mod signalled;` next to `mod common;`,
 //! so the SFU-only tests need not compile the socket client.
 #![allow(dead_code)]
 
-use circlekeeper::media::EngineKind;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use circlekeeper::circle::{Party, Role};
 use circlekeeper::media::testing::PayloadTypes;
-use circlekeeper::testpeer::{self, Setup, Socket};
 use serde_json::Value;
+use testpeer::{self, Setup, Socket};
 
 use crate::common::{Client, PATIENCE, TestServer};
 
-pub use circlekeeper::testpeer::Peer;
+pub use testpeer::Peer;
 
 /// Held for a whole test by the circle tests of one binary: server counters
 /// and live peer connections are process-wide, and each test has its own
@@ -29,15 +28,9 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 /// A server whose media binds loopback, with the default signalling limits:
-/// a browser-like client must negotiate within them. The default media engine
-/// (media_rules.rs runs its rules on both).
-pub async fn media_server() -> TestServer {
-    media_server_on(EngineKind::default()).await
-}
-
-/// [`media_server`] with the given media engine; `workers`: two worker threads on
+/// a browser-like client must negotiate within them. Two media worker threads on
 /// any free ports.
-pub async fn media_server_on(engine: EngineKind) -> TestServer {
+pub async fn media_server() -> TestServer {
     // Captured per test and shown only when one fails: the media layer's negotiation
     // steps (a few lines per exchange, none per packet) unless RUST_LOG says otherwise.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -48,7 +41,6 @@ pub async fn media_server_on(engine: EngineKind) -> TestServer {
         .try_init();
     TestServer::start_with(|config| {
         config.media.bind_ip = Some("127.0.0.1".parse().expect("ip"));
-        config.media.engine = engine;
         config.media.workers = 2;
         config.media.udp_port = 0;
     })

@@ -22,9 +22,10 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use tokio::sync::mpsc;
 
 use super::recycle::{Idle, TsRewriter};
+use super::retransmit::History;
 use super::{ConnKey, WorkerError};
 use crate::media::audio_level::{self, LevelReporter};
-use crate::media::engine::media_engine;
+use crate::media::codecs::media_engine;
 use crate::media::forward::SeqRewriter;
 use crate::media::gates::{Gate, Gates};
 use crate::media::rtcp::KeyframeRequests;
@@ -59,15 +60,16 @@ pub(crate) fn build(
         .with_answering_dtls_role(RTCDtlsRole::Server)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
-    // One interceptor: the one that lets subscribers' keyframe requests through to
-    // the worker (inbound RTCP stops in the chain otherwise). NACK and RTCP reports
-    // come back, trimmed, in a later step (MEDIA-NOTES: they dominate the per-packet cost).
+    // One interceptor: the one that lets subscribers' keyframe requests and NACKs
+    // through to the worker (inbound RTCP stops in the chain otherwise). The worker
+    // answers NACKs itself, from one history per published track (`retransmit`),
+    // instead of webrtc-rs's responder keeping one per subscriber copy.
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(engine)
         .with_setting_engine(settings)
         .with_interceptor_registry(
-            Registry::new().with(Slot::from(14_000), KeyframeRequests::default()),
+            Registry::new().with(Slot::from(14_000), KeyframeRequests::with_nacks()),
         )
         .build(now)?;
     for address in candidates {
@@ -114,6 +116,8 @@ pub(crate) struct Published {
     pub(crate) audio_level_id: Option<u8>,
     /// Keyframe requests closer together than `forward::PLI_MIN_INTERVAL` are merged.
     pub(crate) last_pli: Option<Instant>,
+    /// Recent packets, for subscribers' NACKs (video only: Opus has no NACK).
+    pub(crate) history: Option<Box<History>>,
 }
 
 /// A server connection and what the worker knows about it.

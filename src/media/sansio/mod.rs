@@ -7,16 +7,18 @@
 //! - `socket`: the worker's UDP socket (batched reads, each datagram's destination);
 //! - [`Worker`]: the handle to a thread that owns the socket and the connections;
 //!   `state` (the thread's loop), `negotiate` (offers, answers, subscriptions) and
-//!   `relay` (forwarding, keyframe requests, audio levels) are its parts;
+//!   `relay` (forwarding, keyframe requests, audio levels) and `retransmit`
+//!   (NACKs answered from one history per published video track) are its parts;
 //! - [`Pool`]: the workers of a server; each room's connections live on one of them.
 //!
-//! [`super::Sfu`] uses it when `[media] engine = "workers"`.
+//! [`super::Sfu`] is one room's handle on a worker.
 
 mod conn;
 mod demux;
 mod negotiate;
 mod recycle;
 mod relay;
+mod retransmit;
 mod router;
 mod socket;
 mod state;

@@ -16,7 +16,7 @@ use super::conn::{self, Published, Sub};
 use super::recycle::{self, TsRewriter};
 use super::state::State;
 use super::{ConnKey, WorkerError};
-use crate::media::engine::AUDIO_LEVEL_URI;
+use crate::media::codecs::AUDIO_LEVEL_URI;
 use crate::media::forward::SeqRewriter;
 use crate::media::{MediaEvent, MediaKind, stream_id_for};
 
@@ -72,6 +72,7 @@ impl State {
             ssrc,
             audio_level_id,
             last_pli: None,
+            history: (kind == MediaKind::Video).then(Box::default),
         });
         conn.emit(MediaEvent::TrackPublished { kind });
         let refused = conn.refused.load(Ordering::Acquire);

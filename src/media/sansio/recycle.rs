@@ -54,6 +54,11 @@ impl TsRewriter {
         self.last = Some((out, now));
         out
     }
+
+    /// `ts` under the current offset, changing nothing (a retransmission).
+    pub(crate) fn apply(&self, ts: u32) -> u32 {
+        ts.wrapping_add(self.offset)
+    }
 }
 
 /// The RTP clock of the one codec of each kind.
@@ -126,7 +131,7 @@ pub(crate) fn encodings(ssrc: u32, kind: MediaKind) -> Vec<RTCRtpEncodingParamet
             ssrc: Some(ssrc),
             ..Default::default()
         },
-        codec: crate::media::engine::codec(kind),
+        codec: crate::media::codecs::codec(kind),
         ..Default::default()
     }]
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use rtc::media_stream::MediaStreamTrackId;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
 use rtc::sansio::Protocol;
 
@@ -38,11 +39,14 @@ impl State {
                 // (often an audio copy, from the receiver report): each request's own
                 // media SSRC says which copy it is about.
                 RTCMessage::RtcpPacket(_, packets) => {
-                    for ssrc in packets
-                        .iter()
-                        .filter_map(|p| keyframe_request_ssrc(p.as_ref()))
-                    {
-                        self.keyframe_asked(key, ssrc, now);
+                    for packet in &packets {
+                        if let Some(ssrc) = keyframe_request_ssrc(packet.as_ref()) {
+                            self.keyframe_asked(key, ssrc, now);
+                        } else if let Some(nack) =
+                            packet.as_any().downcast_ref::<TransportLayerNack>()
+                        {
+                            self.nacked(key, nack, now);
+                        }
                     }
                 }
                 _ => {}
@@ -70,9 +74,10 @@ impl State {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let Some(published) = conn.published.iter().find(|p| p.track_id == *track_id) else {
+        let Some(index) = conn.published.iter().position(|p| p.track_id == *track_id) else {
             return;
         };
+        let published = &conn.published[index];
         let (kind, media_ssrc) = (published.kind, published.ssrc);
         if let Some(id) = published.audio_level_id
             && let Some(raw) = packet.header.get_extension(id)
@@ -86,6 +91,9 @@ impl State {
         packet.header.extension = false;
         packet.header.extensions = Vec::new();
         packet.header.extensions_padding = 0;
+        if let Some(history) = &mut conn.published[index].history {
+            history.keep(&packet);
+        }
         let Some(subs) = self.subs.get_mut(&from).and_then(|t| t.get_mut(track_id)) else {
             return;
         };

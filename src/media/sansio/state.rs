@@ -21,6 +21,7 @@ use rtc::media_stream::MediaStreamTrackId;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::TaggedRTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::mpsc;
@@ -30,7 +31,7 @@ use super::router::Router;
 use super::socket::{Batch, Socket};
 use super::worker::{Census, Command};
 use super::{ConnKey, LIVE, WorkerError};
-use crate::media::forward::{DROPPED, FORWARDED, GATE_SWITCH};
+use crate::media::forward::{DROPPED, FORWARDED, GATE_SWITCH, NACKED};
 use crate::media::gates::Gates;
 use crate::media::{IceCandidateInit, MediaEvent, MediaKind};
 
@@ -48,6 +49,8 @@ pub(super) struct Meters {
     pub(super) refused: Counter,
     pub(super) not_negotiated: Counter,
     pub(super) write_failed: Counter,
+    pub(super) retransmitted: Counter,
+    pub(super) nacks_unanswered: Counter,
     /// Gate switch → first packet under it, by kind (audio, video), as the task
     /// engine reports it (the load tool and the SPEC §9 figure read the audio one).
     pub(super) opened: [Histogram; 2],
@@ -73,6 +76,8 @@ impl Meters {
             refused: counter!(DROPPED, "reason" => "publish_refused"),
             not_negotiated: counter!(DROPPED, "reason" => "not_negotiated"),
             write_failed: counter!(DROPPED, "reason" => "write_failed"),
+            retransmitted: counter!(NACKED, "outcome" => "resent"),
+            nacks_unanswered: counter!(NACKED, "outcome" => "unanswered"),
             opened: [
                 histogram!(GATE_SWITCH, "kind" => "audio", "to" => "open"),
                 histogram!(GATE_SWITCH, "kind" => "video", "to" => "open"),
@@ -110,6 +115,8 @@ pub(super) struct State {
     /// Reused buffers: the connection keys, and one connection's pending reads.
     keys: Vec<ConnKey>,
     pub(super) reads: Vec<TaggedRTCMessage>,
+    /// Reused: the packets one NACK asks for, before they are written.
+    pub(super) resend: Vec<(RTCRtpSenderId, rtc::rtp::Packet)>,
 }
 
 impl State {
@@ -134,6 +141,7 @@ impl State {
             all: false,
             keys: Vec::new(),
             reads: Vec::new(),
+            resend: Vec::new(),
         }
     }
 

@@ -20,7 +20,7 @@ pub struct Client {
     next_ref: u64,
     /// The latest `state` view.
     pub view: Value,
-    /// Every message received before a [`circlekeeper::testpeer::Peer`] took the client over.
+    /// Every message received before a [`testpeer::Peer`] took the client over.
     pub log: Vec<Value>,
     pub you: u64,
 }
@@ -131,9 +131,9 @@ impl Client {
     }
 }
 
-/// A [`circlekeeper::testpeer::Peer`] takes the client over after the handshake.
+/// A [`testpeer::Peer`] takes the client over after the handshake.
 #[async_trait::async_trait]
-impl circlekeeper::testpeer::Socket for Client {
+impl testpeer::Socket for Client {
     async fn next_message(&mut self) -> Option<Value> {
         Client::next_message(self).await
     }

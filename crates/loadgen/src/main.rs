@@ -18,17 +18,11 @@
 //! Everything runs on loopback, on the same machine: the participants' CPU competes
 //! with the server's, and the latency includes both webrtc-rs stacks of the peers.
 
-#[path = "loadgen/baseline.rs"]
 mod baseline;
-#[path = "loadgen/churn.rs"]
 mod churn;
-#[path = "loadgen/procstat.rs"]
 mod procstat;
-#[path = "loadgen/server.rs"]
 mod server;
-#[path = "loadgen/signal.rs"]
 mod signal;
-#[path = "loadgen/ws.rs"]
 mod ws;
 
 use std::net::SocketAddr;
@@ -42,8 +36,8 @@ use circlekeeper::media::testing::PayloadTypes;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use circlekeeper::testpeer::{self, Peer, RECORDING, Setup};
 use server::ServerProcess;
+use testpeer::{self, Peer, RECORDING, Setup};
 use ws::Client;
 
 #[derive(Parser)]

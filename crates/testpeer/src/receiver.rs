@@ -13,11 +13,20 @@ use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
 };
 
-use crate::media::MediaKind;
-use crate::media::testing::{PayloadTypes, media_engine_numbered};
+use circlekeeper::media::MediaKind;
+use circlekeeper::media::testing::{KeyframeRequests, PayloadTypes, media_engine_numbered};
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Registry, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::rtp_transceiver::rtp_sender::RTCPFeedback;
 
 /// Called with the stream id and kind of the remote track for every packet.
 pub type OnPacket = Arc<dyn Fn(&str, MediaKind, &rtp::Packet) + Send + Sync>;
+/// Called once per remote track, with its stream id and kind: a test that sends
+/// feedback (RTCP) about what it received keeps the track.
+pub type OnTrack = Arc<dyn Fn(&str, MediaKind, Arc<dyn TrackRemote>) + Send + Sync>;
 
 /// Builds a peer connection on 127.0.0.1 handled by `receiver`, numbering the codecs
 /// as `pts` says.
@@ -35,7 +44,7 @@ pub async fn client_peer_connection_with(
     configuration: RTCConfiguration,
 ) -> Result<Arc<dyn PeerConnection>, String> {
     let mut engine = media_engine_numbered(pts).map_err(|e| e.to_string())?;
-    let registry = crate::media::testing::interceptors(&mut engine).map_err(|e| e.to_string())?;
+    let registry = interceptors(&mut engine).map_err(|e| e.to_string())?;
     let pc = PeerConnectionBuilder::new()
         .with_configuration(configuration)
         .with_media_engine(engine)
@@ -48,10 +57,41 @@ pub async fn client_peer_connection_with(
     Ok(Arc::new(pc))
 }
 
+/// Packets kept per sent stream to answer NACKs (webrtc-rs keeps 1024, in a table
+/// filled in advance: a load run with many peers would spend its memory there).
+pub const NACK_HISTORY: u16 = 256;
+
+/// The default interceptors of webrtc-rs (`register_default_interceptors`: NACK,
+/// simulcast header extensions, TWCC receiver, RTCP reports) with a shorter NACK
+/// history, plus the server's [`KeyframeRequests`] after them, so a publishing
+/// client sees the keyframe requests the server forwards.
+pub fn interceptors(engine: &mut MediaEngine) -> Result<Registry, rtc::shared::error::Error> {
+    for parameter in ["", "pli"] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "nack".to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    let registry = Registry::new()
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new().with_size(NACK_HISTORY).build(),
+        )
+        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(engine)?;
+    let registry = configure_twcc_receiver_only(registry, engine)?;
+    let registry = configure_rtcp_reports(registry);
+    Ok(registry.with(Slot::from(14_000), KeyframeRequests::default()))
+}
+
 pub struct Receiver {
     /// Local ICE candidates, to trickle to the server.
     pub candidates: mpsc::UnboundedSender<RTCIceCandidateInit>,
     pub on_packet: OnPacket,
+    pub on_track: Option<OnTrack>,
 }
 
 #[async_trait::async_trait]
@@ -64,12 +104,16 @@ impl PeerConnectionEventHandler for Receiver {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let on_packet = Arc::clone(&self.on_packet);
+        let on_track = self.on_track.clone();
         tokio::spawn(async move {
             let stream = track.stream_id().await;
             let kind = match track.kind().await {
                 RtpCodecKind::Audio => MediaKind::Audio,
                 _ => MediaKind::Video,
             };
+            if let Some(on_track) = on_track {
+                on_track(&stream, kind, Arc::clone(&track));
+            }
             while let Some(ev) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(pkt) = ev {
                     on_packet(&stream, kind, &pkt);

@@ -29,7 +29,9 @@ use serde_json::Value;
 
 pub use counters::{Counters, RECORDING, Tally, epoch};
 pub use peer::{Peer, Setup, Timed, admit};
-pub use receiver::{OnPacket, Receiver, client_peer_connection, client_peer_connection_with};
+pub use receiver::{
+    OnPacket, OnTrack, Receiver, client_peer_connection, client_peer_connection_with,
+};
 pub use synthetic::{codec, local_track, packet, publishing_tracks};
 
 /// The signalling socket a [`Peer`] takes over after the handshake.

@@ -17,7 +17,7 @@ use webrtc::peer_connection::{
 
 use super::synthetic::{publishing_tracks, send_media, sent_at};
 use super::{Counters, Receiver, Setup, Socket, client_peer_connection_with};
-use crate::media::testing::PayloadTypes;
+use circlekeeper::media::testing::PayloadTypes;
 
 pub(super) struct Pump {
     name: String,
@@ -232,6 +232,7 @@ impl Pump {
                 on_packet: Arc::new(move |stream, kind, pkt| {
                     counters.arrived(stream, kind, Instant::now(), sent_at(&pkt.payload));
                 }),
+                on_track: None,
             },
             self.payload_types,
             configuration(msg),

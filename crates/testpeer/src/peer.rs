@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::pump::Pump;
 use super::{Counters, Error, Socket, Tally};
-use crate::media::MediaKind;
-use crate::media::testing::PayloadTypes;
+use circlekeeper::media::MediaKind;
+use circlekeeper::media::testing::PayloadTypes;
 
 /// How often counters are checked while waiting for packets.
 const POLL: Duration = Duration::from_millis(5);

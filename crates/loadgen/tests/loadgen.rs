@@ -6,6 +6,18 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The server binary of this build: the root package's, beside the load tool in the
+/// same target directory (`cargo test --workspace` builds both before any test runs).
+fn server_bin() -> std::path::PathBuf {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_loadgen")).with_file_name("circlekeeper");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the server first (cargo build, or cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
 /// Runs `loadgen <args> --server-bin <this build's server> --json <file>`; returns
 /// the report and the printed table.
 fn loadgen(args: &[&str]) -> (Value, String) {
@@ -13,7 +25,9 @@ fn loadgen(args: &[&str]) -> (Value, String) {
     let report_path = dir.path().join("report.json");
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
-        .args(["--server-bin", env!("CARGO_BIN_EXE_circlekeeper"), "--json"])
+        .arg("--server-bin")
+        .arg(server_bin())
+        .arg("--json")
         .arg(&report_path)
         .output()
         .expect("run loadgen");

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use circlekeeper::media::MediaKind::Video;
 use circlekeeper::media::testing::PayloadTypes;
-use circlekeeper::testpeer::{self, Peer, Setup};
 use serde::Serialize;
 use serde_json::json;
+use testpeer::{self, Peer, Setup};
 
 use crate::server::{self, RunArgs, ServerProcess};
 use crate::signal::Percentiles;

@@ -19,7 +19,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::peer_connection::PeerConnection;
 
 use super::{Counters, epoch};
-use crate::media::testing::PayloadTypes;
+use circlekeeper::media::testing::PayloadTypes;
 
 /// Where the send time sits in every payload (after the VP8 descriptor and header).
 const STAMP_AT: usize = 8;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-use crate::media::MediaKind;
+use circlekeeper::media::MediaKind;
 
 /// The instant all payload timestamps count from (one process: one clock).
 pub fn epoch() -> Instant {
