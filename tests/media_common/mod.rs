@@ -14,9 +14,9 @@ use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
 };
 use rtc::rtp::extension::HeaderExtension;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use testpeer::{OnPacket, Receiver, client_peer_connection, packet, publishing_tracks};
+use testpeer::{
+    OnPacket, Receiver, client_peer_connection, packet, publishing_tracks, receive_only,
+};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -140,7 +140,7 @@ impl Client {
         if publish {
             tracks = publishing_tracks(&pc).await.expect("add tracks");
         } else {
-            receive_only(&pc).await;
+            receive_only(&pc).await.expect("receive-only m-lines");
         }
         let offer = pc.create_offer(None).await.expect("offer");
         pc.set_local_description(offer.clone()).await.expect("sld");
@@ -254,20 +254,6 @@ impl Client {
         self.pump.abort();
         let _ = self.pump.await;
         let _ = self.pc.close().await;
-    }
-}
-
-/// An audio and a video m-line that only receive.
-async fn receive_only(pc: &Arc<dyn PeerConnection>) {
-    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-        let init = RTCRtpTransceiverInit {
-            direction: RTCRtpTransceiverDirection::Recvonly,
-            streams: vec![],
-            send_encodings: vec![],
-        };
-        pc.add_transceiver_from_kind(kind, Some(init))
-            .await
-            .expect("receive-only transceiver");
     }
 }
 

@@ -318,6 +318,7 @@ async fn run_circles(
 
     let forwarded = server::forwarded(&metrics1) - server::forwarded(&metrics0);
     let drops = |reason| server::dropped(&metrics1, reason) - server::dropped(&metrics0, reason);
+    let nacked = |outcome| server::nacked(&metrics1, outcome) - server::nacked(&metrics0, outcome);
     let received = t1.0 - t0.0;
     let (sent_audio, sent_video) = (t1.1 - t0.1, t1.2 - t0.2);
     let server_cpu = cpu1 - cpu0;
@@ -374,6 +375,15 @@ async fn run_circles(
             drops("subscriber_queue_full"),
             drops("write_failed"),
             drops("not_negotiated")
+        ),
+    );
+    row(
+        "NACKed: resent / unanswered / asked of publishers",
+        format!(
+            "{} / {} / {}",
+            nacked("resent"),
+            nacked("unanswered"),
+            nacked("asked_of_publisher")
         ),
     );
     row(

@@ -242,7 +242,7 @@ impl ServerProcess {
     }
 }
 
-pub use testpeer::scrape::{counter, dropped, forwarded};
+pub use testpeer::scrape::{counter, dropped, forwarded, nacked};
 
 /// A Prometheus histogram from `/metrics` text: cumulative counts per bucket bound
 /// (`le`), summed over the series whose labels contain every one of `labels`.

@@ -32,7 +32,7 @@ pub use peer::{Peer, Setup, Timed, admit};
 pub use receiver::{
     OnPacket, OnTrack, Receiver, client_peer_connection, client_peer_connection_with,
 };
-pub use synthetic::{codec, local_track, packet, publishing_tracks};
+pub use synthetic::{codec, local_track, packet, publishing_tracks, receive_only};
 
 /// The signalling socket a [`Peer`] takes over after the handshake.
 #[async_trait::async_trait]

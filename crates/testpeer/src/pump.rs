@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -16,7 +14,7 @@ use webrtc::peer_connection::{
 };
 
 use super::synthetic::{publishing_tracks, send_media, sent_at};
-use super::{Counters, Receiver, Setup, Socket, client_peer_connection_with};
+use super::{Counters, Receiver, Setup, Socket, client_peer_connection_with, receive_only};
 use circlekeeper::media::testing::PayloadTypes;
 
 pub(super) struct Pump {
@@ -249,16 +247,7 @@ impl Pump {
         let tracks = match self.video_kbps {
             Some(_) => Some(publishing_tracks(&pc).await?),
             None => {
-                for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-                    let init = RTCRtpTransceiverInit {
-                        direction: RTCRtpTransceiverDirection::Recvonly,
-                        streams: vec![],
-                        send_encodings: vec![],
-                    };
-                    pc.add_transceiver_from_kind(kind, Some(init))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+                receive_only(&pc).await?;
                 None
             }
         };

@@ -34,6 +34,16 @@ pub fn dropped(metrics: &str, reason: &str) -> u64 {
     )
 }
 
+/// Media packets reported lost, by `outcome` (`resent`, `unanswered`,
+/// `asked_of_publisher`).
+pub fn nacked(metrics: &str, outcome: &str) -> u64 {
+    counter(
+        metrics,
+        "circlekeeper_media_nacked_packets_total",
+        Some(&format!("outcome=\"{outcome}\"")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,22 @@ const STAMP_AT: usize = 8;
 /// Largest video payload per packet.
 const MAX_VIDEO_PAYLOAD: usize = 1100;
 
+/// Adds a receive-only audio and a receive-only video m-line to `pc`: what a
+/// client that publishes nothing offers (docs/protocol.md: the client offers first).
+pub async fn receive_only(pc: &Arc<dyn PeerConnection>) -> Result<(), String> {
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        pc.add_transceiver_from_kind(kind, Some(init))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Adds a send-only Opus track and a send-only VP8 track (random SSRCs) to `pc`.
 pub async fn publishing_tracks(
     pc: &Arc<dyn PeerConnection>,
