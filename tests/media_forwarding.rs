@@ -247,29 +247,6 @@ async fn nacks_are_answered_only_inside_an_open_gate() {
     sfu.remove_peer(B).await;
 }
 
-/// Packets missing from a publisher's stream are asked of the publisher at once
-/// (a NACK): what it sends again is forwarded like any other packet, so one
-/// request repairs the loss for every subscriber.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gap_in_a_publishers_stream_is_nacked_to_it() {
-    use MediaKind::Video;
-    let sfu = Sfu::new(loopback_config()).await.expect("sfu");
-    let mut b = Client::connect(&sfu, B, false).await;
-    open_all(&sfu, A, B);
-    let a = Client::connect(&sfu, A, true).await;
-    b.wait_for("A's video", |n| n.get(A, Video) >= 10).await;
-    let stats = sfu.stats();
-    let asked = || stats.nacks_sent.load(Ordering::Relaxed);
-    let before = asked();
-    a.counts.lose_video(2);
-    until("two packets asked of A", || asked() >= before + 2).await;
-
-    a.close().await;
-    b.close().await;
-    sfu.remove_peer(A).await;
-    sfu.remove_peer(B).await;
-}
-
 /// Polls a server-side condition every few milliseconds, failing after `WAIT`.
 async fn until(what: &str, cond: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + media_common::WAIT;

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 pub(crate) const DROPPED: &str = "circlekeeper_media_packets_dropped_total";
 pub(crate) const FORWARDED: &str = "circlekeeper_media_packets_forwarded_total";
-/// Packets reported lost, by `outcome`: a subscriber's, `resent` or `unanswered`;
-/// missing from a publisher's stream, `asked_of_publisher`.
+/// Packets a subscriber reported lost, by `outcome` (`resent`, `unanswered`).
 pub(crate) const NACKED: &str = "circlekeeper_media_nacked_packets_total";
 /// Gate change → the first packet of that stream forwarded or dropped under it.
 pub(crate) const GATE_SWITCH: &str = "circlekeeper_gate_switch_seconds";

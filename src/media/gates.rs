@@ -129,8 +129,6 @@ pub struct MediaStats {
     /// Packets a subscriber reported lost that were not sent again: no longer
     /// held, or not its to have (a closed gate, an earlier stretch of the stream).
     pub nacks_unanswered: AtomicU64,
-    /// Packets missing from a publisher's stream, asked of it again (NACK).
-    pub nacks_sent: AtomicU64,
 }
 
 impl MediaStats {

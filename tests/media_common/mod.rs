@@ -39,8 +39,6 @@ pub fn loopback_config() -> MediaConfig {
 pub struct Counts {
     map: Mutex<HashMap<(String, MediaKind), Received>>,
     pli: AtomicU64,
-    /// Video packets the publisher numbers but never sends (a loss on its uplink).
-    lose_video: AtomicU64,
 }
 
 /// What arrived of one remote stream.
@@ -68,10 +66,6 @@ impl Counts {
     }
     pub fn plis(&self) -> u64 {
         self.pli.load(Ordering::SeqCst)
-    }
-    /// The publisher's next `n` video packets are lost before they reach the server.
-    pub fn lose_video(&self, n: u64) {
-        self.lose_video.store(n, Ordering::SeqCst);
     }
 }
 
@@ -301,14 +295,7 @@ async fn send_media(tracks: Vec<Arc<TrackLocalStaticRTP>>, counts: Arc<Counts>) 
             });
             let _ = audio.write_rtp_with_extensions(pkt, &[level]).await;
         }
-        if n % 3 == 0
-            && counts
-                .lose_video
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |k| k.checked_sub(1))
-                .is_ok()
-        {
-            seq_v = seq_v.wrapping_add(1);
-        } else if n % 3 == 0 {
+        if n % 3 == 0 {
             // VP8 payload descriptor (S bit) + a fake keyframe header and some bytes.
             let mut payload = vec![0x10, 0x9d, 0x01, 0x2a];
             payload.resize(600, 0x55);

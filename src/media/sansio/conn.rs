@@ -22,7 +22,7 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use tokio::sync::mpsc;
 
 use super::recycle::{Idle, TsRewriter};
-use super::retransmit::{Gaps, History};
+use super::retransmit::History;
 use super::{ConnKey, WorkerError};
 use crate::media::audio_level::{self, LevelReporter};
 use crate::media::codecs::media_engine;
@@ -116,9 +116,8 @@ pub(crate) struct Published {
     pub(crate) audio_level_id: Option<u8>,
     /// Keyframe requests closer together than `forward::PLI_MIN_INTERVAL` are merged.
     pub(crate) last_pli: Option<Instant>,
-    /// Recent packets, for subscribers' NACKs, and the gaps to NACK to the
-    /// publisher (video only: Opus negotiates no NACK).
-    pub(crate) history: Option<Box<(History, Gaps)>>,
+    /// Recent packets, for subscribers' NACKs (video only: Opus has no NACK).
+    pub(crate) history: Option<Box<History>>,
 }
 
 /// A server connection and what the worker knows about it.

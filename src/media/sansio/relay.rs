@@ -92,11 +92,7 @@ impl State {
         packet.header.extensions = Vec::new();
         packet.header.extensions_padding = 0;
         if let Some(history) = &mut conn.published[index].history {
-            let (kept, gaps) = &mut **history;
-            kept.keep(&packet);
-            if let Some((first, missing)) = gaps.observe(packet.header.sequence_number) {
-                self.nack_publisher(from, index, first, missing, now);
-            }
+            history.keep(&packet);
         }
         let Some(subs) = self.subs.get_mut(&from).and_then(|t| t.get_mut(track_id)) else {
             return;

@@ -51,7 +51,6 @@ pub(super) struct Meters {
     pub(super) write_failed: Counter,
     pub(super) retransmitted: Counter,
     pub(super) nacks_unanswered: Counter,
-    pub(super) nacks_sent: Counter,
     /// Gate switch → first packet under it, by kind (audio, video), as the task
     /// engine reports it (the load tool and the SPEC §9 figure read the audio one).
     pub(super) opened: [Histogram; 2],
@@ -79,7 +78,6 @@ impl Meters {
             write_failed: counter!(DROPPED, "reason" => "write_failed"),
             retransmitted: counter!(NACKED, "outcome" => "resent"),
             nacks_unanswered: counter!(NACKED, "outcome" => "unanswered"),
-            nacks_sent: counter!(NACKED, "outcome" => "asked_of_publisher"),
             opened: [
                 histogram!(GATE_SWITCH, "kind" => "audio", "to" => "open"),
                 histogram!(GATE_SWITCH, "kind" => "video", "to" => "open"),
