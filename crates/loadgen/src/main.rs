@@ -378,13 +378,8 @@ async fn run_circles(
         ),
     );
     row(
-        "NACKed: resent / unanswered / asked of publishers",
-        format!(
-            "{} / {} / {}",
-            nacked("resent"),
-            nacked("unanswered"),
-            nacked("asked_of_publisher")
-        ),
+        "NACKed by subscribers: resent / unanswered",
+        format!("{} / {}", nacked("resent"), nacked("unanswered")),
     );
     row(
         "server CPU",

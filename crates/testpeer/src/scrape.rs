@@ -34,8 +34,7 @@ pub fn dropped(metrics: &str, reason: &str) -> u64 {
     )
 }
 
-/// Media packets reported lost, by `outcome` (`resent`, `unanswered`,
-/// `asked_of_publisher`).
+/// Media packets subscribers reported lost, by `outcome` (`resent`, `unanswered`).
 pub fn nacked(metrics: &str, outcome: &str) -> u64 {
     counter(
         metrics,
