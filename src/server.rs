@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
-use crate::rooms::Rooms;
+use crate::rooms::{self, Node, Rooms};
 use crate::signal::{self, Connections};
 use crate::store::Store;
 use crate::turn::TurnRest;
@@ -52,7 +53,7 @@ impl App {
 /// Opens the store and the token key and makes the shared state. The
 /// returned sender shuts everything down when it sends `true`.
 pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bool>)> {
-    let store = Store::open(&config.data_dir).await?;
+    let store = Store::open_at(&config.store_location()).await?;
     // Appends write webhook events only when someone will receive them.
     store
         .set_webhooks_enabled(config.webhooks.url.is_some())
@@ -72,8 +73,17 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         .await?
         .map(Arc::new);
     media.turn = turn.clone();
+    // The lease exists before any room is claimed in its name.
+    let node = Node {
+        id: config.cluster.node_id.clone(),
+        url: config.node_url(),
+        lease: Duration::from_secs(u64::from(config.cluster.lease_seconds)),
+    };
+    store
+        .renew_lease(&node.id, &node.url, node.lease_until())
+        .await?;
     let app = App {
-        rooms: Rooms::new(store.clone(), shutdown.clone(), media),
+        rooms: Rooms::new(store.clone(), shutdown.clone(), media, node),
         store,
         keys,
         connections,
@@ -184,6 +194,7 @@ pub async fn serve(
         webhooks::spawn_dispatcher(&app),
         api::spawn_retention(app.clone()),
         Some(api::spawn_followup(app.clone())),
+        Some(rooms::spawn_lease(app.clone())),
     ]
     .into_iter()
     .flatten()
@@ -227,6 +238,11 @@ pub async fn serve(
     }
     if let Some(turn) = &app.turn {
         turn.close().await;
+    }
+    // Every room has written its last input: another node may take them over
+    // at once instead of waiting for the lease to lapse.
+    if let Err(error) = app.store.end_lease(&app.rooms.node().id).await {
+        tracing::warn!(%error, "ending the lease failed; it lapses by itself");
     }
     app.store.close().await;
     tracing::info!("server stopped");

@@ -3,7 +3,8 @@
 # tests, the integration tests over real sockets, the media tests, a
 # schemathesis run of the program API against its OpenAPI document, and the
 # browser end-to-end tests (which install Chromium, Firefox ESR and npm packages when
-# missing). coturn is installed first when missing, for the TURN tests. This is
+# missing). coturn and PostgreSQL are installed first when missing, for the TURN tests
+# and the store's Postgres backend (the tests start their own servers). This is
 # the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,13 @@ cd "$(dirname "$0")/.."
 if ! command -v turnserver >/dev/null || ! command -v turnutils_uclient >/dev/null; then
   echo "== installing coturn (Debian's TURN server, for the TURN tests)"
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y coturn
+fi
+
+# The store suite and the restart test run on a real Postgres too; the tests
+# start a private server (crates/testpg) from Debian's binaries.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing PostgreSQL (Debian's server, for the store's Postgres tests)"
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
 fi
 
 echo "== Rust: unit, property and integration tests"

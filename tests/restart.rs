@@ -1,15 +1,37 @@
 //! SPEC §3.7.2: a restart loses no room and no record; people rejoin with
-//! their links, and those who were connected get their grace period.
+//! their links, and those who were connected get their grace period. On both
+//! stores: SQLite in the data directory, and a real Postgres (SPEC §6.6).
 
 mod common;
 
 use circlekeeper::circle::{Party, Role, RoomKind};
+use circlekeeper::store::Backend;
 use common::*;
 use serde_json::json;
 
 #[tokio::test]
-async fn rooms_invitations_revocations_and_records_survive_a_restart() {
-    let server = TestServer::start().await;
+async fn rooms_invitations_revocations_and_records_survive_a_restart_on_sqlite() {
+    survive_a_restart(None).await;
+}
+
+#[tokio::test]
+async fn rooms_invitations_revocations_and_records_survive_a_restart_on_postgres() {
+    let url = tokio::task::spawn_blocking(|| testpg::shared().fresh_database())
+        .await
+        .expect("createdb task")
+        .expect("a fresh Postgres database");
+    survive_a_restart(Some(url)).await;
+}
+
+/// `store_url`: `[store] url`, or `None` for SQLite.
+async fn survive_a_restart(store_url: Option<String>) {
+    let url = store_url.clone();
+    let server = TestServer::start_with(|c| c.store.url = url).await;
+    let expected = match store_url {
+        Some(_) => Backend::Postgres,
+        None => Backend::Sqlite,
+    };
+    assert_eq!(server.app.store.backend(), expected);
     server.room("c1", RoomKind::Circle).await;
     let keeper_token = server.token("c1", 1, Role::Keeper, None, "Kim").await;
     let ana_token = server
@@ -54,7 +76,7 @@ async fn rooms_invitations_revocations_and_records_survive_a_restart() {
         Closed::Code(1000),
         "a restart is not an ended session"
     );
-    let server = TestServer::start_in(data_dir, |_| {}).await;
+    let server = TestServer::start_in(data_dir, |c| c.store.url = store_url).await;
 
     let after = server.app.store.record("c1").await.expect("record");
     assert_eq!(before.consents.len(), after.consents.len());

@@ -7,7 +7,6 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use circlekeeper::circle::{Command as RoomCommand, Input};
 use circlekeeper::store::Store;
 use common::Client;
 use serde_json::json;
@@ -66,21 +65,7 @@ fn sigterm(child: &std::process::Child) {
 
 /// How many of the keeper's toggles the journal holds.
 async fn journaled_toggles(data: &std::path::Path) -> usize {
-    let store = Store::open(data).await.expect("store");
-    let journal = store.journal("demo-circle").await.expect("journal");
-    store.close().await;
-    journal
-        .iter()
-        .filter(|(_, input)| {
-            matches!(
-                input,
-                Input::Command {
-                    command: RoomCommand::SetKeeperSpeaksOutOfTurn { .. },
-                    ..
-                }
-            )
-        })
-        .count()
+    common::journaled_toggles(Store::open(data).await.expect("store")).await
 }
 
 #[tokio::test]

@@ -161,6 +161,31 @@ export class CommandError extends Error {
  */
 const RETRYABLE_ARRIVAL = new Set(['server_error', 'room_gone', 'already_connected', 'rate_limited']);
 
+/** Redirects followed in a row before we fall back to retrying with backoff. */
+const MAX_REDIRECTS = 3;
+
+/**
+ * The WebSocket URL of a node's public URL (scheme `https:` becomes `wss:`,
+ * `http:` becomes `ws:`, and `/ws` is appended to the path), or null if it is
+ * not http(s) or would leave TLS: the token is sent there.
+ * @param {unknown} url
+ * @param {string} current  the WebSocket URL in use
+ * @returns {string|null}
+ */
+export function redirectUrl(url, current) {
+  let parsed;
+  try {
+    parsed = new URL(String(url));
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+  if (parsed.protocol === 'http:' && String(current).startsWith('wss:')) return null;
+  const scheme = parsed.protocol === 'https:' ? 'wss:' : 'ws:';
+  const path = parsed.pathname.replace(/\/+$/, '');
+  return `${scheme}//${parsed.host}${path}/ws`;
+}
+
 /** Close codes after which we do not reconnect by ourselves. */
 const FINAL_CLOSE = new Set([1008, 1009]);
 
@@ -177,6 +202,8 @@ const FINAL_CLOSE = new Set([1008, 1009]);
  *   `send('media_answer', {sdp})` and `send('media_candidate', {candidate})`
  * - `ended` {@link EndedMsg}: the session is over; no reconnection follows
  * - `refused` {@link ErrorMsg}: arrival refused for good (bad link, closed room…)
+ * - `redirect` {type: 'redirect', url: string}: another node runs the room; the
+ *   connection moves there by itself (docs/protocol.md, "Hello")
  * - `error` {@link ErrorMsg}: an error that answers no command of ours
  * - `status` {status: ConnectionStatus, attempt: number, retryInMs?: number}
  */
@@ -194,6 +221,8 @@ export class CircleConnection extends EventTarget {
     /** @type {string} kept private: never put into a URL or a log. */
     this._token = token;
     this._url = url || defaultUrl();
+    /** Where we started: after any failure we come back here, and it redirects anew. */
+    this._home = this._url;
     this._WebSocket = WebSocketImpl || WebSocket;
     this._baseDelayMs = baseDelayMs;
     this._maxDelayMs = maxDelayMs;
@@ -210,6 +239,10 @@ export class CircleConnection extends EventTarget {
     this._welcomed = false;
     /** The last arrival refusal on this socket was one worth retrying. */
     this._retryableRefusal = false;
+    /** Redirects followed since the last welcome: a loop between nodes stops. */
+    this._redirects = 0;
+    /** This socket was redirected: its close reconnects at once, to the new URL. */
+    this._redirected = false;
     /** @type {ConnectionStatus} */
     this.status = 'closed';
     /** @type {PersonId|null} */
@@ -222,6 +255,7 @@ export class CircleConnection extends EventTarget {
     clearTimeout(this._timer);
     this._welcomed = false;
     this._retryableRefusal = false;
+    this._redirected = false;
     this._setStatus(this._attempt === 0 ? 'connecting' : 'reconnecting');
     let socket;
     try {
@@ -311,8 +345,21 @@ export class CircleConnection extends EventTarget {
         this._emit('error', msg);
         return;
       }
+      case 'redirect': {
+        const next = !this._welcomed && this._redirects < MAX_REDIRECTS ? redirectUrl(msg.url, this._url) : null;
+        if (next) {
+          this._redirects += 1;
+          this._url = next;
+          // Not a failure: the close that follows reconnects at once, there.
+          this._redirected = true;
+          this._retryableRefusal = true;
+          this._emit('redirect', msg);
+        }
+        return;
+      }
       case 'welcome':
         this._welcomed = true;
+        this._redirects = 0;
         this._attempt = 0;
         this.you = msg.you;
         this._setStatus('open');
@@ -344,6 +391,14 @@ export class CircleConnection extends EventTarget {
       this._setStatus('closed');
       return;
     }
+    if (this._redirected) {
+      this.connect();
+      return;
+    }
+    // The node we were sent to is gone, or the room moved on: ask where we
+    // started, which knows the room's node now (docs/protocol.md, "Hello").
+    this._url = this._home;
+    this._redirects = 0;
     this._scheduleReconnect();
   }
 

@@ -35,7 +35,10 @@ pub fn spawn_followup(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     let mut shutdown = app.shutdown.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(error) = sweep_overdue(&app, wall_clock()).await {
+            // With several nodes, one sweeps (SPEC §6.6).
+            if crate::rooms::on_duty(&app, "followup").await
+                && let Err(error) = sweep_overdue(&app, wall_clock()).await
+            {
                 tracing::error!(%error, "follow-up sweep failed");
             }
             tokio::select! {

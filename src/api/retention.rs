@@ -57,7 +57,10 @@ pub fn spawn_retention(app: Arc<App>) -> Option<tokio::task::JoinHandle<()>> {
     let mut shutdown = app.shutdown.clone();
     Some(tokio::spawn(async move {
         loop {
-            if let Err(error) = purge_expired(&app, wall_clock()).await {
+            // With several nodes, one purges (SPEC §6.6).
+            if crate::rooms::on_duty(&app, "retention").await
+                && let Err(error) = purge_expired(&app, wall_clock()).await
+            {
                 tracing::error!(%error, "retention pass failed");
             }
             tokio::select! {

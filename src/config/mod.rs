@@ -64,6 +64,43 @@ pub struct Config {
     pub media: MediaSettings,
     pub tls: TlsSettings,
     pub turn: TurnSettings,
+    pub store: StoreSettings,
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]`: this server as one node of several sharing a Postgres store (SPEC §6.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// This node's name, unique among the nodes sharing the store.
+    pub node_id: String,
+    /// Where this node itself is reached (not a load balancer in front of
+    /// all): clients are redirected here for the rooms it owns. Unset: `public_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// How long a node's lease lasts unrenewed; it renews every third of it.
+    /// Another node takes its rooms over once it has lapsed.
+    pub lease_seconds: u32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> ClusterSettings {
+        ClusterSettings {
+            node_id: "node-1".into(),
+            public_url: None,
+            lease_seconds: 10,
+        }
+    }
+}
+
+/// `[store]`: where rooms, journals and records live (SPEC §6.6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `postgres://user:password@host/db`; unset: SQLite in `data_dir`. The
+    /// database must exist; the server creates its tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -306,6 +343,8 @@ impl Default for Config {
             media: MediaSettings::default(),
             tls: TlsSettings::default(),
             turn: TurnSettings::default(),
+            store: StoreSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -511,6 +550,22 @@ impl Config {
         }
     }
 
+    /// Where clients reach this node: `[cluster] public_url`, or `public_url`.
+    pub fn node_url(&self) -> String {
+        match &self.cluster.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => self.public_url(),
+        }
+    }
+
+    /// Where the store lives: `[store] url`, or SQLite in `data_dir`.
+    pub fn store_location(&self) -> crate::store::Location {
+        match &self.store.url {
+            Some(url) => crate::store::Location::Postgres(url.clone()),
+            None => crate::store::Location::Sqlite(self.data_dir.clone()),
+        }
+    }
+
     /// The token secret file: `auth.secret_file`, or `{data_dir}/token-secret`.
     pub fn secret_path(&self) -> PathBuf {
         self.auth
@@ -590,6 +645,36 @@ impl Config {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty".into()));
+        }
+        let id = &self.cluster.node_id;
+        if id.is_empty() || id.len() > 64 || id.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                "cluster.node_id",
+                "must be 1 to 64 printable characters".into(),
+            ));
+        }
+        if self.cluster.lease_seconds == 0 {
+            return Err(invalid(
+                "cluster.lease_seconds",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.cluster.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(invalid(
+                "cluster.public_url",
+                "must start with https:// or http://".into(),
+            ));
+        }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            // Not echoed: a store URL may carry a password.
+            return Err(invalid(
+                "store.url",
+                "must start with postgres:// (leave it unset for SQLite in data_dir)".into(),
+            ));
         }
         if let Some(url) = &self.public_url {
             let rest = url
@@ -863,6 +948,13 @@ fn schema() -> toml::Table {
             key_file: Some(PathBuf::new()),
             secret_file: Some(PathBuf::new()),
             ..TurnSettings::default()
+        },
+        store: StoreSettings {
+            url: Some(String::new()),
+        },
+        cluster: ClusterSettings {
+            public_url: Some(String::new()),
+            ..ClusterSettings::default()
         },
         ..Config::default()
     };

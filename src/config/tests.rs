@@ -263,8 +263,8 @@ fn unknown_keys_in_file_are_errors() {
     assert_eq!(key, "limits.max_room");
     assert!(text.contains("limits.max_rooms"), "{text}");
 
-    let (key, _) = unknown_key(load(Some("[cluster]\nnodes = 3"), &[]));
-    assert_eq!(key, "cluster");
+    let (key, _) = unknown_key(load(Some("[clusters]\nnodes = 3"), &[]));
+    assert_eq!(key, "clusters");
 
     let (key, _) = unknown_key(load(Some("[tls]\ncert = \"x\""), &[]));
     assert_eq!(key, "tls.cert");
@@ -604,4 +604,38 @@ fn the_log_filter_variable_is_not_a_setting() {
     )
     .unwrap();
     assert_eq!(c, Config::default());
+}
+
+#[test]
+fn the_store_is_sqlite_in_the_data_dir_unless_a_postgres_url_is_given() {
+    let c = load(None, &[("CIRCLEKEEPER_DATA_DIR", "/var/ck")]).unwrap();
+    assert_eq!(
+        c.store_location(),
+        crate::store::Location::Sqlite(PathBuf::from("/var/ck"))
+    );
+
+    let url = "postgres://ck:pw@db.internal/circlekeeper";
+    let c = load(
+        Some("[store]\nurl = \"postgres://ck:pw@db.internal/circlekeeper\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.store_location(),
+        crate::store::Location::Postgres(url.into())
+    );
+    let c = load(None, &[("CIRCLEKEEPER_STORE__URL", url)]).unwrap();
+    assert_eq!(c.store.url.as_deref(), Some(url));
+
+    // Anything else is refused at start, without echoing what may hold a password.
+    let err = load(
+        None,
+        &[("CIRCLEKEEPER_STORE__URL", "mysql://u:secret@h/db")],
+    )
+    .unwrap()
+    .validate()
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("store.url"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
 }

@@ -3,6 +3,7 @@
 //! outputs into socket frames, store writes and gate changes.
 
 mod admin;
+mod lease;
 mod media;
 mod task;
 
@@ -15,9 +16,10 @@ use tokio::task::JoinSet;
 use crate::circle::{Accepted, Command, Input, Invitation, PersonId, Refusal, Room, SessionId};
 use crate::media::{MediaConfig, MediaError, Sfu};
 use crate::signal::wire::MediaMsg;
-use crate::store::{Store, StoreError};
+use crate::store::{Claim, Fence, Store, StoreError};
 
 pub use admin::Inspect;
+pub use lease::{Node, on_duty, spawn_lease};
 pub use task::wall_clock;
 
 /// A frame on its way to one session's socket.
@@ -79,6 +81,9 @@ pub enum RoomMsg {
     Stop {
         reply: oneshot::Sender<()>,
     },
+    /// Another node took the room over (SPEC §6.6): stop without writing;
+    /// sessions close with 1012 and their reconnection is redirected there.
+    Moved,
 }
 
 /// A cheap handle to a running room.
@@ -86,6 +91,8 @@ pub enum RoomMsg {
 pub struct RoomHandle {
     pub id: Arc<str>,
     tx: mpsc::Sender<RoomMsg>,
+    /// The owner epoch this node claimed the room at.
+    fence: Fence,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +109,10 @@ pub enum RoomsError {
     /// Logged, shown as `server_error`: the room's SFU could not start.
     #[error("media: {0}")]
     Media(#[from] MediaError),
+    /// Another node runs the room (SPEC §6.6): the client is redirected to
+    /// this public URL.
+    #[error("the room runs on another node")]
+    Elsewhere(String),
 }
 
 impl RoomHandle {
@@ -125,6 +136,8 @@ pub struct Rooms {
     shutdown: watch::Receiver<bool>,
     /// Each room gets its own SFU with these settings.
     media: MediaConfig,
+    /// This server as a node: rooms are claimed in its name.
+    node: Node,
     /// The room tasks, so shutdown can wait until every room has drained;
     /// `None` once shutdown has begun (no room starts any more).
     tasks: std::sync::Mutex<Option<JoinSet<()>>>,
@@ -134,12 +147,18 @@ pub struct Rooms {
 const ROOM_QUEUE: usize = 1024;
 
 impl Rooms {
-    pub fn new(store: Store, shutdown: watch::Receiver<bool>, media: MediaConfig) -> Rooms {
+    pub fn new(
+        store: Store,
+        shutdown: watch::Receiver<bool>,
+        media: MediaConfig,
+        node: Node,
+    ) -> Rooms {
         Rooms {
             store,
             running: Mutex::new(HashMap::new()),
             shutdown,
             media,
+            node,
             tasks: std::sync::Mutex::new(Some(JoinSet::new())),
         }
     }
@@ -179,16 +198,31 @@ impl Rooms {
         }
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
         let relay_only = row.settings.relay_only;
+        // Claimed before the journal is read: a takeover replays everything
+        // its predecessor wrote, since that node's appends now fail.
+        let fence = match self
+            .store
+            .claim_room(room_id, &self.node.id, wall_clock())
+            .await?
+        {
+            Claim::Owned(fence) => fence,
+            Claim::Elsewhere { public_url, .. } => return Err(RoomsError::Elsewhere(public_url)),
+        };
         let room = self
-            .rebuild(room_id, Room::new(row.settings, row.phase))
+            .rebuild(room_id, fence, Room::new(row.settings, row.phase))
             .await?;
         let sfu = Sfu::new(self.media.clone()).await?;
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let id: Arc<str> = Arc::from(room_id);
         let media = media::RoomMedia::new(sfu, tx.downgrade(), relay_only);
-        let handle = RoomHandle { id: id.clone(), tx };
+        let handle = RoomHandle {
+            id: id.clone(),
+            tx,
+            fence,
+        };
         let task = task::RoomTask::new(
             id,
+            fence,
             room,
             self.store.clone(),
             rx,
@@ -210,7 +244,12 @@ impl Rooms {
 
     /// Replays the journal, then tells the room about invitations issued
     /// while it was not running, and that everyone's connection is gone.
-    async fn rebuild(&self, room_id: &str, mut room: Room) -> Result<Room, RoomsError> {
+    async fn rebuild(
+        &self,
+        room_id: &str,
+        fence: Fence,
+        mut room: Room,
+    ) -> Result<Room, RoomsError> {
         let journal = self.store.journal(room_id).await?;
         let replayed = journal.len();
         for (at, input) in journal {
@@ -245,7 +284,9 @@ impl Rooms {
                 })
                 .collect();
             if journal {
-                self.store.append(room_id, now, &input, &records).await?;
+                self.store
+                    .append_fenced(room_id, fence, now, &input, &records)
+                    .await?;
             }
         }
         tracing::info!(room = room_id, replayed, "room started");
@@ -261,5 +302,56 @@ impl Rooms {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Tells each running room of the invitations in `rows` (issued or
+    /// revoked through another node's API). Inputs the room has seen already
+    /// are refused as no change, so the same rows may come again.
+    pub(crate) async fn catch_up(&self, rows: Vec<crate::store::InvitationRow>) {
+        let running = self.running.lock().await;
+        for row in rows {
+            let Some(handle) = running.get(&row.room_id) else {
+                continue;
+            };
+            let mut inputs = vec![Input::Invite {
+                invitation: row.invitation.clone(),
+            }];
+            if row.revoked_at.is_some() {
+                inputs.push(Input::Revoke {
+                    invitation_id: row.invitation.id,
+                });
+            }
+            for input in inputs {
+                let (reply, _) = oneshot::channel();
+                // A full queue: the room is busy; the next pass sends it again.
+                let _ = handle.tx.try_send(RoomMsg::Admin { input, reply });
+            }
+        }
+    }
+
+    /// This server as a node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Stops the running rooms that the store no longer lists as this node's
+    /// at the epoch it claimed: another node took them over while this one
+    /// could not renew its lease (paused, cut off). The list is read under
+    /// the lock that starting a room takes, so a room claimed meanwhile is
+    /// never mistaken for a lost one.
+    pub(crate) async fn stop_lost(&self) -> Result<(), StoreError> {
+        let mut running = self.running.lock().await;
+        let owned = self.store.owned_rooms(&self.node.id).await?;
+        running.retain(|id, handle| {
+            let kept = owned.iter().any(|(o, f)| o == id && *f == handle.fence);
+            if !kept && !handle.tx.is_closed() {
+                tracing::warn!(room = id.as_str(), "another node took the room over");
+                // A full queue: the room is busy, so its next append fails
+                // on the fence and stops it all the same.
+                let _ = handle.tx.try_send(RoomMsg::Moved);
+            }
+            kept
+        });
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use crate::circle::{
     Accepted, FEEDBACK_SCALE, Input, Notice, Output, Refusal, Room, SessionId, Timestamp,
 };
 use crate::signal::wire::{Control, FeedbackOffer, control_json, error_json, notice_json};
-use crate::store::Store;
+use crate::store::{Fence, Store, StoreError};
 
 /// The real clock, read only here at the edge; the room is given the time.
 pub fn wall_clock() -> Timestamp {
@@ -26,6 +26,8 @@ pub fn wall_clock() -> Timestamp {
 
 pub(super) struct RoomTask {
     id: Arc<str>,
+    /// The owner epoch every append must still hold (SPEC §6.6).
+    fence: Fence,
     room: Room,
     store: Store,
     /// Each live session's outbound queue.
@@ -54,6 +56,7 @@ const GATE_APPLY: &str = "circlekeeper_gate_apply_seconds";
 impl RoomTask {
     pub(super) fn new(
         id: Arc<str>,
+        fence: Fence,
         room: Room,
         store: Store,
         rx: mpsc::Receiver<RoomMsg>,
@@ -62,6 +65,7 @@ impl RoomTask {
     ) -> RoomTask {
         RoomTask {
             id,
+            fence,
             room,
             store,
             sessions: HashMap::new(),
@@ -87,6 +91,7 @@ impl RoomTask {
                         let _ = reply.send(());
                         break;
                     }
+                    Some(RoomMsg::Moved) => break,
                     Some(msg) => self.on_message(msg).await,
                     None => break,
                 },
@@ -212,6 +217,7 @@ impl RoomTask {
             RoomMsg::Stop { reply } => {
                 let _ = reply.send(());
             }
+            RoomMsg::Moved => {}
         }
     }
 
@@ -232,9 +238,17 @@ impl RoomTask {
                     _ => None,
                 })
                 .collect();
-            if let Err(error) = self.store.append(&self.id, now, &input, &records).await {
-                metrics::counter!("circlekeeper_store_errors_total").increment(1);
-                tracing::error!(room = &*self.id, %error, "journal write failed; input refused");
+            let appended = self
+                .store
+                .append_fenced(&self.id, self.fence, now, &input, &records)
+                .await;
+            if let Err(error) = appended {
+                if matches!(error, StoreError::NotOwner) {
+                    tracing::warn!(room = &*self.id, "another node took the room over");
+                } else {
+                    metrics::counter!("circlekeeper_store_errors_total").increment(1);
+                    tracing::error!(room = &*self.id, %error, "journal write failed; input refused");
+                }
                 self.unsaved = true;
                 return (Err(Refusal::NotSaved), Vec::new());
             }

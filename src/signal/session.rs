@@ -9,7 +9,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use governor::{Quota, RateLimiter};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::wire::{ClientMsg, PROTOCOL_VERSION, error_json, parse_client};
+use super::wire::{ClientMsg, Control, PROTOCOL_VERSION, control_json, error_json, parse_client};
 use crate::circle::SessionId;
 use crate::invitations::{TokenRefusal, check_token};
 use crate::rooms::{OutFrame, Outbound, RoomHandle, RoomMsg, RoomsError};
@@ -106,6 +106,9 @@ struct Refused {
     code: &'static str,
     message: String,
     close: u16,
+    /// Another node runs the room: its public URL, sent as `redirect`
+    /// instead of `error`.
+    redirect: Option<String>,
 }
 
 impl Refused {
@@ -114,6 +117,7 @@ impl Refused {
             code,
             message: message.into(),
             close: CLOSE_POLICY,
+            redirect: None,
         }
     }
 }
@@ -132,7 +136,10 @@ where
         Ok(Some(arrived)) => Ok(arrived),
         Ok(None) => Err(Ending::ByPeer),
         Err(refused) => {
-            let text = error_json(refused.code, &refused.message, None);
+            let text = match &refused.redirect {
+                Some(url) => control_json(&Control::Redirect { url }),
+                None => error_json(refused.code, &refused.message, None),
+            };
             let _ = frames.try_send(OutFrame::Text(text));
             let _ = frames.try_send(OutFrame::Close {
                 code: refused.close,
@@ -157,6 +164,7 @@ where
         code: "not_utf8",
         message: "text frames must be UTF-8".into(),
         close: CLOSE_NOT_UTF8,
+        redirect: None,
     };
     let first = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
         Ok(Some(InFrame::Text(text))) => text,
@@ -165,6 +173,7 @@ where
                 code: "too_large",
                 message: "message too large".into(),
                 close: CLOSE_TOO_BIG,
+                redirect: None,
             });
         }
         Ok(Some(InFrame::NotUtf8)) => return Err(not_utf8()),
@@ -203,6 +212,7 @@ where
         code: "room_gone",
         message: "the room is not available now".into(),
         close: CLOSE_RESTART,
+        redirect: None,
     };
     let room = match app.rooms.get(&stored.room_id).await {
         Ok(room) => room,
@@ -214,6 +224,14 @@ where
         }
         // Shutting down: no room starts any more; come back after the restart.
         Err(RoomsError::Stopped) => return Err(gone()),
+        Err(RoomsError::Elsewhere(url)) => {
+            return Err(Refused {
+                code: "redirect",
+                message: String::new(),
+                close: CLOSE_RESTART,
+                redirect: Some(url),
+            });
+        }
         Err(error) => return Err(server_error(&error)),
     };
     let (reply, answer) = oneshot::channel();
@@ -230,6 +248,7 @@ where
             code: refusal.code(),
             message: refusal.to_string(),
             close: CLOSE_RESTART,
+            redirect: None,
         }),
         Err(refusal) => Err(Refused::policy(refusal.code(), refusal.to_string())),
     }

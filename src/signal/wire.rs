@@ -277,6 +277,9 @@ pub enum Control<'a> {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<u64>,
     },
+    /// At `hello`: another node runs the room; say `hello` again at this
+    /// node's `/ws` (SPEC §6.6).
+    Redirect { url: &'a str },
     /// The session is over; the socket closes next. `feedback`: the
     /// questionnaire, for a person the room offers it to (issue 8).
     Ended {

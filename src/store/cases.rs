@@ -30,7 +30,7 @@ pub enum CaseDeleteError {
 impl Store {
     /// `Duplicate` if the id exists.
     pub async fn create_case(&self, case: &CaseRow) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO cases (id, title, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO cases (id, title, created_at) VALUES ($1, $2, $3)")
             .bind(&case.id)
             .bind(&case.title)
             .bind(ts_to_db(case.created_at)?)
@@ -41,7 +41,7 @@ impl Store {
     }
 
     pub async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
-        let row = sqlx::query("SELECT id, title, created_at FROM cases WHERE id = ?")
+        let row = sqlx::query("SELECT id, title, created_at FROM cases WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -60,7 +60,7 @@ impl Store {
     pub async fn delete_case(&self, id: &str) -> Result<(), CaseDeleteError> {
         let mut tx = self.writer.begin().await.map_err(StoreError::from)?;
         // Delete first (takes the write lock), then look for rooms.
-        let deleted = sqlx::query("DELETE FROM cases WHERE id = ?")
+        let deleted = sqlx::query("DELETE FROM cases WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -69,7 +69,7 @@ impl Store {
         if deleted == 0 {
             return Err(CaseDeleteError::NotFound);
         }
-        let rooms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_rooms WHERE case_id = ?")
+        let rooms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_rooms WHERE case_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
             .await

@@ -9,9 +9,10 @@
 //! (docs/benchmarks.md). No append waits for a timer: a lone append is committed at
 //! once, and a batch is simply what arrived during the previous commit.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::cluster::{self, Fence};
 use super::{StoreError, from_db, outbox, records, ts_to_db, write_error};
 use crate::circle::{Record, Timestamp};
 
@@ -26,6 +27,9 @@ const BATCH_METRIC: &str = "circlekeeper_journal_commit_batch";
 /// One journal entry to write, with the records it caused.
 pub(super) struct Entry {
     pub room_id: String,
+    /// The owner epoch the append must still hold; `None` for unfenced
+    /// writers (tests, single-process tools).
+    pub fence: Option<Fence>,
     pub at: Timestamp,
     pub input_json: String,
     pub records: Vec<Record>,
@@ -44,7 +48,7 @@ pub(super) struct Appender {
 
 impl Appender {
     /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(writer: SqlitePool) -> Appender {
+    pub(super) fn start(writer: AnyPool) -> Appender {
         let (jobs, queue) = mpsc::channel(QUEUE);
         tokio::spawn(run(writer, queue));
         Appender { jobs }
@@ -61,7 +65,7 @@ impl Appender {
     }
 }
 
-async fn run(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+async fn run(writer: AnyPool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
@@ -72,7 +76,7 @@ async fn run(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 /// Commits the batch in one transaction. If that fails (a room deleted meanwhile,
 /// a full disk), nothing of it was written: each entry is then written alone, so
 /// one room's error is that room's only.
-async fn commit(writer: &SqlitePool, batch: Vec<Job>) {
+async fn commit(writer: &AnyPool, batch: Vec<Job>) {
     if batch.len() > 1 {
         match together(writer, &batch).await {
             Ok(seqs) => {
@@ -90,7 +94,7 @@ async fn commit(writer: &SqlitePool, batch: Vec<Job>) {
     }
 }
 
-async fn together(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<u64>, StoreError> {
+async fn together(writer: &AnyPool, batch: &[Job]) -> Result<Vec<u64>, StoreError> {
     let mut tx = writer.begin().await?;
     let mut seqs = Vec::with_capacity(batch.len());
     for job in batch {
@@ -100,7 +104,7 @@ async fn together(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<u64>, StoreE
     Ok(seqs)
 }
 
-async fn alone(writer: &SqlitePool, entry: &Entry) -> Result<u64, StoreError> {
+async fn alone(writer: &AnyPool, entry: &Entry) -> Result<u64, StoreError> {
     let mut tx = writer.begin().await?;
     let seq = write(&mut tx, entry).await?;
     tx.commit().await?;
@@ -109,13 +113,16 @@ async fn alone(writer: &SqlitePool, entry: &Entry) -> Result<u64, StoreError> {
 
 /// Appends the entry at its room's next sequence number, with its records and the
 /// webhook events they make (SPEC §6.2: in the same transaction, none is lost).
-async fn write(conn: &mut SqliteConnection, entry: &Entry) -> Result<u64, StoreError> {
+async fn write(conn: &mut AnyConnection, entry: &Entry) -> Result<u64, StoreError> {
+    if let Some(fence) = entry.fence {
+        cluster::check_fence(conn, &entry.room_id, fence).await?;
+    }
     let at_db = ts_to_db(entry.at)?;
     // The first statement writes, so SQLite takes the write lock before reading
     // MAX(seq): no stale-snapshot upgrade failure under WAL.
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO journal (room_id, seq, at, input) \
-         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM journal WHERE room_id = ? \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM journal WHERE room_id = $4 \
          RETURNING seq",
     )
     .bind(&entry.room_id)
@@ -136,13 +143,14 @@ async fn write(conn: &mut SqliteConnection, entry: &Entry) -> Result<u64, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use crate::store::tests::room_row;
+    use crate::store::testing::{Place, on_both_backends};
+    use crate::store::tests::{journal_times, room_row};
 
     fn tick(room_id: &str, at: u64) -> (Job, oneshot::Receiver<Result<u64, StoreError>>) {
         let (done, committed) = oneshot::channel();
         let entry = Entry {
             room_id: room_id.to_owned(),
+            fence: None,
             at: Timestamp(at),
             input_json: serde_json::to_string(&crate::circle::Input::Tick).unwrap(),
             records: Vec::new(),
@@ -150,9 +158,9 @@ mod tests {
         (Job { entry, done }, committed)
     }
 
-    #[tokio::test]
-    async fn one_failing_entry_does_not_fail_the_others_of_its_batch() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_backends!(one_failing_entry_does_not_fail_the_others_of_its_batch);
+    async fn one_failing_entry_does_not_fail_the_others_of_its_batch(place: Place) {
+        let store = place.open().await;
         store.create_room(&room_row("r1", 1)).await.unwrap();
         store.create_room(&room_row("r2", 1)).await.unwrap();
         let (jobs, answers): (Vec<_>, Vec<_>) = [("r1", 10), ("gone", 11), ("r2", 12), ("r1", 13)]
@@ -169,20 +177,13 @@ mod tests {
             [Ok(1), Err("not found".to_owned()), Ok(1), Ok(2)],
             "sequence numbers per room, and the missing room's own error"
         );
-        let times: Vec<u64> = store
-            .journal("r1")
-            .await
-            .unwrap()
-            .iter()
-            .map(|(at, _)| at.0)
-            .collect();
-        assert_eq!(times, [10, 13]);
+        assert_eq!(journal_times(&store, "r1").await, [10, 13]);
         assert_eq!(store.journal("r2").await.unwrap().len(), 1);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_rooms_keep_their_own_order() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_backends!(multi_thread: concurrent_rooms_keep_their_own_order);
+    async fn concurrent_rooms_keep_their_own_order(place: Place) {
+        let store = place.open().await;
         let rooms: Vec<String> = (0..16).map(|i| format!("room-{i}")).collect();
         for room in &rooms {
             store.create_room(&room_row(room, 1)).await.unwrap();
@@ -206,13 +207,7 @@ mod tests {
             assert_eq!(seqs.unwrap(), (1..=20).collect::<Vec<u64>>());
         }
         for room in &rooms {
-            let times: Vec<u64> = store
-                .journal(room)
-                .await
-                .unwrap()
-                .iter()
-                .map(|(at, _)| at.0)
-                .collect();
+            let times = journal_times(&store, room).await;
             assert_eq!(times, (0..20).collect::<Vec<u64>>(), "{room}");
         }
     }

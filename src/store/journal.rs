@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::group_commit::Entry;
-use super::{Store, StoreError, ts_from_db};
+use super::{Fence, Store, StoreError, ts_from_db};
 use crate::circle::{Input, Record, Timestamp};
 
 impl Store {
@@ -20,6 +20,31 @@ impl Store {
         input: &Input,
         records: &[Record],
     ) -> Result<u64, StoreError> {
+        self.append_entry(room_id, None, at, input, records).await
+    }
+
+    /// `append`, only while the room's owner epoch is still `fence`; else
+    /// `NotOwner` and nothing is written (SPEC §6.6). Room tasks append so.
+    pub async fn append_fenced(
+        &self,
+        room_id: &str,
+        fence: Fence,
+        at: Timestamp,
+        input: &Input,
+        records: &[Record],
+    ) -> Result<u64, StoreError> {
+        self.append_entry(room_id, Some(fence), at, input, records)
+            .await
+    }
+
+    async fn append_entry(
+        &self,
+        room_id: &str,
+        fence: Option<Fence>,
+        at: Timestamp,
+        input: &Input,
+        records: &[Record],
+    ) -> Result<u64, StoreError> {
         // Defence in depth: the room task should never hand these over, and
         // chat text must never reach the disk (SPEC §4).
         if let Input::Command { command, .. } = input
@@ -29,6 +54,7 @@ impl Store {
         }
         let entry = Entry {
             room_id: room_id.to_owned(),
+            fence,
             at,
             input_json: serde_json::to_string(input)?,
             records: records.to_vec(),
@@ -38,7 +64,7 @@ impl Store {
 
     /// The room's accepted inputs with their times, in the order accepted.
     pub async fn journal(&self, room_id: &str) -> Result<Vec<(Timestamp, Input)>, StoreError> {
-        let rows = sqlx::query("SELECT at, input FROM journal WHERE room_id = ? ORDER BY seq")
+        let rows = sqlx::query("SELECT at, input FROM journal WHERE room_id = $1 ORDER BY seq")
             .bind(room_id)
             .fetch_all(&self.pool)
             .await?;

@@ -1,9 +1,12 @@
-//! The embedded store (SPEC §4, §7): rooms, invitations, revocations, each
+//! The store (SPEC §4, §6.6, §7): rooms, invitations, revocations, each
 //! room's append-only journal of accepted inputs, and the records those
-//! inputs caused. SQLite through sqlx with plain SQL and runtime queries, so
-//! a Postgres backend can follow; SQLite specifics stay in the connect pragmas.
+//! inputs caused. SQLite (embedded, the default) or Postgres (`[store] url`),
+//! through sqlx's `Any` driver: one set of runtime queries in plain SQL with
+//! `$n` placeholders, which both accept. Dialect specifics stay in the two
+//! migration directories and in the SQLite connect pragmas.
 
 mod cases;
+mod cluster;
 mod group_commit;
 mod journal;
 mod outbox;
@@ -14,21 +17,24 @@ mod records;
 mod rooms;
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Executor, Row};
 
 use crate::circle::Timestamp;
 use group_commit::Appender;
 
 pub use cases::{CaseDeleteError, CaseRow};
+pub use cluster::{Claim, Fence};
 pub use outbox::{OutboxRow, rfc3339};
 pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
 pub use outlines::StoredOutline;
@@ -42,7 +48,8 @@ pub use rooms::{InvitationRow, RoomRow};
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "circlekeeper.db";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +77,29 @@ pub enum StoreError {
     /// The journal writer has stopped (the store was closed or its runtime ended).
     #[error("the store is closed")]
     Closed,
+    /// The room's epoch moved on: another node took it over (SPEC §6.6).
+    #[error("this node no longer owns the room")]
+    NotOwner,
+    /// Claims of one room kept racing other nodes' claims.
+    #[error("the room's ownership is contended")]
+    Contended,
+}
+
+/// Where the store lives: `[store] url` when set, else the SQLite file in the
+/// data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// `data_dir/circlekeeper.db`, created when missing.
+    Sqlite(std::path::PathBuf),
+    /// A `postgres://` URL; the database must exist (the operator creates it).
+    Postgres(String),
+}
+
+/// Which database a store talks to; the two differ in migrations and pragmas only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 /// Handle to the store; cheap to clone (the pools are shared).
@@ -80,63 +110,80 @@ pub enum StoreError {
 /// process instead cut the p99 of 1 000 arrivals/s by half or more
 /// (docs/benchmarks.md). Journal appends go through `appender`, which commits
 /// the appends of many rooms together on that connection. Reads use `pool` and
-/// run beside the writer (WAL).
+/// run beside the writer (WAL). Postgres keeps the same shape: one writer per
+/// node numbers a room's journal without racing itself (several writers, one
+/// lane per room, measured no better on 2 cores: docs/benchmarks.md).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
-    writer: SqlitePool,
+    pool: AnyPool,
+    writer: AnyPool,
     appender: Appender,
+    backend: Backend,
 }
 
 impl Store {
     /// Opens (creating if needed) `data_dir/circlekeeper.db` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        tokio::fs::create_dir_all(data_dir).await?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DB_FILE))
-            .create_if_missing(true)
-            // WAL lets readers (exports, API) run beside the room tasks' writes;
-            // NORMAL is durable across process crashes in WAL mode.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        Store::migrated(pool, writer).await
+        Store::open_at(&Location::Sqlite(data_dir.to_path_buf())).await
+    }
+
+    /// Opens the store at `location` and migrates it.
+    pub async fn open_at(location: &Location) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend, readers) = match location {
+            Location::Sqlite(data_dir) => {
+                tokio::fs::create_dir_all(data_dir).await?;
+                // sqlx builds the URL, escaping what a path may hold (`?`, `#`).
+                let url = SqliteConnectOptions::new()
+                    .filename(data_dir.join(DB_FILE))
+                    .create_if_missing(true)
+                    .to_url_lossy()
+                    .to_string();
+                (url, Backend::Sqlite, 8)
+            }
+            Location::Postgres(url) => (url.clone(), Backend::Postgres, 8),
+        };
+        let writer = pool_options(backend, 1).connect(&url).await?;
+        let pool = pool_options(backend, readers).connect(&url).await?;
+        Store::migrated(pool, writer, backend).await
     }
 
     /// A private in-memory store, for tests.
     pub async fn open_memory() -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true);
+        sqlx::any::install_default_drivers();
         // Each in-memory connection is its own database, so keep exactly one
         // connection and never let the pool retire it.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+        let pool = pool_options(Backend::Sqlite, 1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options)
+            .connect("sqlite::memory:")
             .await?;
-        Store::migrated(pool.clone(), pool).await
+        Store::migrated(pool.clone(), pool, Backend::Sqlite).await
     }
 
-    async fn migrated(pool: SqlitePool, writer: SqlitePool) -> Result<Store, StoreError> {
-        MIGRATOR.run(&writer).await?;
+    async fn migrated(
+        pool: AnyPool,
+        writer: AnyPool,
+        backend: Backend,
+    ) -> Result<Store, StoreError> {
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&writer).await?;
         let appender = Appender::start(writer.clone());
         Ok(Store {
             pool,
             writer,
             appender,
+            backend,
         })
+    }
+
+    /// The database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes every connection; waits for running queries to finish.
@@ -144,6 +191,33 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// Pool options with the per-connection settings of `backend`.
+fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().max_connections(max);
+    match backend {
+        // WAL lets readers (exports, API) run beside the room tasks' writes;
+        // NORMAL is durable across process crashes in WAL mode. sqlx's Any
+        // driver takes SQLite options from the URL only, so they are set here.
+        Backend::Sqlite => options.after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                Ok(())
+            })
+        }),
+        Backend::Postgres => options,
+    }
+}
+
+/// A boolean column, selected as `CASE WHEN c THEN 1 ELSE 0 END AS c`: sqlx's
+/// Any driver cannot read SQLite's BOOLEAN, and an integer reads in both.
+fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 /// Unique and foreign-key violations become the typed errors callers act on.

@@ -6,7 +6,8 @@
 
 use rand::RngCore;
 use serde_json::{Map, Value, json};
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
 
 use super::{Store, StoreError, enum_name, from_db, ts_to_db};
 use crate::circle::{AttendanceEvent, ConsentDecision, Phase, Record, Timestamp};
@@ -149,7 +150,7 @@ fn new_event_id() -> String {
 /// Inside `append`'s transaction: the events `records` cause, when webhooks
 /// are enabled.
 pub(super) async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     seq: i64,
     at: Timestamp,
@@ -166,7 +167,7 @@ pub(super) async fn enqueue(
         let mut data = event.data;
         if let Some(invitation_id) = &event.invitation_id {
             let party: Option<Option<String>> =
-                sqlx::query_scalar("SELECT party FROM invitations WHERE id = ? AND room_id = ?")
+                sqlx::query_scalar("SELECT party FROM invitations WHERE id = $1 AND room_id = $2")
                     .bind(invitation_id)
                     .bind(room_id)
                     .fetch_optional(&mut *conn)
@@ -183,7 +184,7 @@ pub(super) async fn enqueue(
 /// Inside a transaction: one event that no journal entry caused (the API
 /// or a sweep), after the room's latest entry, when webhooks are enabled.
 pub(super) async fn enqueue_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     at: Timestamp,
     kind: &str,
@@ -193,12 +194,12 @@ pub(super) async fn enqueue_event(
         return Ok(());
     }
     let seq: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal WHERE room_id = ?")
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal WHERE room_id = $1")
             .bind(room_id)
             .fetch_one(&mut *conn)
             .await?;
     let ord: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(ord), -1) + 1 FROM webhook_outbox WHERE room_id = ? AND seq = ?",
+        "SELECT COALESCE(MAX(ord), -1) + 1 FROM webhook_outbox WHERE room_id = $1 AND seq = $2",
     )
     .bind(room_id)
     .bind(seq)
@@ -207,18 +208,19 @@ pub(super) async fn enqueue_event(
     insert_event(conn, room_id, (seq, ord), at, kind, data).await
 }
 
-async fn webhooks_enabled(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
-    let enabled: Option<bool> =
-        sqlx::query_scalar("SELECT enabled FROM webhook_settings WHERE id = 1")
-            .fetch_optional(&mut *conn)
+async fn webhooks_enabled(conn: &mut AnyConnection) -> Result<bool, StoreError> {
+    // `AND enabled` reads a boolean in both dialects (SQLite stores 0 or 1).
+    let enabled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_settings WHERE id = 1 AND enabled")
+            .fetch_one(&mut *conn)
             .await?;
-    Ok(enabled == Some(true))
+    Ok(enabled > 0)
 }
 
 /// Writes one event, in the envelope every receiver verifies, due at once.
 /// `(seq, ord)` places it in the room's delivery order.
 async fn insert_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     (seq, ord): (i64, i64),
     at: Timestamp,
@@ -236,7 +238,7 @@ async fn insert_event(
     });
     sqlx::query(
         "INSERT INTO webhook_outbox (id, room_id, seq, ord, created_at, body, attempts, next_attempt_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
     )
     .bind(&id)
     .bind(room_id)
@@ -260,7 +262,7 @@ macro_rules! outbox_select {
     };
 }
 
-fn outbox_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxRow, StoreError> {
+fn outbox_row(r: &sqlx::any::AnyRow) -> Result<OutboxRow, StoreError> {
     let failed_at: Option<i64> = r.try_get("failed_at")?;
     Ok(OutboxRow {
         id: r.try_get("id")?,
@@ -279,7 +281,7 @@ impl Store {
     /// it from `[webhooks] url` at start).
     pub async fn set_webhooks_enabled(&self, enabled: bool) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO webhook_settings (id, enabled) VALUES (1, ?) \
+            "INSERT INTO webhook_settings (id, enabled) VALUES (1, $1) \
              ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled",
         )
         .bind(enabled)
@@ -307,7 +309,7 @@ impl Store {
 
     /// The receiver took the event: it leaves the outbox.
     pub async fn outbox_delivered(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM webhook_outbox WHERE id = ?")
+        sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -325,8 +327,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, \
-             failed_at = ? WHERE id = ?",
+            "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, \
+             failed_at = $3 WHERE id = $4",
         )
         .bind(ts_to_db(next)?)
         .bind(error)

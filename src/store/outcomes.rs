@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::outbox::{enqueue_event, rfc3339};
 use super::{
-    Store, StoreError, enum_from_name, enum_name, from_db, ts_from_db, ts_to_db, u32_from_db,
-    write_error,
+    Backend, Store, StoreError, enum_from_name, enum_name, flag, from_db, ts_from_db, ts_to_db,
+    u32_from_db, write_error,
 };
 use crate::circle::{AgreementItem, Party, RoomKind, Timestamp};
 
@@ -93,17 +94,36 @@ fn random_slot() -> i64 {
 /// How often a random slot is drawn again after a (vanishingly rare) collision.
 const SLOT_TRIES: usize = 4;
 
+/// Postgres only: rewrites every answer row and every "has answered" row of
+/// the room, in `slot` order, inside the transaction that added one of each.
+/// Otherwise the new pair would share a transaction id (`xmin`) that no other
+/// row has, and sit last in the tables' physical order (`ctid`): anyone who
+/// may read the tables could pair an answer with its person. Afterwards all of
+/// the room's rows share the one `xmin` and lie in random order, as SQLite's
+/// random storage key keeps them. A room has tens of rows at most.
+async fn unlink_feedback_rows(conn: &mut AnyConnection, room_id: &str) -> Result<(), StoreError> {
+    for sql in [
+        "WITH moved AS (DELETE FROM feedback_answers WHERE room_id = $1 RETURNING *) \
+         INSERT INTO feedback_answers SELECT * FROM moved ORDER BY slot",
+        "WITH moved AS (DELETE FROM feedback_given WHERE room_id = $1 RETURNING *) \
+         INSERT INTO feedback_given SELECT * FROM moved ORDER BY slot",
+    ] {
+        sqlx::query(sql).bind(room_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Inside `append`'s transaction, when an agreement is finalised: its items
 /// become `open` (replacing the items of an earlier final version).
 pub(super) async fn seed_items(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     version: u32,
     hash: &str,
     items: &[AgreementItem],
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM agreement_items WHERE room_id = ?")
+    sqlx::query("DELETE FROM agreement_items WHERE room_id = $1")
         .bind(room_id)
         .execute(&mut *conn)
         .await?;
@@ -112,7 +132,7 @@ pub(super) async fn seed_items(
         sqlx::query(
             "INSERT INTO agreement_items (room_id, idx, version, hash, what, who, by_when, due, \
              status, updated_at, completed_notified, missed_notified, owner_seat) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, FALSE, FALSE, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, FALSE, FALSE, $10)",
         )
         .bind(room_id)
         .bind(index)
@@ -131,7 +151,7 @@ pub(super) async fn seed_items(
     Ok(())
 }
 
-fn item_row(r: &SqliteRow) -> Result<AgreementItemRow, StoreError> {
+fn item_row(r: &AnyRow) -> Result<AgreementItemRow, StoreError> {
     Ok(AgreementItemRow {
         index: u32_from_db(r.try_get("idx")?, "item index")?,
         version: u32_from_db(r.try_get("version")?, "agreement version")?,
@@ -155,7 +175,8 @@ macro_rules! item_sql {
         concat!(
             $head,
             " idx, version, hash, what, who, by_when, due, owner_seat, status, updated_at, ",
-            "completed_notified, missed_notified ",
+            "CASE WHEN completed_notified THEN 1 ELSE 0 END AS completed_notified, ",
+            "CASE WHEN missed_notified THEN 1 ELSE 0 END AS missed_notified ",
             $rest
         )
     };
@@ -170,7 +191,7 @@ enum ItemEvent {
 
 /// Inside a transaction: the item event, addressed to the harmed party.
 async fn notify_item(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     item: &AgreementItemRow,
     event: ItemEvent,
@@ -178,7 +199,7 @@ async fn notify_item(
 ) -> Result<(), StoreError> {
     let harmed = enum_name(&Party::Harmed, "party")?;
     let invitation_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM invitations WHERE room_id = ? AND party = ? ORDER BY seat, id",
+        "SELECT id FROM invitations WHERE room_id = $1 AND party = $2 ORDER BY seat, id",
     )
     .bind(room_id)
     .bind(&harmed)
@@ -195,7 +216,7 @@ async fn notify_item(
     // The item's owner is told of it too (issue 15): their seat and its live invitations.
     if let Some(seat) = item.owner_seat {
         let owners: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM invitations WHERE room_id = ? AND seat = ? AND revoked_at IS NULL \
+            "SELECT id FROM invitations WHERE room_id = $1 AND seat = $2 AND revoked_at IS NULL \
              ORDER BY id",
         )
         .bind(room_id)
@@ -245,7 +266,7 @@ impl Store {
         for attempt in 1..=SLOT_TRIES {
             let written = sqlx::query(
                 "INSERT INTO feedback_answers (slot, room_id, party, declined, answers, comment) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(random_slot())
             .bind(room_id)
@@ -267,7 +288,7 @@ impl Store {
         }
         for attempt in 1..=SLOT_TRIES {
             let written = sqlx::query(
-                "INSERT INTO feedback_given (slot, room_id, invitation_id) VALUES (?, ?, ?)",
+                "INSERT INTO feedback_given (slot, room_id, invitation_id) VALUES ($1, $2, $3)",
             )
             .bind(random_slot())
             .bind(room_id)
@@ -288,18 +309,21 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+        if self.backend == Backend::Postgres {
+            unlink_feedback_rows(&mut tx, room_id).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
 
     async fn given_in(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         room_id: &str,
         invitation_id: &str,
     ) -> Result<bool, StoreError> {
         let hit: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM feedback_given WHERE room_id = ? AND invitation_id = ?",
+            "SELECT 1 FROM feedback_given WHERE room_id = $1 AND invitation_id = $2",
         )
         .bind(room_id)
         .bind(invitation_id)
@@ -311,8 +335,9 @@ impl Store {
     /// Every answer set of the room, in no meaningful order.
     pub async fn feedback_sets(&self, room_id: &str) -> Result<Vec<FeedbackSet>, StoreError> {
         let rows = sqlx::query(
-            "SELECT party, declined, answers, comment FROM feedback_answers \
-             WHERE room_id = ? ORDER BY slot",
+            "SELECT party, CASE WHEN declined THEN 1 ELSE 0 END AS declined, answers, comment \
+             FROM feedback_answers \
+             WHERE room_id = $1 ORDER BY slot",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
@@ -323,7 +348,7 @@ impl Store {
                 let answers: String = r.try_get("answers")?;
                 Ok(FeedbackSet {
                     party: party.map(|p| enum_from_name(p, "party")).transpose()?,
-                    declined: r.try_get("declined")?,
+                    declined: flag(r, "declined")?,
                     answers: serde_json::from_str(&answers)
                         .map_err(|_| StoreError::Corrupt("feedback answers"))?,
                     comment: r.try_get("comment")?,
@@ -339,7 +364,7 @@ impl Store {
     ) -> Result<Vec<AgreementItemRow>, StoreError> {
         let sql = item_sql!(
             "SELECT",
-            "FROM agreement_items WHERE room_id = ? ORDER BY idx"
+            "FROM agreement_items WHERE room_id = $1 ORDER BY idx"
         );
         let rows = sqlx::query(sql).bind(room_id).fetch_all(&self.pool).await?;
         rows.iter().map(item_row).collect()
@@ -358,14 +383,14 @@ impl Store {
     ) -> Result<Option<AgreementItemRow>, StoreError> {
         let mut tx = self.writer.begin().await?;
         // Write first (a no-op), so SQLite takes the write lock before reading.
-        sqlx::query("UPDATE agreement_items SET idx = idx WHERE room_id = ? AND idx = ?")
+        sqlx::query("UPDATE agreement_items SET idx = idx WHERE room_id = $1 AND idx = $2")
             .bind(room_id)
             .bind(i64::from(index))
             .execute(&mut *tx)
             .await?;
         let sql = item_sql!(
             "SELECT",
-            "FROM agreement_items WHERE room_id = ? AND idx = ?"
+            "FROM agreement_items WHERE room_id = $1 AND idx = $2"
         );
         let Some(row) = sqlx::query(sql)
             .bind(room_id)
@@ -376,8 +401,8 @@ impl Store {
             return Ok(None);
         };
         let mut item = item_row(&row)?;
-        let mut completed_notified: bool = row.try_get("completed_notified")?;
-        let mut missed_notified: bool = row.try_get("missed_notified")?;
+        let mut completed_notified = flag(&row, "completed_notified")?;
+        let mut missed_notified = flag(&row, "missed_notified")?;
         let before = item.status;
         if let Some(status) = change.status {
             item.status = status;
@@ -398,8 +423,8 @@ impl Store {
             _ => None,
         };
         sqlx::query(
-            "UPDATE agreement_items SET status = ?, due = ?, updated_at = ?, \
-             completed_notified = ?, missed_notified = ? WHERE room_id = ? AND idx = ?",
+            "UPDATE agreement_items SET status = $1, due = $2, updated_at = $3, \
+             completed_notified = $4, missed_notified = $5 WHERE room_id = $6 AND idx = $7",
         )
         .bind(enum_name(&item.status, "item status")?)
         .bind(&item.due)
@@ -431,7 +456,7 @@ impl Store {
         // Claim the rows first (this write takes SQLite's write lock).
         let sql = item_sql!(
             "UPDATE agreement_items SET missed_notified = TRUE \
-             WHERE status = 'open' AND missed_notified = FALSE AND due IS NOT NULL AND due < ? \
+             WHERE status = 'open' AND missed_notified = FALSE AND due IS NOT NULL AND due < $1 \
              RETURNING room_id,",
             ""
         );

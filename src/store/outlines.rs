@@ -3,8 +3,9 @@
 //! journal entry). Names are unique; a keeper's save replaces by name.
 
 use rand::RngCore;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, ts_from_db, ts_to_db, write_error};
 use crate::circle::{Outline, Timestamp};
@@ -25,7 +26,7 @@ fn new_outline_id() -> String {
     format!("ol_{}", hex::encode(bytes))
 }
 
-fn stored(r: &SqliteRow) -> Result<StoredOutline, StoreError> {
+fn stored(r: &AnyRow) -> Result<StoredOutline, StoreError> {
     let steps: String = r.try_get("steps")?;
     Ok(StoredOutline {
         id: r.try_get("id")?,
@@ -42,13 +43,13 @@ fn stored(r: &SqliteRow) -> Result<StoredOutline, StoreError> {
 /// Inside `append`'s transaction: insert, or replace the steps of the
 /// outline with the same name (its id and creation time stay).
 pub(super) async fn save(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     outline: &Outline,
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let at = ts_to_db(at)?;
     sqlx::query(
-        "INSERT INTO outlines (id, name, steps, created_at, updated_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO outlines (id, name, steps, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (name) DO UPDATE SET steps = excluded.steps, updated_at = excluded.updated_at",
     )
     .bind(new_outline_id())
@@ -76,7 +77,7 @@ impl Store {
             updated_at: at,
         };
         sqlx::query(
-            "INSERT INTO outlines (id, name, steps, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO outlines (id, name, steps, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&row.id)
         .bind(&outline.name)
@@ -102,7 +103,7 @@ impl Store {
     }
 
     pub async fn outline(&self, id: &str) -> Result<Option<StoredOutline>, StoreError> {
-        sqlx::query("SELECT id, name, steps, created_at, updated_at FROM outlines WHERE id = ?")
+        sqlx::query("SELECT id, name, steps, created_at, updated_at FROM outlines WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -113,7 +114,7 @@ impl Store {
 
     /// True when it existed. Rooms keep their own copy.
     pub async fn delete_outline(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM outlines WHERE id = ?")
+        let done = sqlx::query("DELETE FROM outlines WHERE id = $1")
             .bind(id)
             .execute(&self.writer)
             .await?;
@@ -128,6 +129,7 @@ mod tests {
         Command, Input, OutlineStep, Phase, Record, RoomKind, SessionId, Settings, StepKind,
     };
     use crate::store::RoomRow;
+    use crate::store::testing::{Place, on_both_backends};
 
     fn outline(name: &str, prompt: &str) -> Outline {
         Outline {
@@ -140,9 +142,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_library_keeps_outlines_and_a_keepers_save_replaces_by_name() {
-        let store = Store::open_memory().await.unwrap();
+    on_both_backends!(the_library_keeps_outlines_and_a_keepers_save_replaces_by_name);
+    async fn the_library_keeps_outlines_and_a_keepers_save_replaces_by_name(place: Place) {
+        let store = place.open().await;
         let first = store
             .create_outline(&outline("Harm circle", "Who was affected?"), Timestamp(10))
             .await

@@ -4,7 +4,7 @@
 //! phase, paged listing, and deletion with retention (SPEC §4, §6.2).
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::rooms::{RoomRow, insert_invitation, insert_room};
 use super::{InvitationRow, Store, StoreError, enum_from_name, ts_from_db, ts_to_db, write_error};
@@ -33,7 +33,7 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
-fn summary(r: &SqliteRow) -> Result<RoomSummary, StoreError> {
+fn summary(r: &AnyRow) -> Result<RoomSummary, StoreError> {
     let settings: String = r.try_get("settings")?;
     let created_phase: String = r.try_get("phase")?;
     let latest: Option<String> = r.try_get("latest_phase")?;
@@ -89,7 +89,7 @@ impl Store {
             return Err(CreateError::RoomLimit);
         }
         if let Some(case_id) = case_id {
-            let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE id = ?")
+            let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE id = $1")
                 .bind(case_id)
                 .fetch_one(&mut *tx)
                 .await
@@ -99,7 +99,7 @@ impl Store {
             }
         }
         sqlx::query(
-            "INSERT INTO api_rooms (room_id, starts_at, created_at, case_id) VALUES (?, ?, ?, ?)",
+            "INSERT INTO api_rooms (room_id, starts_at, created_at, case_id) VALUES ($1, $2, $3, $4)",
         )
         .bind(&room.id)
         .bind(starts_at.map(ts_to_db).transpose()?)
@@ -128,7 +128,7 @@ impl Store {
             // Insert first (takes the write lock), then look for a live seat holder.
             insert_invitation(&mut tx, row).await?;
             let taken: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM invitations WHERE room_id = ? AND seat = ? AND revoked_at IS NULL",
+                "SELECT COUNT(*) FROM invitations WHERE room_id = $1 AND seat = $2 AND revoked_at IS NULL",
             )
             .bind(room_id)
             .bind(i64::from(row.invitation.seat))
@@ -144,7 +144,7 @@ impl Store {
 
     /// One room as the API shows it.
     pub async fn room_summary(&self, room_id: &str) -> Result<Option<RoomSummary>, StoreError> {
-        let sql = summary_select!("WHERE r.id = ?");
+        let sql = summary_select!("WHERE r.id = $1");
         let row = sqlx::query(sql)
             .bind(room_id)
             .fetch_optional(&self.pool)
@@ -154,7 +154,7 @@ impl Store {
 
     /// Every room of a case, in creation order.
     pub async fn case_rooms(&self, case_id: &str) -> Result<Vec<RoomSummary>, StoreError> {
-        let sql = summary_select!("WHERE a.case_id = ? ORDER BY r.created_at, r.id");
+        let sql = summary_select!("WHERE a.case_id = $1 ORDER BY r.created_at, r.id");
         let rows = sqlx::query(sql).bind(case_id).fetch_all(&self.pool).await?;
         rows.iter().map(summary).collect()
     }
@@ -169,7 +169,7 @@ impl Store {
         let rows = match after {
             Some((at, id)) => {
                 let sql = summary_select!(
-                    "WHERE r.created_at > ? OR (r.created_at = ? AND r.id > ?) ORDER BY r.created_at, r.id LIMIT ?"
+                    "WHERE r.created_at > $1 OR (r.created_at = $2 AND r.id > $3) ORDER BY r.created_at, r.id LIMIT $4"
                 );
                 let at = ts_to_db(at)?;
                 sqlx::query(sql)
@@ -181,7 +181,7 @@ impl Store {
                     .await?
             }
             None => {
-                let sql = summary_select!("ORDER BY r.created_at, r.id LIMIT ?");
+                let sql = summary_select!("ORDER BY r.created_at, r.id LIMIT $1");
                 sqlx::query(sql)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
@@ -195,7 +195,7 @@ impl Store {
     /// there was no such room.
     pub async fn delete_api_room(&self, room_id: &str) -> Result<bool, StoreError> {
         let deleted = self.delete_room(room_id).await?;
-        sqlx::query("DELETE FROM api_rooms WHERE room_id = ?")
+        sqlx::query("DELETE FROM api_rooms WHERE room_id = $1")
             .bind(room_id)
             .execute(&self.writer)
             .await?;
@@ -208,8 +208,8 @@ impl Store {
         let cutoff = ts_to_db(cutoff)?;
         let ids = sqlx::query_scalar(
             "SELECT r.id FROM rooms r LEFT JOIN api_rooms a ON a.room_id = r.id \
-             WHERE r.created_at < ? AND (a.starts_at IS NULL OR a.starts_at < ?) \
-             AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.room_id = r.id AND j.at >= ?) \
+             WHERE r.created_at < $1 AND (a.starts_at IS NULL OR a.starts_at < $2) \
+             AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.room_id = r.id AND j.at >= $3) \
              ORDER BY r.created_at, r.id",
         )
         .bind(cutoff)

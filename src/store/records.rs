@@ -3,12 +3,13 @@
 //! names live only in the invitations table.
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::rooms::{InvitationRow, RoomRow, invitation_row, mark_revoked, room_in};
 use super::{
-    Store, StoreError, enum_from_name, enum_name, from_db, ts_from_db, ts_to_db, u32_from_db,
+    Store, StoreError, enum_from_name, enum_name, flag, from_db, ts_from_db, ts_to_db, u32_from_db,
     write_error,
 };
 use crate::circle::{AgreementItem, Phase, Record, Timestamp};
@@ -105,7 +106,7 @@ pub struct AcknowledgementRow {
 
 /// Writes one record inside `append`'s transaction.
 pub(super) async fn write(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     seq: i64,
     ord: i64,
@@ -131,7 +132,7 @@ pub(super) async fn write(
             given_by,
         } => sqlx::query(
             "INSERT INTO consent_events (room_id, seq, ord, invitation_id, item, version, decision, at, given_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(room_id)
         .bind(seq)
@@ -143,7 +144,7 @@ pub(super) async fn write(
         .bind(at_db)
         .bind(given_by),
         Record::Attendance { invitation_id, event } => sqlx::query(
-            "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(room_id)
         .bind(seq)
@@ -152,7 +153,7 @@ pub(super) async fn write(
         .bind(enum_name(event, "attendance event")?)
         .bind(at_db),
         Record::PhaseChanged { phase } => {
-            sqlx::query("INSERT INTO phase_changes (room_id, seq, ord, phase, at) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO phase_changes (room_id, seq, ord, phase, at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(room_id)
                 .bind(seq)
                 .bind(ord)
@@ -160,7 +161,7 @@ pub(super) async fn write(
                 .bind(at_db)
         }
         Record::RoundStarted { round } => {
-            sqlx::query("INSERT INTO rounds (room_id, round, started_at, ended_at) VALUES (?, ?, ?, NULL)")
+            sqlx::query("INSERT INTO rounds (room_id, round, started_at, ended_at) VALUES ($1, $2, $3, NULL)")
                 .bind(room_id)
                 .bind(i64::from(*round))
                 .bind(at_db)
@@ -171,7 +172,7 @@ pub(super) async fn write(
             mark,
         } => sqlx::query(
             "INSERT INTO round_marks (room_id, seq, ord, round, invitation_id, mark, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(room_id)
         .bind(seq)
@@ -182,7 +183,7 @@ pub(super) async fn write(
         .bind(at_db),
         // The first end stands; a round that never started has nothing to end.
         Record::RoundEnded { round } => sqlx::query(
-            "UPDATE rounds SET ended_at = ? WHERE room_id = ? AND round = ? AND ended_at IS NULL",
+            "UPDATE rounds SET ended_at = $1 WHERE room_id = $2 AND round = $3 AND ended_at IS NULL",
         )
         .bind(at_db)
         .bind(room_id)
@@ -195,7 +196,7 @@ pub(super) async fn write(
             is_final,
         } => sqlx::query(
             "INSERT INTO agreements (room_id, seq, ord, version, items, text, hash, is_final, at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(room_id)
         .bind(seq)
@@ -207,7 +208,7 @@ pub(super) async fn write(
         .bind(*is_final)
         .bind(at_db),
         Record::Acknowledged { invitation_id, hash } => sqlx::query(
-            "INSERT INTO acknowledgements (room_id, seq, ord, invitation_id, hash, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO acknowledgements (room_id, seq, ord, invitation_id, hash, at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(room_id)
         .bind(seq)
@@ -242,7 +243,7 @@ impl Store {
 
         let invitations = all(
             "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
-             FROM invitations WHERE room_id = ? ORDER BY seat, id",
+             FROM invitations WHERE room_id = $1 ORDER BY seat, id",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -250,7 +251,7 @@ impl Store {
         .map(invitation_row)
         .collect::<Result<_, _>>()?;
 
-        let revocations = all("SELECT invitation_id, at FROM revocations WHERE room_id = ? ORDER BY at, invitation_id")
+        let revocations = all("SELECT invitation_id, at FROM revocations WHERE room_id = $1 ORDER BY at, invitation_id")
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -264,7 +265,7 @@ impl Store {
 
         let consents = all(
             "SELECT seq, invitation_id, item, version, decision, at, given_by FROM consent_events \
-             WHERE room_id = ? ORDER BY seq, ord",
+             WHERE room_id = $1 ORDER BY seq, ord",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -282,7 +283,7 @@ impl Store {
         })
         .collect::<Result<_, StoreError>>()?;
 
-        let attendance = all("SELECT seq, invitation_id, event, at FROM attendance WHERE room_id = ? ORDER BY seq, ord")
+        let attendance = all("SELECT seq, invitation_id, event, at FROM attendance WHERE room_id = $1 ORDER BY seq, ord")
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -297,7 +298,7 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
 
         let phase_changes =
-            all("SELECT seq, phase, at FROM phase_changes WHERE room_id = ? ORDER BY seq, ord")
+            all("SELECT seq, phase, at FROM phase_changes WHERE room_id = $1 ORDER BY seq, ord")
                 .fetch_all(&mut *tx)
                 .await?
                 .iter()
@@ -311,7 +312,7 @@ impl Store {
                 .collect::<Result<_, StoreError>>()?;
 
         let mut rounds =
-            all("SELECT round, started_at, ended_at FROM rounds WHERE room_id = ? ORDER BY round")
+            all("SELECT round, started_at, ended_at FROM rounds WHERE room_id = $1 ORDER BY round")
                 .fetch_all(&mut *tx)
                 .await?
                 .iter()
@@ -326,7 +327,7 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
         let marks = all(
-            "SELECT seq, round, invitation_id, mark, at FROM round_marks WHERE room_id = ? ORDER BY seq, ord",
+            "SELECT seq, round, invitation_id, mark, at FROM round_marks WHERE room_id = $1 ORDER BY seq, ord",
         )
         .fetch_all(&mut *tx)
         .await?;
@@ -345,8 +346,9 @@ impl Store {
         }
 
         let agreements = all(
-            "SELECT seq, version, items, text, hash, is_final, at FROM agreements \
-             WHERE room_id = ? ORDER BY seq, ord",
+            "SELECT seq, version, items, text, hash, CASE WHEN is_final THEN 1 ELSE 0 END AS is_final, \
+             at FROM agreements \
+             WHERE room_id = $1 ORDER BY seq, ord",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -360,14 +362,14 @@ impl Store {
                     .map_err(|_| StoreError::Corrupt("agreement items"))?,
                 text: r.try_get("text")?,
                 hash: r.try_get("hash")?,
-                is_final: r.try_get("is_final")?,
+                is_final: flag(r, "is_final")?,
                 at: ts_from_db(r.try_get("at")?)?,
             })
         })
         .collect::<Result<_, StoreError>>()?;
 
         let acknowledgements = all(
-            "SELECT seq, invitation_id, hash, at FROM acknowledgements WHERE room_id = ? ORDER BY seq, ord",
+            "SELECT seq, invitation_id, hash, at FROM acknowledgements WHERE room_id = $1 ORDER BY seq, ord",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -397,6 +399,6 @@ impl Store {
     }
 }
 
-fn seq_of(r: &SqliteRow) -> Result<u64, StoreError> {
+fn seq_of(r: &AnyRow) -> Result<u64, StoreError> {
     from_db(r.try_get("seq")?, "journal seq")
 }

@@ -1,8 +1,9 @@
 //! Rooms, invitations and revocations; deleting a room's whole record.
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{
     Store, StoreError, enum_from_name, enum_name, ts_from_db, ts_to_db, u32_from_db, write_error,
@@ -30,19 +31,20 @@ pub struct InvitationRow {
 /// Deletes of every table holding one room's data, children before `rooms` so
 /// foreign keys hold at each step.
 const ROOM_DELETES: &[&str] = &[
-    "DELETE FROM journal WHERE room_id = ?",
-    "DELETE FROM consent_events WHERE room_id = ?",
-    "DELETE FROM attendance WHERE room_id = ?",
-    "DELETE FROM phase_changes WHERE room_id = ?",
-    "DELETE FROM round_marks WHERE room_id = ?",
-    "DELETE FROM rounds WHERE room_id = ?",
-    "DELETE FROM agreements WHERE room_id = ?",
-    "DELETE FROM acknowledgements WHERE room_id = ?",
-    "DELETE FROM feedback_answers WHERE room_id = ?",
-    "DELETE FROM feedback_given WHERE room_id = ?",
-    "DELETE FROM agreement_items WHERE room_id = ?",
-    "DELETE FROM revocations WHERE room_id = ?",
-    "DELETE FROM invitations WHERE room_id = ?",
+    "DELETE FROM journal WHERE room_id = $1",
+    "DELETE FROM consent_events WHERE room_id = $1",
+    "DELETE FROM attendance WHERE room_id = $1",
+    "DELETE FROM phase_changes WHERE room_id = $1",
+    "DELETE FROM round_marks WHERE room_id = $1",
+    "DELETE FROM rounds WHERE room_id = $1",
+    "DELETE FROM agreements WHERE room_id = $1",
+    "DELETE FROM acknowledgements WHERE room_id = $1",
+    "DELETE FROM feedback_answers WHERE room_id = $1",
+    "DELETE FROM feedback_given WHERE room_id = $1",
+    "DELETE FROM agreement_items WHERE room_id = $1",
+    "DELETE FROM revocations WHERE room_id = $1",
+    "DELETE FROM invitations WHERE room_id = $1",
+    "DELETE FROM room_owners WHERE room_id = $1",
 ];
 
 impl Store {
@@ -74,9 +76,26 @@ impl Store {
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
-             FROM invitations WHERE room_id = ? ORDER BY seat, id",
+             FROM invitations WHERE room_id = $1 ORDER BY seat, id",
         )
         .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invitation_row).collect()
+    }
+
+    /// Invitations issued or revoked at or after `since`, in every room: the
+    /// owner of a running room learns from them what a program asked of
+    /// another node (SPEC §6.6).
+    pub async fn invitations_changed_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
+             FROM invitations WHERE issued_at >= $1 OR revoked_at >= $1 ORDER BY room_id, seat, id",
+        )
+        .bind(ts_to_db(since)?)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(invitation_row).collect()
@@ -98,7 +117,7 @@ impl Store {
         // upgrade failure); a foreign room's jti rolls the write back below.
         let first = mark_revoked(&mut tx, room_id, invitation_id, at).await?;
         let owner: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT room_id, party FROM invitations WHERE id = ?")
+            sqlx::query_as("SELECT room_id, party FROM invitations WHERE id = $1")
                 .bind(invitation_id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -123,7 +142,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
              COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
-             AS revoked_at FROM invitations WHERE id = ?",
+             AS revoked_at FROM invitations WHERE id = $1",
         )
         .bind(invitation_id)
         .fetch_optional(&self.pool)
@@ -133,7 +152,7 @@ impl Store {
 
     pub async fn is_revoked(&self, invitation_id: &str) -> Result<bool, StoreError> {
         let hit: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM revocations WHERE invitation_id = ?")
+            sqlx::query_scalar("SELECT 1 FROM revocations WHERE invitation_id = $1")
                 .bind(invitation_id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -159,7 +178,7 @@ impl Store {
         for sql in ROOM_DELETES {
             sqlx::query(*sql).bind(room_id).execute(&mut *tx).await?;
         }
-        let deleted = sqlx::query("DELETE FROM rooms WHERE id = ?")
+        let deleted = sqlx::query("DELETE FROM rooms WHERE id = $1")
             .bind(room_id)
             .execute(&mut *tx)
             .await?
@@ -173,14 +192,14 @@ impl Store {
 /// it is there; true when this was the first. Shared by `revoke` and by
 /// `Record::Revoked` in `append`.
 pub(super) async fn mark_revoked(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room_id: &str,
     invitation_id: &str,
     at: Timestamp,
 ) -> Result<bool, StoreError> {
     let at = ts_to_db(at)?;
     let first = sqlx::query(
-        "INSERT INTO revocations (invitation_id, room_id, at) VALUES (?, ?, ?) \
+        "INSERT INTO revocations (invitation_id, room_id, at) VALUES ($1, $2, $3) \
          ON CONFLICT (invitation_id) DO NOTHING",
     )
     .bind(invitation_id)
@@ -191,7 +210,7 @@ pub(super) async fn mark_revoked(
     .rows_affected()
         > 0;
     sqlx::query(
-        "UPDATE invitations SET revoked_at = ? WHERE id = ? AND room_id = ? AND revoked_at IS NULL",
+        "UPDATE invitations SET revoked_at = $1 WHERE id = $2 AND room_id = $3 AND revoked_at IS NULL",
     )
     .bind(at)
     .bind(invitation_id)
@@ -202,17 +221,17 @@ pub(super) async fn mark_revoked(
 }
 
 pub(super) async fn room_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<RoomRow>, StoreError> {
-    let row = sqlx::query("SELECT id, settings, phase, created_at FROM rooms WHERE id = ?")
+    let row = sqlx::query("SELECT id, settings, phase, created_at FROM rooms WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| room_row(&r)).transpose()
 }
 
-fn room_row(r: &SqliteRow) -> Result<RoomRow, StoreError> {
+fn room_row(r: &AnyRow) -> Result<RoomRow, StoreError> {
     let settings: String = r.try_get("settings")?;
     Ok(RoomRow {
         id: r.try_get("id")?,
@@ -223,7 +242,7 @@ fn room_row(r: &SqliteRow) -> Result<RoomRow, StoreError> {
     })
 }
 
-pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError> {
+pub(super) fn invitation_row(r: &AnyRow) -> Result<InvitationRow, StoreError> {
     let party: Option<String> = r.try_get("party")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
     let links: Option<String> = r.try_get("interprets_for")?;
@@ -258,10 +277,10 @@ pub(super) fn invitation_row(r: &SqliteRow) -> Result<InvitationRow, StoreError>
 
 /// Inside any transaction: one room row (also used by the API's all-or-nothing create).
 pub(super) async fn insert_room(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     room: &RoomRow,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO rooms (id, settings, phase, created_at) VALUES ($1, $2, $3, $4)")
         .bind(&room.id)
         .bind(serde_json::to_string(&room.settings)?)
         .bind(enum_name(&room.phase, "phase")?)
@@ -274,7 +293,7 @@ pub(super) async fn insert_room(
 
 /// Inside any transaction: one invitation row; `NotFound` if its room does not exist.
 pub(super) async fn insert_invitation(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     row: &InvitationRow,
 ) -> Result<(), StoreError> {
     let inv = &row.invitation;
@@ -291,7 +310,7 @@ pub(super) async fn insert_invitation(
     };
     sqlx::query(
         "INSERT INTO invitations (id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&inv.id)
     .bind(&row.room_id)

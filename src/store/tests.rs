@@ -1,9 +1,16 @@
+use super::testing::{Place, on_both_backends};
 use super::*;
 use crate::circle::{
     AgreementItem, AttendanceEvent, ChatTo, Command, ConsentAnswer, ConsentDecision, Input,
     Invitation, Output, Party, Phase, Record, Role, Room, RoomKind, RoundMark, SessionId, Settings,
     Timestamp,
 };
+
+/// The times of the room's journal entries, in order.
+pub(super) async fn journal_times(store: &Store, room_id: &str) -> Vec<u64> {
+    let journal = store.journal(room_id).await.unwrap();
+    journal.iter().map(|(at, _)| at.0).collect()
+}
 
 pub(super) fn room_row(id: &str, created_at: u64) -> RoomRow {
     RoomRow {
@@ -190,19 +197,19 @@ async fn populate(store: &Store, room_id: &str, jti: &str) {
     }
 }
 
-#[tokio::test]
-async fn open_on_disk_and_reopen_keeps_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("nested").join("data");
-    let store = Store::open(&data).await.unwrap();
+on_both_backends!(open_on_disk_and_reopen_keeps_data);
+async fn open_on_disk_and_reopen_keeps_data(place: Place) {
+    let store = place.open().await;
     populate(&store, "r1", "jti-a").await;
     let before = store.record("r1").await.unwrap();
     let journal = store.journal("r1").await.unwrap();
     store.close().await;
-    assert!(data.join(DB_FILE).is_file());
+    if let Location::Sqlite(data) = &place.location {
+        assert!(data.join(DB_FILE).is_file(), "the directories are created");
+    }
 
     // Migrations run again on an existing database without complaint.
-    let store = Store::open(&data).await.unwrap();
+    let store = place.open().await;
     assert_eq!(store.record("r1").await.unwrap(), before);
     assert_eq!(store.journal("r1").await.unwrap(), journal);
     assert!(store.is_revoked("jti-a").await.unwrap());
@@ -218,9 +225,9 @@ async fn open_on_disk_and_reopen_keeps_data() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn rooms_are_created_read_and_listed_in_order() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(rooms_are_created_read_and_listed_in_order);
+async fn rooms_are_created_read_and_listed_in_order(place: Place) {
+    let store = place.open().await;
     let mut conference = room_row("b", 200);
     conference.settings = Settings::for_kind(RoomKind::Conference, "Dialogue");
     conference.phase = Phase::Scheduled;
@@ -240,9 +247,9 @@ async fn rooms_are_created_read_and_listed_in_order() {
     assert_eq!(ids, ["c", "a", "b"], "by created_at, then id");
 }
 
-#[tokio::test]
-async fn duplicates_and_unknown_rooms_are_typed_errors() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(duplicates_and_unknown_rooms_are_typed_errors);
+async fn duplicates_and_unknown_rooms_are_typed_errors(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     assert!(matches!(
         store.create_room(&room_row("r1", 2)).await,
@@ -271,9 +278,9 @@ async fn duplicates_and_unknown_rooms_are_typed_errors() {
     ));
 }
 
-#[tokio::test]
-async fn invitations_are_listed_by_seat() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(invitations_are_listed_by_seat);
+async fn invitations_are_listed_by_seat(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     store.create_room(&room_row("r2", 1)).await.unwrap();
     let mut keeper = invitation_row("r1", "k", 1);
@@ -296,9 +303,9 @@ async fn invitations_are_listed_by_seat() {
     assert_eq!(got[0], keeper);
 }
 
-#[tokio::test]
-async fn revoke_is_idempotent_and_room_scoped() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(revoke_is_idempotent_and_room_scoped);
+async fn revoke_is_idempotent_and_room_scoped(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     store.create_room(&room_row("r2", 1)).await.unwrap();
     store
@@ -341,9 +348,9 @@ async fn revoke_is_idempotent_and_room_scoped() {
     assert!(store.is_revoked("unseen").await.unwrap());
 }
 
-#[tokio::test]
-async fn append_journals_inputs_in_order_and_they_read_back_equal() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(append_journals_inputs_in_order_and_they_read_back_equal);
+async fn append_journals_inputs_in_order_and_they_read_back_equal(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     let inputs = vec![
         Input::Invite {
@@ -381,9 +388,9 @@ async fn append_journals_inputs_in_order_and_they_read_back_equal() {
     assert!(store.journal("other").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn append_is_atomic() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(append_is_atomic);
+async fn append_is_atomic(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     // The second record fails (a mark for a round that never started), so
     // neither the journal entry nor the first record may remain.
@@ -411,9 +418,9 @@ async fn append_is_atomic() {
     );
 }
 
-#[tokio::test]
-async fn chat_is_never_journaled() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(chat_is_never_journaled);
+async fn chat_is_never_journaled(place: Place) {
+    let store = place.open().await;
     store.create_room(&room_row("r1", 1)).await.unwrap();
     let chat = command(
         1,
@@ -429,9 +436,9 @@ async fn chat_is_never_journaled() {
     assert!(store.journal("r1").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn record_returns_what_was_appended() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(record_returns_what_was_appended);
+async fn record_returns_what_was_appended(place: Place) {
+    let store = place.open().await;
     populate(&store, "r1", "j1").await;
     let r = store.record("r1").await.unwrap();
 
@@ -508,9 +515,9 @@ async fn record_returns_what_was_appended() {
     assert!(!json.contains("Who was affected?"));
 }
 
-#[tokio::test]
-async fn delete_room_removes_that_room_only() {
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(delete_room_removes_that_room_only);
+async fn delete_room_removes_that_room_only(place: Place) {
+    let store = place.open().await;
     populate(&store, "gone", "j-gone").await;
     populate(&store, "kept", "j-kept").await;
     let kept_before = store.record("kept").await.unwrap();
@@ -564,11 +571,11 @@ async fn delete_room_removes_that_room_only() {
     );
 }
 
+on_both_backends!(journal_replays_the_real_state_machine);
 /// Drives the real state machine through the store, then replays the
 /// journal into a fresh room: it must come out identical (SPEC §7).
-#[tokio::test]
-async fn journal_replays_the_real_state_machine() {
-    let store = Store::open_memory().await.unwrap();
+async fn journal_replays_the_real_state_machine(place: Place) {
+    let store = place.open().await;
     let settings = Settings::for_kind(RoomKind::Circle, "Replay");
     store
         .create_room(&RoomRow {
@@ -699,12 +706,11 @@ async fn journal_replays_the_real_state_machine() {
     assert_eq!(phases, [Phase::InSession, Phase::Paused]);
 }
 
+on_both_backends!(multi_thread: concurrent_appends_on_disk_do_not_conflict);
 /// Room tasks append concurrently on one file; none may fail with "database
 /// is locked" and every room's sequence stays gapless.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_on_disk_do_not_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn concurrent_appends_on_disk_do_not_conflict(place: Place) {
+    let store = place.open().await;
     let rooms = ["a", "b", "c", "d"];
     for id in rooms {
         store.create_room(&room_row(id, 1)).await.unwrap();
@@ -733,10 +739,14 @@ async fn concurrent_appends_on_disk_do_not_conflict() {
     store.close().await;
 }
 
-#[tokio::test]
-async fn feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_clears_outcomes() {
-    use sqlx::{Column, Row};
-    let store = Store::open_memory().await.unwrap();
+on_both_backends!(
+    feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_clears_outcomes
+);
+async fn feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_clears_outcomes(
+    place: Place,
+) {
+    use sqlx::Row;
+    let store = place.open().await;
     populate(&store, "r1", "jti-1").await;
     let set = FeedbackSet {
         party: Some(Party::Harmed),
@@ -757,18 +767,27 @@ async fn feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_cle
     assert_eq!(store.feedback_sets("r1").await.unwrap(), vec![set]);
 
     // The answer row: room, party, scores, comment. No invitation, seat or time.
-    let rows = sqlx::query("SELECT * FROM feedback_answers")
-        .fetch_all(&store.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    let columns: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
+    let columns: Vec<String> = sqlx::query_scalar(match store.backend() {
+        Backend::Sqlite => "SELECT name FROM pragma_table_info('feedback_answers') ORDER BY cid",
+        Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = 'feedback_answers' ORDER BY ordinal_position"
+        }
+    })
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
     assert_eq!(
         columns,
         ["slot", "room_id", "party", "declined", "answers", "comment"]
     );
-    for i in 1..columns.len() {
-        let value: Option<String> = rows[0].try_get(i).ok().flatten();
+    let rows = sqlx::query("SELECT room_id, party, answers, comment FROM feedback_answers")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    for i in 0..4 {
+        let value: Option<String> = rows[0].try_get(i).unwrap();
         assert!(!value.unwrap_or_default().contains("jti-1"));
     }
 
@@ -784,4 +803,204 @@ async fn feedback_rows_name_nobody_each_invitation_answers_once_and_deletion_cle
     assert!(store.feedback_sets("r1").await.unwrap().is_empty());
     assert!(store.agreement_items("r1").await.unwrap().is_empty());
     assert!(!store.feedback_given("r1", "jti-1").await.unwrap());
+}
+
+/// Postgres keeps rows in insertion order and stamps each with the
+/// transaction that wrote it. After every answer, all of a room's feedback
+/// rows share one transaction id and lie in `slot` (random) order, so neither
+/// pairs an answer with the person who gave it.
+#[tokio::test]
+async fn postgres_feedback_rows_share_one_transaction_and_lie_in_slot_order() {
+    let place = Place::postgres().await;
+    let store = place.open().await;
+    store.create_room(&room_row("r1", 1)).await.unwrap();
+    for i in 0..5u8 {
+        let set = FeedbackSet {
+            party: Some(Party::Harmed),
+            declined: false,
+            answers: [("felt_heard".to_owned(), i + 1)].into(),
+            comment: None,
+        };
+        assert!(
+            store
+                .give_feedback("r1", &format!("p{i}"), &set)
+                .await
+                .unwrap()
+        );
+        let mut stamps = Vec::new();
+        for table in ["feedback_answers", "feedback_given"] {
+            let sql = format!("SELECT DISTINCT xmin::text FROM {table} WHERE room_id = 'r1'");
+            let xmins: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(xmins.len(), 1, "{table} after answer {i}: {xmins:?}");
+            stamps.extend(xmins);
+            let sql = format!("SELECT slot FROM {table} WHERE room_id = 'r1' ORDER BY ctid");
+            let by_position: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+            let mut by_slot = by_position.clone();
+            by_slot.sort_unstable();
+            assert_eq!(by_position, by_slot, "{table} after answer {i}");
+            assert_eq!(by_position.len(), usize::from(i) + 1);
+        }
+        assert_eq!(stamps[0], stamps[1], "both tables, one transaction");
+    }
+}
+
+on_both_backends!(a_room_has_one_owner_and_a_stale_owner_cannot_append);
+/// SPEC §6.6: two nodes on one store. The first claim wins; the other is
+/// told where the room is while the owner's lease lasts, and takes it over
+/// once it lapsed. From then on the old owner's appends fail and leave nothing.
+async fn a_room_has_one_owner_and_a_stale_owner_cannot_append(place: Place) {
+    let (a, b) = (place.open().await, place.open().await);
+    a.create_room(&room_row("r1", 1)).await.unwrap();
+    a.renew_lease("a", "https://a.example", Timestamp(10_000))
+        .await
+        .unwrap();
+    b.renew_lease("b", "https://b.example", Timestamp(10_000))
+        .await
+        .unwrap();
+
+    let Claim::Owned(first) = a.claim_room("r1", "a", Timestamp(1_000)).await.unwrap() else {
+        panic!("nobody owned the room");
+    };
+    assert_eq!(
+        b.claim_room("r1", "b", Timestamp(9_999)).await.unwrap(),
+        Claim::Elsewhere {
+            node_id: "a".into(),
+            public_url: "https://a.example".into()
+        }
+    );
+    a.append_fenced("r1", first, Timestamp(2_000), &Input::Tick, &[])
+        .await
+        .unwrap();
+
+    // a's lease ends at 10 000; at 10 001 b may take the room over.
+    let Claim::Owned(second) = b.claim_room("r1", "b", Timestamp(10_001)).await.unwrap() else {
+        panic!("the lease had lapsed");
+    };
+    assert!(second.0 > first.0, "a takeover raises the epoch");
+    let refused = a
+        .append_fenced("r1", first, Timestamp(10_002), &Input::Tick, &[])
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotOwner)), "{refused:?}");
+    b.append_fenced("r1", second, Timestamp(10_003), &Input::Tick, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        journal_times(&b, "r1").await,
+        [2_000, 10_003],
+        "the stale append left nothing"
+    );
+
+    // a comes back with a live lease: b's live lease keeps the room with b.
+    a.renew_lease("a", "https://a.example", Timestamp(20_000))
+        .await
+        .unwrap();
+    b.renew_lease("b", "https://b.example", Timestamp(20_000))
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.claim_room("r1", "a", Timestamp(10_004)).await.unwrap(),
+        Claim::Elsewhere { node_id, .. } if node_id == "b"
+    ));
+    assert_eq!(a.owned_rooms("a").await.unwrap(), []);
+    assert_eq!(b.owned_rooms("b").await.unwrap(), [("r1".into(), second)]);
+
+    // A node that ends its lease (shutdown) lets the room go at once, and a
+    // node claiming its own room again (a restart) fences its older self.
+    b.end_lease("b").await.unwrap();
+    let Claim::Owned(third) = a.claim_room("r1", "a", Timestamp(10_005)).await.unwrap() else {
+        panic!("b ended its lease");
+    };
+    let Claim::Owned(fourth) = a.claim_room("r1", "a", Timestamp(10_006)).await.unwrap() else {
+        panic!("a owns it");
+    };
+    assert!(fourth.0 > third.0);
+    let refused = a
+        .append_fenced("r1", third, Timestamp(10_007), &Input::Tick, &[])
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotOwner)), "{refused:?}");
+    a.close().await;
+    b.close().await;
+}
+
+on_both_backends!(multi_thread: racing_claims_give_the_room_to_exactly_one_node);
+/// Eight nodes claim one unowned room at once: one owns it, the others are
+/// told it is elsewhere, and the owner can append.
+async fn racing_claims_give_the_room_to_exactly_one_node(place: Place) {
+    let first = place.open().await;
+    first.create_room(&room_row("r1", 1)).await.unwrap();
+    let mut nodes = Vec::new();
+    for n in 0..8 {
+        let store = place.open().await;
+        let id = format!("n{n}");
+        store
+            .renew_lease(&id, &format!("https://{id}.example"), Timestamp(60_000))
+            .await
+            .unwrap();
+        nodes.push((id, store));
+    }
+    let claims = nodes.iter().map(|(id, store)| async move {
+        (
+            id.clone(),
+            store.claim_room("r1", id, Timestamp(1)).await.unwrap(),
+        )
+    });
+    let claims = futures_util::future::join_all(claims).await;
+    let owners: Vec<(&String, Fence)> = claims
+        .iter()
+        .filter_map(|(id, c)| match c {
+            Claim::Owned(fence) => Some((id, *fence)),
+            Claim::Elsewhere { .. } => None,
+        })
+        .collect();
+    assert_eq!(owners.len(), 1, "{claims:?}");
+    let (owner, fence) = owners[0];
+    for (id, claim) in &claims {
+        if id != owner {
+            assert!(
+                matches!(claim, Claim::Elsewhere { node_id, .. } if node_id == owner),
+                "{claim:?}"
+            );
+        }
+    }
+    first
+        .append_fenced("r1", fence, Timestamp(2), &Input::Tick, &[])
+        .await
+        .unwrap();
+    for (_, store) in nodes {
+        store.close().await;
+    }
+    first.close().await;
+}
+
+on_both_backends!(a_duty_is_held_by_one_node_until_its_claim_ends);
+async fn a_duty_is_held_by_one_node_until_its_claim_ends(place: Place) {
+    let store = place.open().await;
+    let hold = |node: &'static str, now: u64| {
+        let store = store.clone();
+        async move {
+            store
+                .hold_duty("webhooks", node, Timestamp(now), Timestamp(now + 1_000))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(hold("a", 0).await, "unclaimed");
+    assert!(!hold("b", 500).await, "a's claim lasts until 1 000");
+    assert!(hold("a", 900).await, "a renews until 1 900");
+    assert!(!hold("b", 1_800).await);
+    assert!(hold("b", 1_901).await, "a's claim ended");
+    assert!(!hold("a", 1_902).await);
+    assert!(
+        store
+            .hold_duty("retention", "a", Timestamp(1_903), Timestamp(2_000))
+            .await
+            .unwrap(),
+        "duties are separate"
+    );
 }

@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 use crate::circle::Timestamp;
 use crate::config::WebhooksConfig;
-use crate::rooms::wall_clock;
+use crate::rooms::{Node, wall_clock};
 use crate::store::{OutboxRow, Store, StoreError};
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
@@ -135,6 +135,9 @@ pub struct Dispatcher {
     secret: String,
     config: WebhooksConfig,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// With several nodes on one store, only the node holding the
+    /// `webhooks` duty delivers, so each event goes out once (SPEC §6.6).
+    node: Option<Node>,
 }
 
 impl Dispatcher {
@@ -157,7 +160,26 @@ impl Dispatcher {
             secret,
             config: config.clone(),
             client,
+            node: None,
         })
+    }
+
+    /// Delivers only while `node` holds the `webhooks` duty.
+    pub fn as_node(mut self, node: Node) -> Dispatcher {
+        self.node = Some(node);
+        self
+    }
+
+    /// Whether this node may deliver now. The claim outlasts the lease by a
+    /// delivery's timeout, so it cannot lapse during a POST in progress.
+    async fn on_duty(&self, now: Timestamp) -> Result<bool, StoreError> {
+        let Some(node) = &self.node else {
+            return Ok(true);
+        };
+        let until = node
+            .lease_until()
+            .plus_ms(u64::from(self.config.timeout_seconds) * 1000);
+        self.store.hold_duty("webhooks", &node.id, now, until).await
     }
 
     /// One step: sends the oldest pending event if it is due at `now`.
@@ -235,9 +257,14 @@ impl Dispatcher {
             let now = wall_clock();
             // Shutdown interrupts a delivery too; the event stays in the
             // outbox and goes again after the restart (receivers drop repeats by id).
-            let outcome = tokio::select! {
-                outcome = self.deliver_next(now) => outcome,
-                _ = shutdown.wait_for(|stop| *stop) => break,
+            let outcome = match self.on_duty(now).await {
+                // Another node delivers; look again later, in case it stops.
+                Ok(false) => Ok(Outcome::Idle),
+                Ok(true) => tokio::select! {
+                    outcome = self.deliver_next(now) => outcome,
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                },
+                Err(error) => Err(error),
             };
             let wait = match outcome {
                 Ok(Outcome::Delivered(_)) => continue,
@@ -298,6 +325,7 @@ fn https_connector(
 
 /// Starts the dispatcher when webhooks are configured.
 pub fn spawn_dispatcher(app: &Arc<crate::server::App>) -> Option<tokio::task::JoinHandle<()>> {
-    let dispatcher = Dispatcher::new(app.store.clone(), &app.config.webhooks)?;
+    let dispatcher =
+        Dispatcher::new(app.store.clone(), &app.config.webhooks)?.as_node(app.rooms.node().clone());
     Some(tokio::spawn(dispatcher.run(app.shutdown.clone())))
 }

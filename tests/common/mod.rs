@@ -512,3 +512,23 @@ pub fn http_get(addr: impl std::fmt::Display, path: &str) -> String {
     stream.read_to_string(&mut response).expect("read");
     response
 }
+
+/// How many of the keeper's `set_keeper_speaks_out_of_turn` toggles the demo
+/// circle's journal in `store` holds.
+pub async fn journaled_toggles(store: circlekeeper::store::Store) -> usize {
+    use circlekeeper::circle::{Command, Input};
+    let journal = store.journal("demo-circle").await.expect("journal");
+    store.close().await;
+    journal
+        .iter()
+        .filter(|(_, input)| {
+            matches!(
+                input,
+                Input::Command {
+                    command: Command::SetKeeperSpeaksOutOfTurn { .. },
+                    ..
+                }
+            )
+        })
+        .count()
+}

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CircleConnection, readJoinFragment, sendFeedback } from '../../web-client/protocol.js';
+import { CircleConnection, readJoinFragment, redirectUrl, sendFeedback } from '../../web-client/protocol.js';
 
 class FakeSocket extends EventTarget {
   static all = [];
@@ -133,6 +133,62 @@ describe('protocol.js', () => {
     assert.equal(reason, 'removed');
     assert.equal(FakeSocket.all.length, 1);
     assert.equal(conn.status, 'closed');
+  });
+
+  it('follows a redirect to the node that runs the room, at once, and says hello there', async () => {
+    const conn = connection();
+    const redirects = [];
+    conn.addEventListener('redirect', (e) => redirects.push(e.detail.url));
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'redirect', url: 'http://node-2.test:8080/' });
+    FakeSocket.all[0].serverClose(1012);
+    await tick();
+    assert.deepEqual(redirects, ['http://node-2.test:8080/']);
+    assert.equal(FakeSocket.all.length, 2, 'reconnected without waiting');
+    const there = FakeSocket.all[1];
+    assert.equal(there.url, 'ws://node-2.test:8080/ws');
+    assert.deepEqual(there.sent[0], { type: 'hello', v: 1, token: 'TOKEN' });
+    there.serverSays({ type: 'welcome', session: 1, you: 3 });
+    assert.equal(conn.status, 'open');
+  });
+
+  it('never follows a redirect off TLS, elsewhere than http(s), or round and round', async () => {
+    assert.equal(redirectUrl('https://a.test/base/', 'wss://b.test/ws'), 'wss://a.test/base/ws');
+    assert.equal(redirectUrl('http://a.test', 'wss://b.test/ws'), null, 'the token would leave TLS');
+    assert.equal(redirectUrl('javascript:alert(1)', 'ws://b.test/ws'), null);
+    assert.equal(redirectUrl('not a url', 'ws://b.test/ws'), null);
+
+    const conn = connection();
+    conn.connect();
+    for (let i = 0; i < 4; i += 1) {
+      await tick();
+      const socket = FakeSocket.all.at(-1);
+      socket.serverSays({ type: 'redirect', url: `http://node-${i}.test` });
+      socket.serverClose(1012);
+    }
+    // Three redirects were followed at once; the fourth is not: it retries,
+    // after a backoff, from where it started.
+    assert.equal(conn.status, 'reconnecting');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const urls = FakeSocket.all.map((s) => s.url);
+    assert.deepEqual(urls, ['ws://test/ws', 'ws://node-0.test/ws', 'ws://node-1.test/ws', 'ws://node-2.test/ws', 'ws://test/ws']);
+    conn.close();
+  });
+
+  it('goes back to where it started when the node it was sent to is gone', async () => {
+    const conn = connection();
+    conn.connect();
+    await tick();
+    FakeSocket.all[0].serverSays({ type: 'redirect', url: 'http://node-1.test' });
+    FakeSocket.all[0].serverClose(1012);
+    await tick();
+    const there = FakeSocket.all[1];
+    there.serverSays({ type: 'welcome', session: 1, you: 3 });
+    there.serverClose(1006);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(FakeSocket.all[2].url, 'ws://test/ws', 'asks the first address again, which knows the room’s node now');
+    conn.close();
   });
 
   it('reads the token and the language from the link’s fragment, dropping an unusable language', () => {

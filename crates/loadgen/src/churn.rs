@@ -65,14 +65,16 @@ pub struct ChurnReport {
 
 pub async fn run(args: ChurnArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.cycles > args.warmup, "--cycles must exceed --warmup");
-    let server = ServerProcess::start(&args.run.server_bin, 1, 2).await?;
+    let store = args.run.store()?;
+    let server = ServerProcess::start(&args.run.server_bin, store.url.as_deref(), 1, 2).await?;
     server.stop_on_ctrl_c(args.run.keep_data);
     println!(
-        "server {} pid {} on {}: one room, its keeper, one participant seat; {} cycles \
+        "server {} pid {} on {} ({}): one room, its keeper, one participant seat; {} cycles \
          ({} warm-up), video {} kbit/s",
         args.run.server_bin.display(),
         server.pid(),
         server.addr,
+        store.describe(),
         args.cycles,
         args.warmup,
         args.video_kbps

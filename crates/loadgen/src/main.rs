@@ -23,6 +23,7 @@ mod churn;
 mod procstat;
 mod server;
 mod signal;
+mod takeover;
 mod ws;
 
 use std::net::SocketAddr;
@@ -96,6 +97,9 @@ enum Cmd {
     /// in, is admitted, sends and receives video, and leaves, N times; the server's
     /// descriptors, memory and peer connections after the warm-up and at the end.
     Churn(churn::ChurnArgs),
+    /// Two nodes on one Postgres: the room's node is killed again and again;
+    /// kill → first `welcome` from the node that takes the room over.
+    Takeover(takeover::TakeoverArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -140,6 +144,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Signal(args) => runtime()?.block_on(signal::run(args)),
         Cmd::Churn(args) => runtime()?.block_on(churn::run(args)),
+        Cmd::Takeover(args) => runtime()?.block_on(takeover::run(args)),
     }
 }
 
@@ -232,7 +237,7 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
     batch.print();
     let base = [base, batch];
 
-    let server = ServerProcess::start(&args.server_bin, args.rooms, args.people).await?;
+    let server = ServerProcess::start(&args.server_bin, None, args.rooms, args.people).await?;
     server.stop_on_ctrl_c(args.keep_data);
     let pid = server.pid();
     println!(

@@ -27,6 +27,30 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     stat_cpu_seconds(&format!("/proc/{pid}/stat"))
 }
 
+/// CPU seconds of every process whose command name is `comm` (e.g. every
+/// `postgres` process: the database server beside ours).
+pub fn command_cpu_seconds(comm: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let wanted = format!("({comm})");
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| {
+            let path = e.path().join("stat");
+            let stat = std::fs::read_to_string(&path).ok()?;
+            stat.contains(&wanted)
+                .then(|| stat_cpu_seconds(&path.to_string_lossy()))
+        })
+        .sum()
+}
+
 /// CPU seconds of this process so far.
 pub fn self_cpu_seconds() -> f64 {
     stat_cpu_seconds("/proc/self/stat")

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, anyhow, bail};
 use circlekeeper::auth::TokenKeys;
 use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
-use circlekeeper::config::Config;
+use circlekeeper::config::{Config, StoreSettings};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
 use circlekeeper::store::Store;
 
@@ -24,12 +24,22 @@ pub struct ServerProcess {
 
 /// Prepares `rooms` circles of `people` seats in a fresh data dir (seat 1 the
 /// keeper). Invitations are minted a room at a time, concurrently within a room.
-async fn prepare(data_dir: &Path, rooms: usize, people: u32) -> anyhow::Result<Vec<Vec<String>>> {
+async fn prepare(
+    data_dir: &Path,
+    store_url: Option<&str>,
+    rooms: usize,
+    people: u32,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let config = Config {
         data_dir: data_dir.to_path_buf(),
+        store: StoreSettings {
+            url: store_url.map(str::to_owned),
+        },
         ..Config::default()
     };
-    let store = Store::open(data_dir).await.context("open the store")?;
+    let store = Store::open_at(&config.store_location())
+        .await
+        .context("open the store")?;
     let keys = TokenKeys::load_or_create(
         &config.secret_path(),
         &config.auth.issuer,
@@ -83,9 +93,48 @@ pub struct RunArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Put the store on a private Postgres server (Debian's binaries, default
+    /// durability, a Unix socket), started for this run, instead of SQLite.
+    #[arg(long, conflicts_with = "store_url")]
+    pub postgres: bool,
+    /// Put the store on this existing, empty Postgres database instead of SQLite.
+    #[arg(long)]
+    pub store_url: Option<String>,
+}
+
+/// Where the run's store lives; a private Postgres server lives as long as this.
+pub struct StoreChoice {
+    pub url: Option<String>,
+    _server: Option<testpg::Postgres>,
+}
+
+impl StoreChoice {
+    pub fn describe(&self) -> &'static str {
+        if self.url.is_some() {
+            "Postgres"
+        } else {
+            "SQLite"
+        }
+    }
 }
 
 impl RunArgs {
+    /// Starts the private Postgres server when `--postgres` asks for one.
+    pub fn store(&self) -> anyhow::Result<StoreChoice> {
+        if self.postgres {
+            let server = testpg::Postgres::start_durable().map_err(|e| anyhow!(e))?;
+            let url = server.fresh_database().map_err(|e| anyhow!(e))?;
+            return Ok(StoreChoice {
+                url: Some(url),
+                _server: Some(server),
+            });
+        }
+        Ok(StoreChoice {
+            url: self.store_url.clone(),
+            _server: None,
+        })
+    }
+
     /// Writes the report as JSON when `--json` was given.
     pub fn write_report(&self, report: &impl serde::Serialize) -> anyhow::Result<()> {
         if let Some(path) = &self.json {
@@ -101,7 +150,13 @@ pub fn room_id(r: usize) -> String {
 }
 
 impl ServerProcess {
-    pub async fn start(bin: &Path, rooms: usize, people: u32) -> anyhow::Result<ServerProcess> {
+    /// `store_url`: the Postgres store, or `None` for SQLite in the data dir.
+    pub async fn start(
+        bin: &Path,
+        store_url: Option<&str>,
+        rooms: usize,
+        people: u32,
+    ) -> anyhow::Result<ServerProcess> {
         // Relative to here, not to the server's working directory.
         let bin = std::fs::canonicalize(bin)
             .with_context(|| format!("the server binary {}", bin.display()))?;
@@ -111,7 +166,7 @@ impl ServerProcess {
             rand::random::<u32>()
         ));
         std::fs::create_dir_all(&data_dir)?;
-        let started = Self::start_in(&bin, data_dir.clone(), rooms, people).await;
+        let started = Self::start_in(&bin, data_dir.clone(), store_url, rooms, people).await;
         if started.is_err() {
             let _ = std::fs::remove_dir_all(&data_dir);
         }
@@ -121,15 +176,20 @@ impl ServerProcess {
     async fn start_in(
         bin: &Path,
         data_dir: PathBuf,
+        store_url: Option<&str>,
         rooms: usize,
         people: u32,
     ) -> anyhow::Result<ServerProcess> {
-        let tokens = prepare(&data_dir, rooms, people).await?;
+        let tokens = prepare(&data_dir, store_url, rooms, people).await?;
         // Limits high enough for everyone the run connects (SPEC §5.6 limits are
         // per IP, and every load-tool session comes from 127.0.0.1).
         let sessions = rooms * people as usize + 16;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        if let Some(url) = store_url {
+            command.env("CIRCLEKEEPER_STORE__URL", url);
+        }
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .current_dir(&data_dir)

@@ -109,6 +109,8 @@ pub struct SignalReport {
     pub burst_connect_to_welcome_ms: Percentiles,
     pub burst_scheduled_to_lobby_ms: Percentiles,
     pub burst_server_cpu_percent: f64,
+    /// Every `postgres` process on this machine (with `--postgres`: our store).
+    pub burst_database_cpu_percent: f64,
     pub burst_tool_cpu_percent: f64,
     pub load_average: String,
 }
@@ -121,14 +123,22 @@ pub async fn run(args: SignalArgs) -> anyhow::Result<()> {
     let rooms = idle_rooms + burst_rooms;
     anyhow::ensure!(rooms > 0, "nothing to do: give --sessions or --burst-rate");
     let started = Instant::now();
-    let server = ServerProcess::start(&args.run.server_bin, rooms, args.per_room + 1).await?;
+    let store = args.run.store()?;
+    let server = ServerProcess::start(
+        &args.run.server_bin,
+        store.url.as_deref(),
+        rooms,
+        args.per_room + 1,
+    )
+    .await?;
     server.stop_on_ctrl_c(args.run.keep_data);
     println!(
-        "server {} pid {} on {}: {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
+        "server {} pid {} on {} ({}): {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
          {:.1} s; open files limit {}",
         args.run.server_bin.display(),
         server.pid(),
         server.addr,
+        store.describe(),
         started.elapsed().as_secs_f64(),
         procstat::open_files_limit(server.pid()).unwrap_or_else(|| "?".into()),
     );
@@ -217,6 +227,7 @@ async fn measure(
         report.burst_failed = burst.failed;
         report.burst_rate_achieved = burst.rate;
         report.burst_server_cpu_percent = burst.server_cpu_percent;
+        report.burst_database_cpu_percent = burst.database_cpu_percent;
         report.burst_tool_cpu_percent = burst.tool_cpu_percent;
         report.burst_connect_to_lobby_ms = Percentiles::of(burst.times.iter().map(|a| a.lobby));
         report.burst_connect_to_welcome_ms = Percentiles::of(burst.times.iter().map(|a| a.welcome));
@@ -239,6 +250,7 @@ struct Burst {
     failed: usize,
     rate: f64,
     server_cpu_percent: f64,
+    database_cpu_percent: f64,
     tool_cpu_percent: f64,
     held: Vec<JoinHandle<bool>>,
 }
@@ -253,6 +265,7 @@ async fn burst(
     let rooms = arrivals.div_ceil(args.per_room as usize);
     let every = Duration::from_secs_f64(1.0 / f64::from(args.burst_rate));
     let cpu0 = procstat::cpu_seconds(server.pid());
+    let db0 = procstat::command_cpu_seconds("postgres");
     let self0 = procstat::self_cpu_seconds();
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = Vec::with_capacity(arrivals);
@@ -272,6 +285,7 @@ async fn burst(
         failed: 0,
         rate: arrivals as f64 / sent.max(1e-3),
         server_cpu_percent: 0.0,
+        database_cpu_percent: 0.0,
         tool_cpu_percent: 0.0,
         held: Vec::new(),
     };
@@ -290,6 +304,7 @@ async fn burst(
     }
     let elapsed = start.elapsed().as_secs_f64();
     out.server_cpu_percent = 100.0 * (procstat::cpu_seconds(server.pid()) - cpu0) / elapsed;
+    out.database_cpu_percent = 100.0 * (procstat::command_cpu_seconds("postgres") - db0) / elapsed;
     out.tool_cpu_percent = 100.0 * (procstat::self_cpu_seconds() - self0) / elapsed;
     if let Some(e) = first_error {
         println!(
@@ -425,10 +440,10 @@ fn print(r: &SignalReport, args: &SignalArgs) {
             r.burst_scheduled_to_lobby_ms.text(),
         );
         row(
-            "CPU during the burst: server / load tool",
+            "CPU during the burst: server / Postgres / load tool",
             format!(
-                "{:.0} % / {:.0} % of one core",
-                r.burst_server_cpu_percent, r.burst_tool_cpu_percent
+                "{:.0} % / {:.0} % / {:.0} % of one core",
+                r.burst_server_cpu_percent, r.burst_database_cpu_percent, r.burst_tool_cpu_percent
             ),
         );
     }

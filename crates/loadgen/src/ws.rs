@@ -91,13 +91,22 @@ impl Client {
 
     /// `hello` with an invitation token; returns the `welcome` after the first `state`.
     pub async fn hello(&mut self, token: &str) -> anyhow::Result<Value> {
-        self.try_send(json!({"type": "hello", "v": 1, "token": token}))
-            .await;
-        let first = self.recv().await?;
+        let first = self.hello_answer(token).await?;
         if first["type"] != "welcome" {
             bail!("hello refused: {first}");
         }
-        self.until("state").await?;
+        Ok(first)
+    }
+
+    /// `hello`, and whatever answers it: `welcome` (read on to the first
+    /// `state`), `redirect` or `error`.
+    pub async fn hello_answer(&mut self, token: &str) -> anyhow::Result<Value> {
+        self.try_send(json!({"type": "hello", "v": 1, "token": token}))
+            .await;
+        let first = self.recv().await?;
+        if first["type"] == "welcome" {
+            self.until("state").await?;
+        }
         Ok(first)
     }
 

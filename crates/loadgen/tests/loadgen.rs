@@ -137,3 +137,41 @@ fn loadgen_baseline_relays_every_copy_both_ways() {
         assert_eq!(delivered, sent, "{line}");
     }
 }
+
+/// `loadgen takeover`: two nodes on a private Postgres; each kill of the room's
+/// node ends with the other node welcoming the keeper.
+#[test]
+fn loadgen_takeover_moves_the_room_at_every_kill() {
+    let (report, stdout) = loadgen(&[
+        "takeover",
+        "--kills",
+        "2",
+        "--lease-seconds",
+        "1",
+        "--postgres",
+    ]);
+    assert_eq!(report["kills"], 2, "{report}");
+    assert_eq!(report["kill_to_welcome_ms"]["count"], 2, "{report}");
+    assert!(stdout.contains("kill → welcome"), "{stdout}");
+}
+
+/// `loadgen signal --postgres`: the same arrivals with the store on Postgres.
+#[test]
+fn loadgen_signal_runs_on_postgres() {
+    let (report, stdout) = loadgen(&[
+        "signal",
+        "--sessions",
+        "0",
+        "--per-room",
+        "10",
+        "--burst-rate",
+        "20",
+        "--burst-seconds",
+        "1",
+        "--hold",
+        "0",
+        "--postgres",
+    ]);
+    assert_eq!(report["burst_in_lobby"], 20, "{report}");
+    assert!(stdout.contains("(Postgres)"), "{stdout}");
+}
