@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -40,6 +41,9 @@ pub struct App {
     pub metrics: PrometheusHandle,
     /// Becomes true when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// Set at SIGTERM, `[cluster] drain_seconds` before `shutdown`: `/healthz`
+    /// says `draining` while the node still serves.
+    pub draining: std::sync::atomic::AtomicBool,
     /// TURN credentials, and the embedded relay when it runs.
     pub turn: Option<Arc<TurnRest>>,
 }
@@ -89,6 +93,7 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         connections,
         metrics,
         shutdown,
+        draining: std::sync::atomic::AtomicBool::new(false),
         turn,
         config,
     };
@@ -131,8 +136,14 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn healthz() -> impl IntoResponse {
-    (StatusCode::OK, "ok\n")
+/// 200 `ready`, or 503 `draining` from SIGTERM on (SPEC §6.6: a load
+/// balancer stops sending people to a node that is going away).
+async fn healthz(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if app.draining.load(Ordering::Relaxed) || *app.shutdown.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -194,15 +205,22 @@ pub async fn serve(
         webhooks::spawn_dispatcher(&app),
         api::spawn_retention(app.clone()),
         Some(api::spawn_followup(app.clone())),
-        Some(rooms::spawn_lease(app.clone())),
+        rooms::spawn_lease(app.clone()),
     ]
     .into_iter()
     .flatten()
     .collect();
     let mut stopped = app.shutdown.clone();
     let tx = shutdown_tx.clone();
+    let drain = Duration::from_secs(u64::from(app.config.cluster.drain_seconds));
+    let flagged = app.clone();
     tokio::spawn(async move {
         signal.await;
+        flagged.draining.store(true, Ordering::Relaxed);
+        if !drain.is_zero() {
+            tracing::info!(seconds = drain.as_secs(), "draining: /healthz answers 503");
+            tokio::time::sleep(drain).await;
+        }
         let _ = tx.send(true);
     });
     let tls = &app.config.tls;

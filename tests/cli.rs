@@ -186,11 +186,19 @@ fn help_documents_every_command() {
 
 /// Starts the binary on a data directory and returns it with its address and links.
 fn start_binary(data: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
+    start_binary_with(data, &[])
+}
+
+fn start_binary_with(
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env_remove("CIRCLEKEEPER_CONFIG")
         .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -332,4 +340,40 @@ fn keys_rotate_makes_a_new_signing_key_and_keeps_the_old_one() {
         .output()
         .expect("help");
     assert!(String::from_utf8_lossy(&help.stdout).contains("rotate"));
+}
+
+/// With `[cluster] drain_seconds`, SIGTERM first turns `/healthz` to 503
+/// `draining` while the node still answers, then it stops as usual.
+#[tokio::test]
+async fn sigterm_first_drains_with_healthz_saying_so() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (mut child, address, _) = start_binary_with(
+        data.path(),
+        &[("CIRCLEKEEPER_CLUSTER__DRAIN_SECONDS", "30")],
+    );
+    let ready = http_get(&address, "/healthz");
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"),
+        "{ready}"
+    );
+    let pid = child.id().to_string();
+    let signalled = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(signalled.expect("kill").success());
+    // The flag flips as soon as the signal arrives; the node serves on meanwhile.
+    let since = std::time::Instant::now();
+    loop {
+        let answer = http_get(&address, "/healthz");
+        if answer.starts_with("HTTP/1.1 503") {
+            assert!(answer.ends_with("draining\n"), "{answer}");
+            break;
+        }
+        assert!(since.elapsed() < common::PATIENCE, "still {answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        http_get(&address, "/join").starts_with("HTTP/1.1 200"),
+        "still serving while draining"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -81,6 +81,10 @@ pub struct ClusterSettings {
     /// How long a node's lease lasts unrenewed; it renews every third of it.
     /// Another node takes its rooms over once it has lapsed.
     pub lease_seconds: u32,
+    /// After SIGTERM, how long the node goes on serving while `/healthz`
+    /// answers 503 `draining`, so a load balancer stops sending people here,
+    /// before it stops accepting and drains its rooms.
+    pub drain_seconds: u32,
 }
 
 impl Default for ClusterSettings {
@@ -89,6 +93,7 @@ impl Default for ClusterSettings {
             node_id: "node-1".into(),
             public_url: None,
             lease_seconds: 10,
+            drain_seconds: 0,
         }
     }
 }
@@ -657,6 +662,12 @@ impl Config {
             return Err(invalid(
                 "cluster.lease_seconds",
                 "must be at least 1".into(),
+            ));
+        }
+        if self.cluster.drain_seconds > 3600 {
+            return Err(invalid(
+                "cluster.drain_seconds",
+                "must be at most 3600 (one hour)".into(),
             ));
         }
         if let Some(url) = &self.cluster.public_url

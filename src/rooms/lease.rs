@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use super::wall_clock;
 use crate::circle::Timestamp;
 use crate::server::App;
+use crate::store::Backend;
 
 /// Who this server is among the nodes sharing the store.
 #[derive(Clone, Debug)]
@@ -30,6 +31,10 @@ impl Node {
 /// Whether this node does the periodic duty `name` now: one node of those
 /// sharing the store does each. A store error counts as "not now".
 pub async fn on_duty(app: &App, name: &str) -> bool {
+    // SQLite is one node's store: nobody to share the duty with.
+    if app.store.backend() == Backend::Sqlite {
+        return true;
+    }
     let node = app.rooms.node();
     // Held past this node's next pass, so the same node keeps sweeping while
     // it lives; another takes over only when it has been gone that long.
@@ -59,8 +64,15 @@ const DUTY_MARGIN_MS: u64 = 2 * 60 * 60 * 1000;
 /// rooms of invitations issued or revoked through other nodes. Renewal failing (the
 /// database unreachable) is logged and retried: safety does not depend on it,
 /// since a room taken over refuses this node's appends by its epoch.
-pub fn spawn_lease(app: Arc<App>) -> JoinHandle<()> {
-    tokio::spawn(async move {
+///
+/// On SQLite, a store of one node, it does not run: nothing would read the
+/// lease, and a write every few seconds wears a small machine's disk. The
+/// epoch check of every append still fences a second process on the same file.
+pub fn spawn_lease(app: Arc<App>) -> Option<JoinHandle<()>> {
+    if app.store.backend() == Backend::Sqlite {
+        return None;
+    }
+    Some(tokio::spawn(async move {
         let node = app.rooms.node().clone();
         let mut stopped = app.shutdown.clone();
         let mut every = tokio::time::interval(node.lease / 3);
@@ -93,5 +105,5 @@ pub fn spawn_lease(app: Arc<App>) -> JoinHandle<()> {
                 Err(error) => tracing::warn!(%error, "reading changed invitations failed"),
             }
         }
-    })
+    }))
 }

@@ -325,7 +325,10 @@ fn https_connector(
 
 /// Starts the dispatcher when webhooks are configured.
 pub fn spawn_dispatcher(app: &Arc<crate::server::App>) -> Option<tokio::task::JoinHandle<()>> {
-    let dispatcher =
-        Dispatcher::new(app.store.clone(), &app.config.webhooks)?.as_node(app.rooms.node().clone());
+    let mut dispatcher = Dispatcher::new(app.store.clone(), &app.config.webhooks)?;
+    // SQLite is one node's store: no duty to share, and no write per poll.
+    if app.store.backend() == crate::store::Backend::Postgres {
+        dispatcher = dispatcher.as_node(app.rooms.node().clone());
+    }
     Some(tokio::spawn(dispatcher.run(app.shutdown.clone())))
 }
