@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use circlekeeper::store::{Location, Store};
-use circlekeeper::webhooks::EVENT_ID_HEADER;
+use circlekeeper::webhooks::{EVENT_ID_HEADER, SIGNATURE_HEADER, verify};
 use common::{Client, Closed};
 use serde_json::{Value, json};
 
@@ -284,84 +284,173 @@ async fn a_paused_node_cannot_append_to_the_room_it_lost() {
     keeper.sync().await;
 }
 
-/// Counts each webhook event id it receives.
-async fn webhook_receiver() -> (String, Arc<Mutex<HashMap<String, usize>>>) {
-    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let counts = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let counts = counts.clone();
-            async move {
-                let id = headers
-                    .get(EVENT_ID_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                *counts.lock().expect("counts").entry(id).or_default() += 1;
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), seen)
+const HOOK_SECRET: &str = "a-secret-for-the-cluster";
+
+/// A program's webhook receiver: keeps every delivery (event id, body,
+/// whether its signature verified) and can leave the next one unanswered.
+#[derive(Clone, Default)]
+struct Receiver {
+    deliveries: Arc<Mutex<Vec<(String, Vec<u8>, bool)>>>,
+    hold_next: Arc<std::sync::atomic::AtomicBool>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_arrive_exactly_once_across_nodes_and_after_a_node_dies() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = fresh_store();
-    let (hook, seen) = webhook_receiver().await;
-    let env = [
-        ("CIRCLEKEEPER_WEBHOOKS__URL", hook),
-        (
-            "CIRCLEKEEPER_WEBHOOKS__SECRET",
-            "a-secret-for-the-cluster".to_owned(),
-        ),
-        ("CIRCLEKEEPER_WEBHOOKS__POLL_MS", "50".to_owned()),
-        ("CIRCLEKEEPER_WEBHOOKS__TIMEOUT_SECONDS", "1".to_owned()),
-    ];
-    let a = Node::start_with("a", dir.path(), &url, true, &env);
-    let b = Node::start_with("b", dir.path(), &url, false, &env);
-    let c = Node::start_with("c", dir.path(), &url, false, &env);
-    let keeper_token = a.token("Keeper Kim");
+impl Receiver {
+    /// Serves on loopback; returns its URL and where held deliveries' ids go.
+    async fn start(&self) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let (held_tx, held_rx) = tokio::sync::mpsc::unbounded_channel();
+        let this = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let this = this.clone();
+                    let held_tx = held_tx.clone();
+                    async move {
+                        let header = |name| {
+                            headers
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned()
+                        };
+                        let id = header(EVENT_ID_HEADER);
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .expect("clock")
+                            .as_secs();
+                        let signed =
+                            verify(HOOK_SECRET, &header(SIGNATURE_HEADER), &body, now, 300).is_ok();
+                        this.deliveries.lock().expect("deliveries").push((
+                            id.clone(),
+                            body.to_vec(),
+                            signed,
+                        ));
+                        if this
+                            .hold_next
+                            .swap(false, std::sync::atomic::Ordering::SeqCst)
+                        {
+                            let _ = held_tx.send(id);
+                            // Never answers: the sender dies waiting.
+                            std::future::pending::<()>().await;
+                        }
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}/hook"), held_rx)
+    }
 
-    // Events from the room on a: consents and an admission.
-    let (mut keeper, _alex, alex_id) = keeper_and_alex_in_lobby(&a).await;
-    keeper
-        .cmd(json!({"type": "admit", "person": alex_id}))
-        .await
-        .expect("admitted");
+    /// How many times each event id arrived; every delivery's signature verified.
+    fn counts(&self) -> HashMap<String, usize> {
+        let deliveries = self.deliveries.lock().expect("deliveries");
+        let mut counts = HashMap::new();
+        for (id, _, signed) in deliveries.iter() {
+            assert!(*signed, "{id} arrived with a bad signature");
+            assert!(id.starts_with("evt_"), "an event id: {id}");
+            *counts.entry(id.clone()).or_default() += 1;
+        }
+        counts
+    }
 
-    // a dies; the room and (whichever node held it) the delivery go on elsewhere.
-    a.signal("-KILL");
-    let (mut keeper, _) = hello_until_welcome(&b, &keeper_token, Instant::now()).await;
-    keeper
-        .cmd(json!({"type": "remove", "person": alex_id}))
-        .await
-        .expect("removed");
+    /// The bodies that arrived under `id`.
+    fn bodies(&self, id: &str) -> Vec<Vec<u8>> {
+        let deliveries = self.deliveries.lock().expect("deliveries");
+        deliveries
+            .iter()
+            .filter(|(i, _, _)| i == id)
+            .map(|(_, body, _)| body.clone())
+            .collect()
+    }
+}
 
-    // Every event written reaches the receiver, each once.
-    let store = Store::open_at(&Location::Postgres(url.clone()))
-        .await
-        .expect("store");
+/// Waits until every event written has been delivered (the outbox is empty).
+async fn outbox_drained(store: &Store) {
     let since = Instant::now();
     while !store.outbox().await.expect("outbox").is_empty() {
         assert!(since.elapsed() < TAKEOVER_LIMIT, "the outbox never emptied");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_arrive_once_across_nodes_and_only_the_one_in_flight_repeats_after_a_kill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_store();
+    let receiver = Receiver::default();
+    let (hook, mut held) = receiver.start().await;
+    let env = [
+        ("CIRCLEKEEPER_WEBHOOKS__URL", hook),
+        ("CIRCLEKEEPER_WEBHOOKS__SECRET", HOOK_SECRET.to_owned()),
+        ("CIRCLEKEEPER_WEBHOOKS__POLL_MS", "50".to_owned()),
+        // Long enough that the held POST is still waiting when its node dies.
+        ("CIRCLEKEEPER_WEBHOOKS__TIMEOUT_SECONDS", "3".to_owned()),
+    ];
+    let mut nodes = vec![
+        Node::start_with("a", dir.path(), &url, true, &env),
+        Node::start_with("b", dir.path(), &url, false, &env),
+        Node::start_with("c", dir.path(), &url, false, &env),
+    ];
+    let store = Store::open_at(&Location::Postgres(url.clone()))
+        .await
+        .expect("store");
+
+    // Three nodes live: consents and an admission, each delivered once,
+    // whichever node holds the delivery duty.
+    let (mut keeper, _alex, alex_id) = keeper_and_alex_in_lobby(&nodes[0]).await;
+    keeper
+        .cmd(json!({"type": "admit", "person": alex_id}))
+        .await
+        .expect("admitted");
+    outbox_drained(&store).await;
+    let before = receiver.counts();
+    assert!(before.len() >= 3, "consents and the admission: {before:?}");
+    assert!(before.values().all(|n| *n == 1), "each once: {before:?}");
+
+    // The next delivery gets no answer; the node sending it is killed
+    // mid-POST, before it can know whether the receiver kept the event.
+    receiver
+        .hold_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    keeper
+        .cmd(json!({"type": "remove", "person": alex_id}))
+        .await
+        .expect("removed");
+    let in_flight = tokio::time::timeout(TAKEOVER_LIMIT, held.recv())
+        .await
+        .expect("the removal's events are sent")
+        .expect("the receiver runs");
+    let (sender, _) = store
+        .duty_holder("webhooks")
+        .await
+        .expect("duties readable")
+        .expect("a node holds the delivery duty");
+    let at = ["a", "b", "c"]
+        .iter()
+        .position(|id| *id == sender)
+        .unwrap_or_else(|| panic!("an unknown node {sender}"));
+    nodes[at].signal("-KILL");
+    nodes.remove(at);
+
+    // Another node takes the duty over once the dead one's claim lapses. The
+    // event in flight goes again, the same bytes under the same id (the
+    // receiver drops it by id); every other event arrives once.
+    outbox_drained(&store).await;
     store.close().await;
-    let seen = seen.lock().expect("counts").clone();
-    assert!(seen.len() >= 4, "consents, admission, removal: {seen:?}");
-    assert!(
-        seen.iter().all(|(id, n)| *n == 1 && id.starts_with("evt_")),
-        "each event exactly once: {seen:?}"
-    );
-    drop((b, c));
+    let after = receiver.counts();
+    assert!(after.len() > before.len(), "the removal arrived: {after:?}");
+    for (id, n) in &after {
+        let expected = if *id == in_flight { 2 } else { 1 };
+        assert_eq!(*n, expected, "{id} in {after:?} (in flight: {in_flight})");
+    }
+    let bodies = receiver.bodies(&in_flight);
+    assert_eq!(bodies[0], bodies[1], "the repeat is the same event");
+    drop(nodes);
 }
 
 /// The invitation id (`jti`) a demo token carries.

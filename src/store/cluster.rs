@@ -6,7 +6,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{Store, StoreError, from_db, to_db, ts_to_db};
+use super::{Store, StoreError, from_db, to_db, ts_from_db, ts_to_db};
 use crate::circle::Timestamp;
 
 /// A room's owner epoch as one node claimed it; appends carry it.
@@ -188,5 +188,17 @@ impl Store {
         .fetch_optional(&self.writer)
         .await?;
         Ok(held.is_some())
+    }
+
+    /// The node holding the duty `name` and until when, if any node ever
+    /// claimed it (for operators and tests; the claim may have lapsed).
+    pub async fn duty_holder(&self, name: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT node_id, until_ms FROM duties WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(node, until)| Ok((node, ts_from_db(until)?)))
+            .transpose()
     }
 }
