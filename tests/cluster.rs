@@ -290,8 +290,14 @@ const HOOK_SECRET: &str = "a-secret-for-the-cluster";
 /// whether its signature verified) and can leave the next one unanswered.
 #[derive(Clone, Default)]
 struct Receiver {
-    deliveries: Arc<Mutex<Vec<(String, Vec<u8>, bool)>>>,
+    deliveries: Arc<Mutex<Vec<Delivery>>>,
     hold_next: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct Delivery {
+    id: String,
+    body: Vec<u8>,
+    signed: bool,
 }
 
 impl Receiver {
@@ -320,11 +326,11 @@ impl Receiver {
                             .as_secs();
                         let signed =
                             verify(HOOK_SECRET, &header(SIGNATURE_HEADER), &body, now, 300).is_ok();
-                        this.deliveries.lock().expect("deliveries").push((
-                            id.clone(),
-                            body.to_vec(),
+                        this.deliveries.lock().expect("deliveries").push(Delivery {
+                            id: id.clone(),
+                            body: body.to_vec(),
                             signed,
-                        ));
+                        });
                         if this
                             .hold_next
                             .swap(false, std::sync::atomic::Ordering::SeqCst)
@@ -350,7 +356,7 @@ impl Receiver {
     fn counts(&self) -> HashMap<String, usize> {
         let deliveries = self.deliveries.lock().expect("deliveries");
         let mut counts = HashMap::new();
-        for (id, _, signed) in deliveries.iter() {
+        for Delivery { id, signed, .. } in deliveries.iter() {
             assert!(*signed, "{id} arrived with a bad signature");
             assert!(id.starts_with("evt_"), "an event id: {id}");
             *counts.entry(id.clone()).or_default() += 1;
@@ -363,8 +369,8 @@ impl Receiver {
         let deliveries = self.deliveries.lock().expect("deliveries");
         deliveries
             .iter()
-            .filter(|(i, _, _)| i == id)
-            .map(|(_, body, _)| body.clone())
+            .filter(|d| d.id == id)
+            .map(|d| d.body.clone())
             .collect()
     }
 }

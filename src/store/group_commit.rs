@@ -97,8 +97,9 @@ async fn commit(writer: &AnyPool, batch: Vec<Job>) {
 async fn together(writer: &AnyPool, batch: &[Job]) -> Result<Vec<u64>, StoreError> {
     let mut tx = writer.begin().await?;
     let mut seqs = Vec::with_capacity(batch.len());
+    let mut known = Known::default();
     for job in batch {
-        seqs.push(write(&mut tx, &job.entry).await?);
+        seqs.push(write(&mut tx, &job.entry, &mut known).await?);
     }
     tx.commit().await?;
     Ok(seqs)
@@ -106,16 +107,34 @@ async fn together(writer: &AnyPool, batch: &[Job]) -> Result<Vec<u64>, StoreErro
 
 async fn alone(writer: &AnyPool, entry: &Entry) -> Result<u64, StoreError> {
     let mut tx = writer.begin().await?;
-    let seq = write(&mut tx, entry).await?;
+    let seq = write(&mut tx, entry, &mut Known::default()).await?;
     tx.commit().await?;
     Ok(seq)
 }
 
+/// What a transaction has already checked, so a batch asks each thing once:
+/// every statement is a round trip (to sqlx's SQLite thread, or to Postgres).
+#[derive(Default)]
+struct Known {
+    /// Rooms whose epoch this transaction has checked (and, on Postgres, locked).
+    fenced: Vec<(String, Fence)>,
+    /// Whether webhooks are enabled, once read.
+    webhooks: Option<bool>,
+}
+
 /// Appends the entry at its room's next sequence number, with its records and the
 /// webhook events they make (SPEC §6.2: in the same transaction, none is lost).
-async fn write(conn: &mut AnyConnection, entry: &Entry) -> Result<u64, StoreError> {
+async fn write(
+    conn: &mut AnyConnection,
+    entry: &Entry,
+    known: &mut Known,
+) -> Result<u64, StoreError> {
     if let Some(fence) = entry.fence {
-        cluster::check_fence(conn, &entry.room_id, fence).await?;
+        let checked = |(room, f): &(String, Fence)| *room == entry.room_id && *f == fence;
+        if !known.fenced.iter().any(checked) {
+            cluster::check_fence(conn, &entry.room_id, fence).await?;
+            known.fenced.push((entry.room_id.clone(), fence));
+        }
     }
     let at_db = ts_to_db(entry.at)?;
     // The first statement writes, so SQLite takes the write lock before reading
@@ -132,11 +151,16 @@ async fn write(conn: &mut AnyConnection, entry: &Entry) -> Result<u64, StoreErro
     .fetch_one(&mut *conn)
     .await
     .map_err(write_error)?;
-    for (ord, record) in entry.records.iter().enumerate() {
-        let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("record count"))?;
-        records::write(conn, &entry.room_id, seq, ord, entry.at, record).await?;
-    }
-    outbox::enqueue(conn, &entry.room_id, seq, entry.at, &entry.records).await?;
+    records::write_all(conn, &entry.room_id, seq, entry.at, &entry.records).await?;
+    outbox::enqueue(
+        conn,
+        &entry.room_id,
+        seq,
+        entry.at,
+        &entry.records,
+        &mut known.webhooks,
+    )
+    .await?;
     from_db(seq, "journal seq")
 }
 

@@ -200,7 +200,9 @@ fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         // WAL lets readers (exports, API) run beside the room tasks' writes;
         // NORMAL is durable across process crashes in WAL mode. sqlx's Any
         // driver takes SQLite options from the URL only, so they are set here.
-        Backend::Sqlite => options.after_connect(|conn, _| {
+        // An in-process connection cannot go stale, so no ping on every
+        // acquire: that was one more round trip to sqlx's thread per query.
+        Backend::Sqlite => options.test_before_acquire(false).after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \

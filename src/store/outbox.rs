@@ -148,19 +148,24 @@ fn new_event_id() -> String {
 }
 
 /// Inside `append`'s transaction: the events `records` cause, when webhooks
-/// are enabled.
+/// are enabled. `enabled` is that setting if this transaction read it already.
 pub(super) async fn enqueue(
     conn: &mut AnyConnection,
     room_id: &str,
     seq: i64,
     at: Timestamp,
     records: &[Record],
+    enabled: &mut Option<bool>,
 ) -> Result<(), StoreError> {
     let events = events_of(records)?;
     if events.is_empty() {
         return Ok(());
     }
-    if !webhooks_enabled(conn).await? {
+    let on = match *enabled {
+        Some(on) => on,
+        None => *enabled.insert(webhooks_enabled(conn).await?),
+    };
+    if !on {
         return Ok(());
     }
     for (ord, event) in events.into_iter().enumerate() {

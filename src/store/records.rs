@@ -104,6 +104,88 @@ pub struct AcknowledgementRow {
     pub at: Timestamp,
 }
 
+/// Writes an entry's records inside `append`'s transaction, `ord` being each
+/// one's place. A run of consent answers (one per item of the terms) is one
+/// statement: each statement is a round trip, and a consent has several items.
+pub(super) async fn write_all(
+    conn: &mut AnyConnection,
+    room_id: &str,
+    seq: i64,
+    at: Timestamp,
+    records: &[Record],
+) -> Result<(), StoreError> {
+    let mut first = 0;
+    while let Some(rest) = records.get(first..).filter(|rest| !rest.is_empty()) {
+        let run = rest
+            .iter()
+            .take_while(|r| matches!(r, Record::Consent { .. }))
+            .count();
+        let ord = i64::try_from(first).map_err(|_| StoreError::OutOfRange("record count"))?;
+        if run > 1 {
+            write_consents(conn, room_id, seq, ord, at, &rest[..run]).await?;
+            first += run;
+        } else {
+            write(conn, room_id, seq, ord, at, &rest[0]).await?;
+            first += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Consent answers, `ord` onwards, in one multi-row insert.
+async fn write_consents(
+    conn: &mut AnyConnection,
+    room_id: &str,
+    seq: i64,
+    ord: i64,
+    at: Timestamp,
+    consents: &[Record],
+) -> Result<(), StoreError> {
+    use std::fmt::Write;
+    let mut sql = String::from(
+        "INSERT INTO consent_events (room_id, seq, at, ord, invitation_id, item, version, decision, given_by) VALUES ",
+    );
+    for row in 0..consents.len() {
+        let p = 4 + row * 6;
+        let comma = if row == 0 { "" } else { ", " };
+        let _ = write!(
+            sql,
+            "{comma}($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${})",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5
+        );
+    }
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(room_id)
+        .bind(seq)
+        .bind(ts_to_db(at)?);
+    for (n, record) in (ord..).zip(consents) {
+        let Record::Consent {
+            invitation_id,
+            item,
+            version,
+            decision,
+            given_by,
+        } = record
+        else {
+            return Err(StoreError::OutOfRange("a consent run"));
+        };
+        query = query
+            .bind(n)
+            .bind(invitation_id)
+            .bind(item)
+            .bind(version)
+            .bind(enum_name(decision, "consent decision")?)
+            .bind(given_by);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Writes one record inside `append`'s transaction.
 pub(super) async fn write(
     conn: &mut AnyConnection,

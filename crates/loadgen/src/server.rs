@@ -181,6 +181,50 @@ impl ServerProcess {
         people: u32,
     ) -> anyhow::Result<ServerProcess> {
         let tokens = prepare(&data_dir, store_url, rooms, people).await?;
+        Self::spawn(bin, data_dir, store_url, &[], tokens, rooms, people)
+    }
+
+    /// Another node on the same Postgres store and token secret, as node
+    /// `node_id`, in its own data dir inside this one's (removed with it).
+    pub fn start_peer(
+        &self,
+        bin: &Path,
+        store_url: &str,
+        node_id: &str,
+    ) -> anyhow::Result<ServerProcess> {
+        let bin = std::fs::canonicalize(bin)
+            .with_context(|| format!("the server binary {}", bin.display()))?;
+        let data_dir = self.data_dir.join(node_id);
+        std::fs::create_dir_all(&data_dir)?;
+        let secret = self.data_dir.join("token-secret");
+        let env = [
+            (
+                "CIRCLEKEEPER_AUTH__SECRET_FILE",
+                secret.display().to_string(),
+            ),
+            ("CIRCLEKEEPER_CLUSTER__NODE_ID", node_id.to_owned()),
+        ];
+        let people = self.tokens.first().map_or(1, Vec::len);
+        Self::spawn(
+            &bin,
+            data_dir,
+            Some(store_url),
+            &env,
+            self.tokens.clone(),
+            self.tokens.len(),
+            u32::try_from(people).unwrap_or(u32::MAX),
+        )
+    }
+
+    fn spawn(
+        bin: &Path,
+        data_dir: PathBuf,
+        store_url: Option<&str>,
+        env: &[(&str, String)],
+        tokens: Vec<Vec<String>>,
+        rooms: usize,
+        people: u32,
+    ) -> anyhow::Result<ServerProcess> {
         // Limits high enough for everyone the run connects (SPEC §5.6 limits are
         // per IP, and every load-tool session comes from 127.0.0.1).
         let sessions = rooms * people as usize + 16;
@@ -209,6 +253,7 @@ impl ServerProcess {
                 "CIRCLEKEEPER_LIMITS__MAX_PEOPLE_PER_ROOM",
                 (people as usize).max(100).to_string(),
             )
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -39,6 +39,11 @@ pub struct SignalArgs {
     /// Idle sessions connecting at once during the setup.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Nodes sharing the store (several need Postgres). Room r runs on node
+    /// r mod N: its keeper and its arrivals connect there, as through a load
+    /// balancer that routes by room; CPU and memory are summed over the nodes.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -89,6 +94,10 @@ impl Percentiles {
 /// What `loadgen signal` measured; `--json` writes it as is.
 #[derive(Serialize, Default)]
 pub struct SignalReport {
+    /// Server processes sharing the store; CPU and RSS are their sums.
+    pub nodes: usize,
+    /// Open sessions on each node after the burst (`circlekeeper_sessions`).
+    pub sessions_per_node: Vec<u64>,
     pub rooms: usize,
     pub keepers: usize,
     pub idle_sessions: usize,
@@ -122,44 +131,105 @@ pub async fn run(args: SignalArgs) -> anyhow::Result<()> {
     let burst_rooms = arrivals.div_ceil(per_room);
     let rooms = idle_rooms + burst_rooms;
     anyhow::ensure!(rooms > 0, "nothing to do: give --sessions or --burst-rate");
+    anyhow::ensure!(args.nodes >= 1, "--nodes is at least 1");
+    anyhow::ensure!(
+        args.nodes == 1 || args.run.postgres || args.run.store_url.is_some(),
+        "several nodes need Postgres: give --postgres or --store-url"
+    );
     let started = Instant::now();
     let store = args.run.store()?;
-    let server = ServerProcess::start(
+    let first = ServerProcess::start(
         &args.run.server_bin,
         store.url.as_deref(),
         rooms,
         args.per_room + 1,
     )
     .await?;
-    server.stop_on_ctrl_c(args.run.keep_data);
+    first.stop_on_ctrl_c(args.run.keep_data);
+    let mut peers = Vec::new();
+    for n in 2..=args.nodes {
+        let url = store.url.as_deref().context("a Postgres URL")?;
+        match first.start_peer(&args.run.server_bin, url, &format!("node-{n}")) {
+            Ok(peer) => peers.push(peer),
+            Err(e) => {
+                stop_all(peers, first, args.run.keep_data);
+                return Err(e);
+            }
+        }
+    }
     println!(
-        "server {} pid {} on {} ({}): {rooms} room(s) of 1 keeper + {per_room} seats prepared in \
-         {:.1} s; open files limit {}",
+        "server {} pid {} on {} ({}, {} node(s)): {rooms} room(s) of 1 keeper + {per_room} seats \
+         prepared in {:.1} s; open files limit {}",
         args.run.server_bin.display(),
-        server.pid(),
-        server.addr,
+        first.pid(),
+        first.addr,
         store.describe(),
+        args.nodes,
         started.elapsed().as_secs_f64(),
-        procstat::open_files_limit(server.pid()).unwrap_or_else(|| "?".into()),
+        procstat::open_files_limit(first.pid()).unwrap_or_else(|| "?".into()),
     );
-    let result = measure(&args, &server, idle_rooms, burst_rooms, arrivals).await;
-    server.stop(args.run.keep_data);
+    let nodes: Vec<&ServerProcess> = std::iter::once(&first).chain(&peers).collect();
+    let result = measure(&args, &nodes, idle_rooms, burst_rooms, arrivals).await;
+    stop_all(peers, first, args.run.keep_data);
     let report = result?;
     args.run.write_report(&report)?;
     Ok(())
 }
 
+/// Stops the peers first: their data dirs lie inside the first node's.
+fn stop_all(peers: Vec<ServerProcess>, first: ServerProcess, keep_data: bool) {
+    for peer in peers {
+        peer.stop(keep_data);
+    }
+    first.stop(keep_data);
+}
+
+/// The nodes of a run; room r runs on node r mod N.
+struct Nodes<'a>(&'a [&'a ServerProcess]);
+
+impl Nodes<'_> {
+    fn addr_of(&self, room: usize) -> SocketAddr {
+        self.0[room % self.0.len()].addr
+    }
+
+    fn tokens(&self) -> &[Vec<String>] {
+        &self.0[0].tokens
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        self.0.iter().map(|n| procstat::rss_bytes(n.pid())).sum()
+    }
+
+    /// Each node's open sessions, from its `/metrics`.
+    async fn sessions(&self) -> anyhow::Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for node in self.0 {
+            let metrics = node.metrics().await?;
+            out.push(crate::server::counter(
+                &metrics,
+                "circlekeeper_sessions",
+                None,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.0.iter().map(|n| procstat::cpu_seconds(n.pid())).sum()
+    }
+}
+
 async fn measure(
     args: &SignalArgs,
-    server: &ServerProcess,
+    nodes: &[&ServerProcess],
     idle_rooms: usize,
     burst_rooms: usize,
     arrivals: usize,
 ) -> anyhow::Result<SignalReport> {
-    let pid = server.pid();
-    let addr = server.addr;
+    let nodes = Nodes(nodes);
     let (stop_tx, stop) = watch::channel(false);
     let mut report = SignalReport {
+        nodes: nodes.0.len(),
         rooms: idle_rooms + burst_rooms,
         idle_sessions: args.sessions,
         burst_arrivals: arrivals,
@@ -168,20 +238,21 @@ async fn measure(
 
     // Every room started and watched by its keeper.
     let mut held: Vec<JoinHandle<bool>> = Vec::new();
-    for tokens in &server.tokens {
-        let (client, _) = arrive(addr, &tokens[0], "circle", Instant::now()).await?;
+    for (room, tokens) in nodes.tokens().iter().enumerate() {
+        let (client, _) = arrive(nodes.addr_of(room), &tokens[0], "circle", Instant::now()).await?;
         held.push(hold(client, stop.clone()));
     }
     report.keepers = held.len();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    report.rss_rooms_started_bytes = procstat::rss_bytes(pid);
+    report.rss_rooms_started_bytes = nodes.rss_bytes();
 
     // The idle sessions, `concurrency` connecting at a time.
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut setup = Vec::new();
     for i in 0..args.sessions {
-        let token =
-            server.tokens[i / args.per_room as usize][1 + i % args.per_room as usize].clone();
+        let room = i / args.per_room as usize;
+        let token = nodes.tokens()[room][1 + i % args.per_room as usize].clone();
+        let addr = nodes.addr_of(room);
         let gate = gate.clone();
         setup.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
@@ -211,9 +282,9 @@ async fn measure(
     }
     report.setup_connect_to_lobby_ms = Percentiles::of(setup_times.into_iter());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    report.rss_idle_bytes = procstat::rss_bytes(pid);
+    report.rss_idle_bytes = nodes.rss_bytes();
     tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
-    report.rss_after_hold_bytes = procstat::rss_bytes(pid);
+    report.rss_after_hold_bytes = nodes.rss_bytes();
     report.idle_dropped = idle_handles.iter().filter(|h| h.is_finished()).count();
     report.rss_per_session_bytes = report
         .rss_after_hold_bytes
@@ -222,7 +293,7 @@ async fn measure(
 
     // The burst: arrival i starts at i / rate, whatever the others are doing.
     if arrivals > 0 {
-        let burst = burst(args, server, idle_rooms, arrivals, &stop).await?;
+        let burst = burst(args, &nodes, idle_rooms, arrivals, &stop).await?;
         report.burst_in_lobby = burst.times.len();
         report.burst_failed = burst.failed;
         report.burst_rate_achieved = burst.rate;
@@ -235,6 +306,7 @@ async fn measure(
             Percentiles::of(burst.times.iter().map(|a| a.lag + a.lobby));
         held.extend(burst.held);
     }
+    report.sessions_per_node = nodes.sessions().await?;
     report.load_average = procstat::loadavg();
     print(&report, args);
 
@@ -257,24 +329,25 @@ struct Burst {
 
 async fn burst(
     args: &SignalArgs,
-    server: &ServerProcess,
+    nodes: &Nodes<'_>,
     first_room: usize,
     arrivals: usize,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<Burst> {
     let rooms = arrivals.div_ceil(args.per_room as usize);
     let every = Duration::from_secs_f64(1.0 / f64::from(args.burst_rate));
-    let cpu0 = procstat::cpu_seconds(server.pid());
+    let cpu0 = nodes.cpu_seconds();
     let db0 = procstat::command_cpu_seconds("postgres");
     let self0 = procstat::self_cpu_seconds();
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = Vec::with_capacity(arrivals);
     for i in 0..arrivals {
         // Round-robin over the rooms, so each fills evenly.
-        let token = server.tokens[first_room + i % rooms][1 + i / rooms].clone();
+        let room = first_room + i % rooms;
+        let token = nodes.tokens()[room][1 + i / rooms].clone();
         let at = start + every * i as u32;
         tokio::time::sleep_until(at).await;
-        let addr = server.addr;
+        let addr = nodes.addr_of(room);
         tasks.push(tokio::spawn(async move {
             arrive(addr, &token, "lobby", at.into_std()).await
         }));
@@ -303,7 +376,7 @@ async fn burst(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    out.server_cpu_percent = 100.0 * (procstat::cpu_seconds(server.pid()) - cpu0) / elapsed;
+    out.server_cpu_percent = 100.0 * (nodes.cpu_seconds() - cpu0) / elapsed;
     out.database_cpu_percent = 100.0 * (procstat::command_cpu_seconds("postgres") - db0) / elapsed;
     out.tool_cpu_percent = 100.0 * (procstat::self_cpu_seconds() - self0) / elapsed;
     if let Some(e) = first_error {
@@ -383,6 +456,13 @@ fn print(r: &SignalReport, args: &SignalArgs) {
     let row = |what: &str, value: String| println!("| {what:<46} | {value:<50} |");
     println!("| {:<46} | {:<50} |", "figure", "value");
     println!("|{:-<48}|{:-<52}|", "", "");
+    row(
+        "server nodes (CPU, RSS: their sum)",
+        format!(
+            "{} (sessions open on each: {:?})",
+            r.nodes, r.sessions_per_node
+        ),
+    );
     row(
         "rooms (a keeper in each)",
         format!("{} ({} keepers)", r.rooms, r.keepers),

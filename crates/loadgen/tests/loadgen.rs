@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The server binary of this build: the root package's, beside the load tool in the
 /// same target directory (`cargo test --workspace` builds both before any test runs).
@@ -155,15 +155,17 @@ fn loadgen_takeover_moves_the_room_at_every_kill() {
     assert!(stdout.contains("kill → welcome"), "{stdout}");
 }
 
-/// `loadgen signal --postgres`: the same arrivals with the store on Postgres.
+/// `loadgen signal --postgres --nodes 3`: the same arrivals with the store on
+/// Postgres and four rooms over three nodes, each arrival connecting to its
+/// room's node (an arrival sent elsewhere would be redirected, and fail here).
 #[test]
-fn loadgen_signal_runs_on_postgres() {
+fn loadgen_signal_runs_on_postgres_across_nodes() {
     let (report, stdout) = loadgen(&[
         "signal",
         "--sessions",
         "0",
         "--per-room",
-        "10",
+        "5",
         "--burst-rate",
         "20",
         "--burst-seconds",
@@ -171,7 +173,14 @@ fn loadgen_signal_runs_on_postgres() {
         "--hold",
         "0",
         "--postgres",
+        "--nodes",
+        "3",
     ]);
+    assert_eq!(report["nodes"], 3, "{report}");
+    // Rooms 0 and 3 on the first node, 1 and 2 on the others: a keeper and
+    // five arrivals each.
+    assert_eq!(report["sessions_per_node"], json!([12, 6, 6]), "{report}");
     assert_eq!(report["burst_in_lobby"], 20, "{report}");
-    assert!(stdout.contains("(Postgres)"), "{stdout}");
+    assert_eq!(report["burst_failed"], 0, "{report}");
+    assert!(stdout.contains("(Postgres, 3 node(s))"), "{stdout}");
 }
