@@ -493,3 +493,42 @@ async fn a_revocation_through_any_node_ends_the_person_on_the_rooms_node() {
     let mut again = b.client().await;
     assert_eq!(again.hello(&alex_token).await["code"], "invitation_revoked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_on_any_node_sees_who_is_present_and_its_deletion_closes_the_room() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_store();
+    let keys = format!(
+        r#"[{{ id = "case-system", key_sha256 = "{}" }}]"#,
+        api::sha256_hex(api::KEY)
+    );
+    let env = [("CIRCLEKEEPER_API__KEYS", keys)];
+    let a = Node::start_with("a", dir.path(), &url, true, &env);
+    let b = Node::start_with("b", dir.path(), &url, false, &env);
+    let (keeper_token, alex_token) = (a.token("Keeper Kim"), a.token("Alex"));
+    let (mut keeper, mut alex, _) = keeper_and_alex_in_lobby(&a).await;
+
+    // The program asks b, which does not run the room; a does.
+    let http = api::Http::new(b.addr.parse().expect("address"));
+    let state = http.get("/api/v1/rooms/demo-circle").await.json();
+    assert_eq!(state["running"], true, "{state}");
+    let presence = |token: &str| {
+        let id = jti(token);
+        state["people"]
+            .as_array()
+            .expect("people")
+            .iter()
+            .find(|p| p["invitation_id"] == id.as_str())
+            .map(|p| p["presence"].clone())
+            .expect("invited")
+    };
+    assert_eq!(presence(&keeper_token), "in_circle", "{state}");
+    assert_eq!(presence(&alex_token), "lobby", "{state}");
+
+    // Deleted through b: the people on a are told the room closed.
+    assert_eq!(http.delete("/api/v1/rooms/demo-circle").await.status, 204);
+    for person in [&mut keeper, &mut alex] {
+        let ended = person.until("ended").await;
+        assert_eq!(ended["reason"], "room_closed", "{ended}");
+    }
+}

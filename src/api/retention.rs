@@ -27,7 +27,9 @@ pub async fn purge_expired(app: &App, now: Timestamp) -> Result<Vec<String>, Sto
     let cutoff = Timestamp(now.0.saturating_sub(days.saturating_mul(DAY_MS)));
     let mut deleted = Vec::new();
     for room_id in app.store.rooms_inactive_since(cutoff).await? {
-        if app.rooms.running(&room_id).await.is_some() {
+        if app.rooms.running(&room_id).await.is_some()
+            || super::rooms::runs_elsewhere(app, &room_id).await?
+        {
             continue;
         }
         if app

@@ -642,6 +642,16 @@ fn presence_of(room: &Room, live: bool) -> (Phase, BTreeMap<String, Presence>) {
     (room.phase(), people)
 }
 
+/// Whether a live node other than this one runs the room.
+pub(super) async fn runs_elsewhere(app: &App, room_id: &str) -> Result<bool, StoreError> {
+    let node = &app.rooms.node().id;
+    let owner = app
+        .store
+        .owner_elsewhere(room_id, node, wall_clock())
+        .await?;
+    Ok(owner.is_some())
+}
+
 /// A room that is not running, rebuilt from its journal (nothing is written).
 pub(super) async fn replayed(app: &App, row: &RoomRow) -> Result<Room, StoreError> {
     let mut room = Room::new(row.settings.clone(), row.phase);
@@ -678,6 +688,14 @@ pub async fn room_state(
     let invitations = app.store.invitations(&room_id).await?;
     let live = match app.rooms.running(&room_id).await {
         Some(handle) => handle.inspect(|room| presence_of(room, true)).await.ok(),
+        // Running on another node (SPEC §6.6): its journal, replayed up to
+        // now, holds who is there.
+        None if runs_elsewhere(&app, &room_id).await? => {
+            let mut room = replayed(&app, &summary.room).await?;
+            let _ = room.handle(wall_clock(), Input::Tick);
+            while room.poll_output().is_some() {}
+            Some(presence_of(&room, true))
+        }
         None => None,
     };
     let running = live.is_some();

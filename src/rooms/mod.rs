@@ -340,18 +340,38 @@ impl Rooms {
     /// the lock that starting a room takes, so a room claimed meanwhile is
     /// never mistaken for a lost one.
     pub(crate) async fn stop_lost(&self) -> Result<(), StoreError> {
-        let mut running = self.running.lock().await;
-        let owned = self.store.owned_rooms(&self.node.id).await?;
-        running.retain(|id, handle| {
-            let kept = owned.iter().any(|(o, f)| o == id && *f == handle.fence);
-            if !kept && !handle.tx.is_closed() {
+        let mut lost = Vec::new();
+        {
+            // Read under the lock: a room this node claims meanwhile is not lost.
+            let mut running = self.running.lock().await;
+            let owned = self.store.owned_rooms(&self.node.id).await?;
+            running.retain(|id, handle| {
+                let kept = owned.iter().any(|(o, f)| o == id && *f == handle.fence);
+                if !kept && !handle.tx.is_closed() {
+                    lost.push((id.clone(), handle.clone()));
+                }
+                kept
+            });
+        }
+        for (id, handle) in lost {
+            // Deleted through another node: the people in it are told the
+            // room closed, as on the node that deleted it.
+            let msg = if self.store.room(&id).await?.is_none() {
+                tracing::warn!(
+                    room = id.as_str(),
+                    "the room was deleted through another node"
+                );
+                RoomMsg::Stop {
+                    reply: oneshot::channel().0,
+                }
+            } else {
                 tracing::warn!(room = id.as_str(), "another node took the room over");
-                // A full queue: the room is busy, so its next append fails
-                // on the fence and stops it all the same.
-                let _ = handle.tx.try_send(RoomMsg::Moved);
-            }
-            kept
-        });
+                RoomMsg::Moved
+            };
+            // A full queue: the room is busy, so its next append fails on
+            // the fence and stops it all the same.
+            let _ = handle.tx.try_send(msg);
+        }
         Ok(())
     }
 }

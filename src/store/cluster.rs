@@ -190,6 +190,27 @@ impl Store {
         Ok(held.is_some())
     }
 
+    /// The node other than `node_id` whose live lease (at `now`) owns the
+    /// room: the room runs there. Its journal holds every input the room
+    /// accepted, so a replay shows what it shows.
+    pub async fn owner_elsewhere(
+        &self,
+        room_id: &str,
+        node_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let owner = sqlx::query_scalar(
+            "SELECT o.node_id FROM room_owners o JOIN nodes n ON n.id = o.node_id \
+             WHERE o.room_id = $1 AND o.node_id <> $2 AND n.lease_until >= $3",
+        )
+        .bind(room_id)
+        .bind(node_id)
+        .bind(ts_to_db(now)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(owner)
+    }
+
     /// The node holding the duty `name` and until when, if any node ever
     /// claimed it (for operators and tests; the claim may have lapsed).
     pub async fn duty_holder(&self, name: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
