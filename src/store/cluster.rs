@@ -6,7 +6,7 @@
 
 use sqlx::AnyConnection;
 
-use super::{Store, StoreError, from_db, to_db, ts_from_db, ts_to_db};
+use super::{Store, StoreError, from_db, ts_from_db, ts_to_db};
 use crate::circle::Timestamp;
 
 /// A room's owner epoch as one node claimed it; appends carry it.
@@ -140,28 +140,6 @@ async fn claim_once(
     epoch
         .map(|e| Ok(Claim::Owned(Fence(from_db(e, "room epoch")?))))
         .transpose()
-}
-
-/// Inside an append's transaction: the room's epoch is still `fence`. The
-/// no-op update takes the owner row's lock until commit (Postgres), so a
-/// takeover waits for this append and then replays it; if the takeover came
-/// first, nothing matches and the whole append is refused.
-pub(super) async fn check_fence(
-    conn: &mut AnyConnection,
-    room_id: &str,
-    fence: Fence,
-) -> Result<(), StoreError> {
-    let held =
-        sqlx::query("UPDATE room_owners SET epoch = epoch WHERE room_id = $1 AND epoch = $2")
-            .bind(room_id)
-            .bind(to_db(fence.0, "room epoch")?)
-            .execute(&mut *conn)
-            .await?;
-    if held.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::NotOwner)
-    }
 }
 
 impl Store {

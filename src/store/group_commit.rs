@@ -12,7 +12,7 @@
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::cluster::{self, Fence};
+use super::cluster::Fence;
 use super::{StoreError, from_db, outbox, records, to_db, ts_to_db, write_error};
 use crate::circle::{Record, Timestamp};
 
@@ -20,6 +20,24 @@ use crate::circle::{Record, Timestamp};
 const MAX_BATCH: usize = 256;
 /// sqlx's name for the SQLite backend (`AnyConnection::backend_name`).
 const SQLITE: &str = "SQLite";
+
+/// A journal append that lands only while the room's epoch is still `$5`.
+/// SQLite has one writer at a time, so reading the owner row is enough.
+const FENCED_INSERT_SQLITE: &str = "INSERT INTO journal (room_id, seq, at, input) \
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM journal WHERE room_id = $4 \
+     HAVING EXISTS (SELECT 1 FROM room_owners WHERE room_id = $4 AND epoch = $5) \
+     RETURNING seq";
+
+/// On Postgres the no-op update takes the owner row's lock until commit, so a
+/// takeover waits for this append and then replays it; if the takeover came
+/// first, the update matches nothing (it re-reads the row it waited for) and
+/// nothing is inserted.
+const FENCED_INSERT_POSTGRES: &str = "WITH held AS ( \
+         UPDATE room_owners SET epoch = epoch WHERE room_id = $4 AND epoch = $5 RETURNING 1) \
+     INSERT INTO journal (room_id, seq, at, input) \
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM journal WHERE room_id = $4 \
+     HAVING EXISTS (SELECT 1 FROM held) \
+     RETURNING seq";
 /// Appends waiting for the writer; room tasks wait on a full queue (back-pressure).
 const QUEUE: usize = 4096;
 
@@ -132,26 +150,17 @@ async fn write(
     known: &mut Known,
 ) -> Result<u64, StoreError> {
     let at_db = ts_to_db(entry.at)?;
-    // On SQLite, which has one writer at a time, the journal insert checks the
-    // epoch itself: one round trip fewer per append. Postgres keeps the
-    // separate update, whose row lock holds a takeover off until commit.
+    // The first append of a room in a transaction checks its epoch inside the
+    // journal insert: no round trip of its own.
     let unchecked = entry.fence.filter(|&fence| {
         !known
             .fenced
             .iter()
             .any(|(r, f)| *r == entry.room_id && *f == fence)
     });
-    let inline = match unchecked {
-        Some(fence) if conn.backend_name() == SQLITE => Some(fence),
-        Some(fence) => {
-            cluster::check_fence(conn, &entry.room_id, fence).await?;
-            None
-        }
-        None => None,
-    };
-    // The first statement writes, so SQLite takes the write lock before reading
-    // MAX(seq): no stale-snapshot upgrade failure under WAL.
-    let seq: Option<i64> = match inline {
+    let seq: Option<i64> = match unchecked {
+        // The first statement writes, so SQLite takes the write lock before
+        // reading MAX(seq): no stale-snapshot upgrade failure under WAL.
         None => sqlx::query_scalar(
             "INSERT INTO journal (room_id, seq, at, input) \
              SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM journal WHERE room_id = $4 \
@@ -164,12 +173,11 @@ async fn write(
         .fetch_optional(&mut *conn)
         .await
         .map_err(write_error)?,
-        Some(fence) => sqlx::query_scalar(
-            "INSERT INTO journal (room_id, seq, at, input) \
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM journal WHERE room_id = $4 \
-             HAVING EXISTS (SELECT 1 FROM room_owners WHERE room_id = $4 AND epoch = $5) \
-             RETURNING seq",
-        )
+        Some(fence) => sqlx::query_scalar(if conn.backend_name() == SQLITE {
+            FENCED_INSERT_SQLITE
+        } else {
+            FENCED_INSERT_POSTGRES
+        })
         .bind(&entry.room_id)
         .bind(at_db)
         .bind(&entry.input_json)
