@@ -1004,3 +1004,62 @@ async fn a_duty_is_held_by_one_node_until_its_claim_ends(place: Place) {
         "duties are separate"
     );
 }
+
+on_both_backends!(a_consents_answers_are_kept_in_order_with_the_records_around_them);
+async fn a_consents_answers_are_kept_in_order_with_the_records_around_them(place: Place) {
+    let store = place.open().await;
+    store.create_room(&room_row("r1", 100)).await.unwrap();
+    store
+        .add_invitation(&invitation_row("r1", "j1", 2))
+        .await
+        .unwrap();
+    let guardian = Record::Consent {
+        invitation_id: "j1".into(),
+        item: "recording".into(),
+        version: "v1".into(),
+        decision: ConsentDecision::Declined,
+        given_by: Some("g1".into()),
+    };
+    let records = [
+        Record::Attendance {
+            invitation_id: "j1".into(),
+            event: AttendanceEvent::Arrived,
+        },
+        consent("j1", "voluntary", ConsentDecision::Accepted),
+        guardian,
+        consent("j1", "confidential", ConsentDecision::Accepted),
+        Record::Attendance {
+            invitation_id: "j1".into(),
+            event: AttendanceEvent::Admitted,
+        },
+        consent("j1", "later", ConsentDecision::Withdrawn),
+    ];
+    let seq = store
+        .append("r1", Timestamp(20), &Input::Tick, &records)
+        .await
+        .unwrap();
+    let r = store.record("r1").await.unwrap();
+    let consents: Vec<(u64, &str, &str, Option<&str>)> = r
+        .consents
+        .iter()
+        .map(|c| {
+            (
+                c.seq,
+                c.item.as_str(),
+                c.decision.as_str(),
+                c.given_by.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        consents,
+        [
+            (seq, "voluntary", "accepted", None),
+            (seq, "recording", "declined", Some("g1")),
+            (seq, "confidential", "accepted", None),
+            (seq, "later", "withdrawn", None),
+        ]
+    );
+    let attendance: Vec<&str> = r.attendance.iter().map(|a| a.event.as_str()).collect();
+    assert_eq!(attendance, ["arrived", "admitted"]);
+}
