@@ -9,6 +9,7 @@
 //! drop an event id they have seen already: a replay.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -138,6 +139,9 @@ pub struct Dispatcher {
     /// With several nodes on one store, only the node holding the
     /// `webhooks` duty delivers, so each event goes out once (SPEC §6.6).
     node: Option<Node>,
+    /// When this node's claim on the duty ends (ms), as it last wrote it;
+    /// 0 when it holds none.
+    held_until: AtomicU64,
 }
 
 impl Dispatcher {
@@ -161,6 +165,7 @@ impl Dispatcher {
             config: config.clone(),
             client,
             node: None,
+            held_until: AtomicU64::new(0),
         })
     }
 
@@ -171,15 +176,24 @@ impl Dispatcher {
     }
 
     /// Whether this node may deliver now. The claim outlasts the lease by a
-    /// delivery's timeout, so it cannot lapse during a POST in progress.
+    /// delivery's timeout, so it cannot lapse during a POST in progress. It
+    /// is renewed once a third of the lease has passed, not at every poll:
+    /// until then it still covers the next POST with the same margin.
     async fn on_duty(&self, now: Timestamp) -> Result<bool, StoreError> {
         let Some(node) = &self.node else {
             return Ok(true);
         };
-        let until = node
-            .lease_until()
-            .plus_ms(u64::from(self.config.timeout_seconds) * 1000);
-        self.store.hold_duty("webhooks", &node.id, now, until).await
+        let timeout_ms = u64::from(self.config.timeout_seconds) * 1000;
+        let lease_ms = u64::try_from(node.lease.as_millis()).unwrap_or(u64::MAX);
+        let margin = (lease_ms / 3 * 2).saturating_add(timeout_ms);
+        if self.held_until.load(Ordering::Relaxed) > now.0.saturating_add(margin) {
+            return Ok(true);
+        }
+        let until = node.lease_until().plus_ms(timeout_ms);
+        let held = self.store.hold_duty("webhooks", &node.id, now, until).await;
+        let kept = if matches!(held, Ok(true)) { until.0 } else { 0 };
+        self.held_until.store(kept, Ordering::Relaxed);
+        held
     }
 
     /// One step: sends the oldest pending event if it is due at `now`.
