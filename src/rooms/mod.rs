@@ -187,6 +187,19 @@ impl Rooms {
 
     /// The running room, started (journal replayed) if it is not running yet.
     pub async fn get(&self, room_id: &str) -> Result<RoomHandle, RoomsError> {
+        if let Some(handle) = self.running(room_id).await {
+            return Ok(handle);
+        }
+        // Run by another live node: a read says so, without holding the lock
+        // every arrival here takes, and without a claim, which would wait on
+        // the writer behind this node's journal appends.
+        if let Some((_, url)) = self
+            .store
+            .owner_elsewhere(room_id, &self.node.id, wall_clock())
+            .await?
+        {
+            return Err(RoomsError::Elsewhere(url));
+        }
         let mut running = self.running.lock().await;
         if let Some(handle) = running.get(room_id)
             && !handle.tx.is_closed()

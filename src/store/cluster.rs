@@ -169,16 +169,16 @@ impl Store {
     }
 
     /// The node other than `node_id` whose live lease (at `now`) owns the
-    /// room: the room runs there. Its journal holds every input the room
-    /// accepted, so a replay shows what it shows.
+    /// room, with its public URL: the room runs there. Its journal holds
+    /// every input the room accepted, so a replay shows what it shows.
     pub async fn owner_elsewhere(
         &self,
         room_id: &str,
         node_id: &str,
         now: Timestamp,
-    ) -> Result<Option<String>, StoreError> {
-        let owner = sqlx::query_scalar(
-            "SELECT o.node_id FROM room_owners o JOIN nodes n ON n.id = o.node_id \
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let owner = sqlx::query_as(
+            "SELECT o.node_id, n.public_url FROM room_owners o JOIN nodes n ON n.id = o.node_id \
              WHERE o.room_id = $1 AND o.node_id <> $2 AND n.lease_until >= $3",
         )
         .bind(room_id)

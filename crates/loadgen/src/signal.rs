@@ -44,8 +44,20 @@ pub struct SignalArgs {
     /// balancer that routes by room; CPU and memory are summed over the nodes.
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// Where the burst's arrivals connect: `room` (their room's node) or
+    /// `any` (a node picked by scrambling the arrival's number, following the
+    /// `redirect` to the room's node, as through a load balancer that knows
+    /// nothing of rooms).
+    #[arg(long, value_enum, default_value_t = Route::Room)]
+    pub route: Route,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    Room,
+    Any,
 }
 
 /// One arrival's timings, from the moment its TCP connect began.
@@ -57,6 +69,8 @@ struct Arrival {
     welcome: Duration,
     /// → `state` with stage `lobby` read (after `consent`).
     lobby: Duration,
+    /// `redirect` answers followed before the `welcome`.
+    redirects: usize,
 }
 
 /// Percentiles in milliseconds.
@@ -113,6 +127,8 @@ pub struct SignalReport {
     pub burst_arrivals: usize,
     pub burst_in_lobby: usize,
     pub burst_failed: usize,
+    /// Redirects the burst's arrivals followed (`--route any`).
+    pub burst_redirects: usize,
     pub burst_rate_achieved: f64,
     pub burst_connect_to_lobby_ms: Percentiles,
     pub burst_connect_to_welcome_ms: Percentiles,
@@ -214,6 +230,20 @@ impl Nodes<'_> {
         Ok(out)
     }
 
+    /// Each node's open sessions once they add up to `held` (or after 5 s,
+    /// if some were closed meanwhile).
+    async fn sessions_settled(&self, held: usize) -> anyhow::Result<Vec<u64>> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let sessions = self.sessions().await?;
+            let open = sessions.iter().sum::<u64>();
+            if open == held as u64 || Instant::now() > deadline {
+                return Ok(sessions);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn cpu_seconds(&self) -> f64 {
         self.0.iter().map(|n| procstat::cpu_seconds(n.pid())).sum()
     }
@@ -296,6 +326,7 @@ async fn measure(
         let burst = burst(args, &nodes, idle_rooms, arrivals, &stop).await?;
         report.burst_in_lobby = burst.times.len();
         report.burst_failed = burst.failed;
+        report.burst_redirects = burst.times.iter().map(|a| a.redirects).sum();
         report.burst_rate_achieved = burst.rate;
         report.burst_server_cpu_percent = burst.server_cpu_percent;
         report.burst_database_cpu_percent = burst.database_cpu_percent;
@@ -306,7 +337,9 @@ async fn measure(
             Percentiles::of(burst.times.iter().map(|a| a.lag + a.lobby));
         held.extend(burst.held);
     }
-    report.sessions_per_node = nodes.sessions().await?;
+    // Connections a redirect ended may still be closing: wait for them.
+    let open = report.keepers + report.idle_in_lobby + report.burst_in_lobby;
+    report.sessions_per_node = nodes.sessions_settled(open).await?;
     report.load_average = procstat::loadavg();
     print(&report, args);
 
@@ -347,7 +380,10 @@ async fn burst(
         let token = nodes.tokens()[room][1 + i / rooms].clone();
         let at = start + every * i as u32;
         tokio::time::sleep_until(at).await;
-        let addr = nodes.addr_of(room);
+        let addr = match args.route {
+            Route::Room => nodes.addr_of(room),
+            Route::Any => nodes.addr_of(spread(i)),
+        };
         tasks.push(tokio::spawn(async move {
             arrive(addr, &token, "lobby", at.into_std()).await
         }));
@@ -388,7 +424,16 @@ async fn burst(
     Ok(out)
 }
 
-/// Connects, says `hello`, consents to every item, and waits for the view of
+/// Arrival i's node with `--route any`: a fixed scramble of i (Fibonacci
+/// hashing), unrelated to its room, so runs repeat exactly.
+fn spread(i: usize) -> usize {
+    ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+}
+
+/// As the web client: at most this many redirects in a row.
+const MAX_REDIRECTS: usize = 3;
+
+/// Connects, says `hello` (following redirects), consents to every item, and waits for the view of
 /// `stage` (`lobby`, or `circle` for a keeper).
 async fn arrive(
     addr: SocketAddr,
@@ -399,7 +444,24 @@ async fn arrive(
     let start = Instant::now();
     let lag = start.saturating_duration_since(scheduled);
     let mut client = Client::connect(addr).await?;
-    client.hello(token).await?;
+    let mut redirects = 0;
+    loop {
+        let answer = client.hello_answer(token).await?;
+        match answer["type"].as_str() {
+            Some("welcome") => break,
+            Some("redirect") if redirects < MAX_REDIRECTS => {
+                let url = answer["url"].as_str().context("a redirect's url")?;
+                let to: SocketAddr = url
+                    .strip_prefix("http://")
+                    .context("a redirect to http://")?
+                    .trim_end_matches('/')
+                    .parse()?;
+                redirects += 1;
+                client = Client::connect(to).await?;
+            }
+            _ => bail!("hello refused: {answer}"),
+        }
+    }
     let welcome = start.elapsed();
     client.consent_all().await?;
     // The room delivers the new view before it answers the command, but wait
@@ -420,6 +482,7 @@ async fn arrive(
             lag,
             welcome,
             lobby,
+            redirects,
         },
     ))
 }
@@ -503,8 +566,12 @@ fn print(r: &SignalReport, args: &SignalArgs) {
         row(
             "burst arrivals (in lobby / failed)",
             format!(
-                "{} at {:.0}/s ({} / {})",
-                r.burst_arrivals, r.burst_rate_achieved, r.burst_in_lobby, r.burst_failed
+                "{} at {:.0}/s ({} / {}), {} redirect(s) followed",
+                r.burst_arrivals,
+                r.burst_rate_achieved,
+                r.burst_in_lobby,
+                r.burst_failed,
+                r.burst_redirects
             ),
         );
         row(

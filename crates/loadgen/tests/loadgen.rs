@@ -155,9 +155,9 @@ fn loadgen_takeover_moves_the_room_at_every_kill() {
     assert!(stdout.contains("kill → welcome"), "{stdout}");
 }
 
-/// `loadgen signal --postgres --nodes 3`: the same arrivals with the store on
-/// Postgres and four rooms over three nodes, each arrival connecting to its
-/// room's node (an arrival sent elsewhere would be redirected, and fail here).
+/// `loadgen signal --postgres --nodes 3 --route any`: the same arrivals with
+/// the store on Postgres and four rooms over three nodes; each arrival
+/// connects to any node and follows the redirect to its room's.
 #[test]
 fn loadgen_signal_runs_on_postgres_across_nodes() {
     let (report, stdout) = loadgen(&[
@@ -175,8 +175,14 @@ fn loadgen_signal_runs_on_postgres_across_nodes() {
         "--postgres",
         "--nodes",
         "3",
+        "--route",
+        "any",
     ]);
     assert_eq!(report["nodes"], 3, "{report}");
+    // Arrival i belongs to room i mod 4, on node (i mod 4) mod 3, and goes
+    // to a node scrambled from i: 14 of the 20 land elsewhere and are
+    // redirected once each.
+    assert_eq!(report["burst_redirects"], 14, "{report}");
     // Rooms 0 and 3 on the first node, 1 and 2 on the others: a keeper and
     // five arrivals each.
     assert_eq!(report["sessions_per_node"], json!([12, 6, 6]), "{report}");
