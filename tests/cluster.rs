@@ -470,8 +470,9 @@ fn jti(token: &str) -> String {
     claims["jti"].as_str().expect("jti").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocation_through_any_node_ends_the_person_on_the_rooms_node() {
+/// Nodes a (with the demo circle) and b on a fresh store, both knowing the
+/// test program's API key; the directory holds their data and logs.
+fn two_nodes_with_a_program_key() -> (tempfile::TempDir, Node, Node) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = fresh_store();
     let keys = format!(
@@ -481,6 +482,12 @@ async fn a_revocation_through_any_node_ends_the_person_on_the_rooms_node() {
     let env = [("CIRCLEKEEPER_API__KEYS", keys)];
     let a = Node::start_with("a", dir.path(), &url, true, &env);
     let b = Node::start_with("b", dir.path(), &url, false, &env);
+    (dir, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_through_any_node_ends_the_person_on_the_rooms_node() {
+    let (_dir, a, b) = two_nodes_with_a_program_key();
     let alex_token = a.token("Alex");
     let (_keeper, mut alex, _) = keeper_and_alex_in_lobby(&a).await;
 
@@ -496,15 +503,7 @@ async fn a_revocation_through_any_node_ends_the_person_on_the_rooms_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_on_any_node_sees_who_is_present_and_its_deletion_closes_the_room() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = fresh_store();
-    let keys = format!(
-        r#"[{{ id = "case-system", key_sha256 = "{}" }}]"#,
-        api::sha256_hex(api::KEY)
-    );
-    let env = [("CIRCLEKEEPER_API__KEYS", keys)];
-    let a = Node::start_with("a", dir.path(), &url, true, &env);
-    let b = Node::start_with("b", dir.path(), &url, false, &env);
+    let (_dir, a, b) = two_nodes_with_a_program_key();
     let (keeper_token, alex_token) = (a.token("Keeper Kim"), a.token("Alex"));
     let (mut keeper, mut alex, _) = keeper_and_alex_in_lobby(&a).await;
 
