@@ -28,7 +28,7 @@ pub async fn purge_expired(app: &App, now: Timestamp) -> Result<Vec<String>, Sto
     let mut deleted = Vec::new();
     for room_id in app.store.rooms_inactive_since(cutoff).await? {
         if app.rooms.running(&room_id).await.is_some()
-            || super::rooms::runs_elsewhere(app, &room_id).await?
+            || app.rooms.elsewhere(&room_id).await?.is_some()
         {
             continue;
         }

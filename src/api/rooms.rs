@@ -642,16 +642,6 @@ fn presence_of(room: &Room, live: bool) -> (Phase, BTreeMap<String, Presence>) {
     (room.phase(), people)
 }
 
-/// Whether a live node other than this one runs the room.
-pub(super) async fn runs_elsewhere(app: &App, room_id: &str) -> Result<bool, StoreError> {
-    let node = &app.rooms.node().id;
-    let owner = app
-        .store
-        .owner_elsewhere(room_id, node, wall_clock())
-        .await?;
-    Ok(owner.is_some())
-}
-
 /// A room that is not running, rebuilt from its journal (nothing is written).
 pub(super) async fn replayed(app: &App, row: &RoomRow) -> Result<Room, StoreError> {
     let mut room = Room::new(row.settings.clone(), row.phase);
@@ -690,7 +680,7 @@ pub async fn room_state(
         Some(handle) => handle.inspect(|room| presence_of(room, true)).await.ok(),
         // Running on another node (SPEC §6.6): its journal, replayed up to
         // now, holds who is there.
-        None if runs_elsewhere(&app, &room_id).await? => {
+        None if app.rooms.elsewhere(&room_id).await?.is_some() => {
             let mut room = replayed(&app, &summary.room).await?;
             let _ = room.handle(wall_clock(), Input::Tick);
             while room.poll_output().is_some() {}

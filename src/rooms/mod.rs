@@ -193,11 +193,7 @@ impl Rooms {
         // Run by another live node: a read says so, without holding the lock
         // every arrival here takes, and without a claim, which would wait on
         // the writer behind this node's journal appends.
-        if let Some((_, url)) = self
-            .store
-            .owner_elsewhere(room_id, &self.node.id, wall_clock())
-            .await?
-        {
+        if let Some(url) = self.elsewhere(room_id).await? {
             return Err(RoomsError::Elsewhere(url));
         }
         let mut running = self.running.lock().await;
@@ -347,6 +343,16 @@ impl Rooms {
         &self.node
     }
 
+    /// The public URL of the live node, other than this one, that runs the
+    /// room (SPEC §6.6); one read, no lock, no claim.
+    pub async fn elsewhere(&self, room_id: &str) -> Result<Option<String>, StoreError> {
+        let owner = self
+            .store
+            .owner_elsewhere(room_id, &self.node.id, wall_clock())
+            .await?;
+        Ok(owner.map(|(_, url)| url))
+    }
+
     /// Stops the running rooms that the store no longer lists as this node's
     /// at the epoch it claimed: another node took them over while this one
     /// could not renew its lease (paused, cut off). The list is read under
@@ -355,7 +361,6 @@ impl Rooms {
     pub(crate) async fn stop_lost(&self) -> Result<(), StoreError> {
         let mut lost = Vec::new();
         {
-            // Read under the lock: a room this node claims meanwhile is not lost.
             let mut running = self.running.lock().await;
             let owned = self.store.owned_rooms(&self.node.id).await?;
             running.retain(|id, handle| {

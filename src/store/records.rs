@@ -187,7 +187,7 @@ async fn write_consents(
 }
 
 /// Writes one record inside `append`'s transaction.
-pub(super) async fn write(
+async fn write(
     conn: &mut AnyConnection,
     room_id: &str,
     seq: i64,
