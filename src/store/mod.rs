@@ -15,6 +15,7 @@ mod outlines;
 mod programs;
 mod records;
 mod rooms;
+mod statement;
 
 #[cfg(test)]
 mod testing;
@@ -172,7 +173,7 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&writer).await?;
-        let appender = Appender::start(writer.clone());
+        let appender = Appender::start(writer.clone(), backend);
         Ok(Store {
             pool,
             writer,

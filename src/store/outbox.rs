@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use sqlx::AnyConnection;
 use sqlx::Row;
 
+use super::statement::Statement;
 use super::{Store, StoreError, enum_name, from_db, ts_to_db};
 use crate::circle::{AttendanceEvent, ConsentDecision, Phase, Record, Timestamp};
 
@@ -147,43 +148,102 @@ fn new_event_id() -> String {
     format!("evt_{}", hex::encode(bytes))
 }
 
-/// Inside `append`'s transaction: the events `records` cause, when webhooks
-/// are enabled. `enabled` is that setting if this transaction read it already.
-pub(super) async fn enqueue(
-    conn: &mut AnyConnection,
+/// Inserts one event of the journal entry in `j` (`$1` the room), when
+/// webhooks are enabled: the setting is read inside the statement.
+macro_rules! event_insert {
+    ($body:literal) => {
+        concat!(
+            "INSERT INTO webhook_outbox (id, room_id, seq, ord, created_at, body, attempts, next_attempt_at) \
+             SELECT $2, $1, j.seq, $3, $4, ",
+            $body,
+            ", 0, $4 FROM j WHERE EXISTS (SELECT 1 FROM webhook_settings WHERE id = 1 AND enabled)"
+        )
+    };
+}
+
+/// The body is `$5`, the person's party as JSON, then `$7`: the party is read
+/// inside the statement, from the invitation `$6`.
+const PERSON_EVENT_SQLITE: &str = event_insert!(
+    "$5 || json_quote((SELECT party FROM invitations WHERE id = $6 AND room_id = $1)) || $7"
+);
+const PERSON_EVENT_POSTGRES: &str = event_insert!(
+    "$5 || COALESCE(to_json((SELECT party FROM invitations WHERE id = $6 AND room_id = $1))::text, 'null') || $7"
+);
+const ROOM_EVENT: &str = event_insert!("$5");
+
+/// The envelope every receiver verifies, in the API's order; `data` last, so
+/// that a person's party can follow it.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    room_id: &'a str,
+    at: String,
+    data: &'a Value,
+}
+
+fn envelope(
+    id: &str,
+    kind: &str,
     room_id: &str,
-    seq: i64,
+    at: Timestamp,
+    data: &Value,
+) -> Result<String, StoreError> {
+    let envelope = Envelope {
+        id,
+        kind,
+        room_id,
+        at: rfc3339(at),
+        data,
+    };
+    Ok(serde_json::to_string(&envelope)?)
+}
+
+/// The statements that write the webhook events `records` cause, for the
+/// journal entry in `j`. Each writes nothing when webhooks are off.
+pub(super) fn event_statements(
+    room_id: &str,
     at: Timestamp,
     records: &[Record],
-    enabled: &mut Option<bool>,
-) -> Result<(), StoreError> {
-    let events = events_of(records)?;
-    if events.is_empty() {
-        return Ok(());
-    }
-    let on = match *enabled {
-        Some(on) => on,
-        None => *enabled.insert(webhooks_enabled(conn).await?),
-    };
-    if !on {
-        return Ok(());
-    }
-    for (ord, event) in events.into_iter().enumerate() {
+    sqlite: bool,
+) -> Result<Vec<Statement>, StoreError> {
+    let at_db = ts_to_db(at)?;
+    let mut statements = Vec::new();
+    for (ord, event) in events_of(records)?.into_iter().enumerate() {
+        let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("event count"))?;
+        let id = new_event_id();
         let mut data = event.data;
         if let Some(invitation_id) = &event.invitation_id {
-            let party: Option<Option<String>> =
-                sqlx::query_scalar("SELECT party FROM invitations WHERE id = $1 AND room_id = $2")
-                    .bind(invitation_id)
-                    .bind(room_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
             data.insert("invitation_id".into(), json!(invitation_id));
-            data.insert("party".into(), json!(party.flatten()));
         }
-        let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("event count"))?;
-        insert_event(conn, room_id, (seq, ord), at, event.kind, json!(data)).await?;
+        let body = envelope(&id, event.kind, room_id, at, &Value::Object(data))?;
+        let columns = |sql| {
+            Statement::new(sql)
+                .text(room_id)
+                .text(id.as_str())
+                .int(ord)
+                .int(at_db)
+        };
+        statements.push(match event.invitation_id {
+            None => columns(ROOM_EVENT).text(body),
+            Some(invitation_id) => {
+                // `…"data":{…}}` becomes `…"data":{…,"party":` + the party + `}}`.
+                let head = body
+                    .strip_suffix("}}")
+                    .ok_or(StoreError::OutOfRange("event body"))?;
+                columns(if sqlite {
+                    PERSON_EVENT_SQLITE
+                } else {
+                    PERSON_EVENT_POSTGRES
+                })
+                .text(format!("{head},\"party\":"))
+                .text(invitation_id)
+                .text("}}")
+            }
+        });
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// Inside a transaction: one event that no journal entry caused (the API
@@ -213,7 +273,7 @@ pub(super) async fn enqueue_event(
     insert_event(conn, room_id, (seq, ord), at, kind, data).await
 }
 
-async fn webhooks_enabled(conn: &mut AnyConnection) -> Result<bool, StoreError> {
+pub(super) async fn webhooks_enabled(conn: &mut AnyConnection) -> Result<bool, StoreError> {
     // `AND enabled` reads a boolean in both dialects (SQLite stores 0 or 1).
     let enabled: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM webhook_settings WHERE id = 1 AND enabled")
@@ -234,13 +294,7 @@ async fn insert_event(
 ) -> Result<(), StoreError> {
     let id = new_event_id();
     let at_db = ts_to_db(at)?;
-    let body = json!({
-        "id": id,
-        "type": kind,
-        "room_id": room_id,
-        "at": rfc3339(at),
-        "data": data,
-    });
+    let body = envelope(&id, kind, room_id, at, &data)?;
     sqlx::query(
         "INSERT INTO webhook_outbox (id, room_id, seq, ord, created_at, body, attempts, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
@@ -250,7 +304,7 @@ async fn insert_event(
     .bind(seq)
     .bind(ord)
     .bind(at_db)
-    .bind(body.to_string())
+    .bind(body)
     .bind(at_db)
     .execute(&mut *conn)
     .await?;

@@ -8,9 +8,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::rooms::{InvitationRow, RoomRow, invitation_row, mark_revoked, room_in};
+use super::statement::Statement;
 use super::{
     Store, StoreError, enum_from_name, enum_name, flag, from_db, ts_from_db, ts_to_db, u32_from_db,
-    write_error,
 };
 use crate::circle::{AgreementItem, Phase, Record, Timestamp};
 
@@ -104,16 +104,23 @@ pub struct AcknowledgementRow {
     pub at: Timestamp,
 }
 
-/// Writes an entry's records inside `append`'s transaction, `ord` being each
-/// one's place. A run of consent answers (one per item of the terms) is one
-/// statement: each statement is a round trip, and a consent has several items.
-pub(super) async fn write_all(
-    conn: &mut AnyConnection,
+/// One step of writing an entry's records.
+pub(super) enum Step<'r> {
+    /// One statement that reads the entry's sequence number from a relation
+    /// `j` (see `group_commit`); `$1` is the room.
+    Run(Statement),
+    /// A record with more to it than one statement (`write_other`).
+    Other(&'r Record),
+}
+
+/// How an entry's records are written, in order, `ord` being each one's place.
+/// A run of consent answers (one per item of the terms) is one statement.
+pub(super) fn plan<'r>(
     room_id: &str,
-    seq: i64,
     at: Timestamp,
-    records: &[Record],
-) -> Result<(), StoreError> {
+    records: &'r [Record],
+) -> Result<Vec<Step<'r>>, StoreError> {
+    let mut steps = Vec::new();
     let mut first = 0;
     while let Some(rest) = records.get(first..).filter(|rest| !rest.is_empty()) {
         let run = rest
@@ -121,36 +128,46 @@ pub(super) async fn write_all(
             .take_while(|r| matches!(r, Record::Consent { .. }))
             .count();
         let ord = i64::try_from(first).map_err(|_| StoreError::OutOfRange("record count"))?;
-        if run > 1 {
-            write_consents(conn, room_id, seq, ord, at, &rest[..run]).await?;
+        if run > 0 {
+            steps.push(Step::Run(consents(room_id, ord, at, &rest[..run])?));
             first += run;
-        } else {
-            write(conn, room_id, seq, ord, at, &rest[0]).await?;
-            first += 1;
+            continue;
         }
+        let record = &rest[0];
+        if let Some(statement) = statement(room_id, ord, at, record)? {
+            steps.push(Step::Run(statement));
+        }
+        if matches!(
+            record,
+            Record::Revoked { .. }
+                | Record::OutlineSaved { .. }
+                | Record::Agreement { is_final: true, .. }
+        ) {
+            steps.push(Step::Other(record));
+        }
+        first += 1;
     }
-    Ok(())
+    Ok(steps)
 }
 
 /// Consent answers, `ord` onwards, in one multi-row insert.
-async fn write_consents(
-    conn: &mut AnyConnection,
+fn consents(
     room_id: &str,
-    seq: i64,
     ord: i64,
     at: Timestamp,
     consents: &[Record],
-) -> Result<(), StoreError> {
+) -> Result<Statement, StoreError> {
     use std::fmt::Write;
     let mut sql = String::from(
-        "INSERT INTO consent_events (room_id, seq, at, ord, invitation_id, item, version, decision, given_by) VALUES ",
+        "INSERT INTO consent_events (room_id, seq, at, ord, invitation_id, item, version, decision, given_by) \
+         SELECT $1, j.seq, $2, v.* FROM j, (VALUES ",
     );
     for row in 0..consents.len() {
-        let p = 4 + row * 6;
+        let p = 3 + row * 6;
         let comma = if row == 0 { "" } else { ", " };
         let _ = write!(
             sql,
-            "{comma}($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${})",
+            "{comma}(${}, ${}, ${}, ${}, ${}, ${})",
             p,
             p + 1,
             p + 2,
@@ -159,10 +176,8 @@ async fn write_consents(
             p + 5
         );
     }
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(room_id)
-        .bind(seq)
-        .bind(ts_to_db(at)?);
+    sql.push_str(") AS v");
+    let mut statement = Statement::new(sql).text(room_id).int(ts_to_db(at)?);
     for (n, record) in (ord..).zip(consents) {
         let Record::Consent {
             invitation_id,
@@ -174,143 +189,132 @@ async fn write_consents(
         else {
             return Err(StoreError::OutOfRange("a consent run"));
         };
-        query = query
-            .bind(n)
-            .bind(invitation_id)
-            .bind(item)
-            .bind(version)
-            .bind(enum_name(decision, "consent decision")?)
-            .bind(given_by);
+        statement = statement
+            .int(n)
+            .text(invitation_id)
+            .text(item)
+            .text(version)
+            .text(enum_name(decision, "consent decision")?)
+            .opt_text(given_by.as_deref());
     }
-    query.execute(&mut *conn).await?;
-    Ok(())
+    Ok(statement)
 }
 
-/// Writes one record inside `append`'s transaction.
-async fn write(
-    conn: &mut AnyConnection,
+/// The one statement that writes `record`, if it has one.
+fn statement(
     room_id: &str,
-    seq: i64,
     ord: i64,
     at: Timestamp,
     record: &Record,
-) -> Result<(), StoreError> {
+) -> Result<Option<Statement>, StoreError> {
     let at_db = ts_to_db(at)?;
-    let query = match record {
-        // The invitation row is written when it is minted; the journal holds the claims.
-        Record::Invited { .. } => return Ok(()),
-        Record::Revoked { invitation_id } => {
-            return mark_revoked(conn, room_id, invitation_id, at)
-                .await
-                .map(|_| ());
+    let statement = match record {
+        // The invitation row is written when it is minted; the journal holds
+        // the claims. The others are `write_other`'s.
+        Record::Invited { .. } | Record::Revoked { .. } | Record::OutlineSaved { .. } => {
+            return Ok(None);
         }
-        // Not the room's record: the program's library, in the same transaction.
-        Record::OutlineSaved { outline } => return super::outlines::save(conn, outline, at).await,
-        Record::Consent {
-            invitation_id,
-            item,
-            version,
-            decision,
-            given_by,
-        } => sqlx::query(
-            "INSERT INTO consent_events (room_id, seq, ord, invitation_id, item, version, decision, at, given_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        Record::Consent { .. } => consents(room_id, ord, at, std::slice::from_ref(record))?,
+        Record::Attendance { invitation_id, event } => Statement::new(
+            "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) \
+             SELECT $1, j.seq, $2, $3, $4, $5 FROM j",
         )
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(invitation_id)
-        .bind(item)
-        .bind(version)
-        .bind(enum_name(decision, "consent decision")?)
-        .bind(at_db)
-        .bind(given_by),
-        Record::Attendance { invitation_id, event } => sqlx::query(
-            "INSERT INTO attendance (room_id, seq, ord, invitation_id, event, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        .text(room_id)
+        .int(ord)
+        .text(invitation_id)
+        .text(enum_name(event, "attendance event")?)
+        .int(at_db),
+        Record::PhaseChanged { phase } => Statement::new(
+            "INSERT INTO phase_changes (room_id, seq, ord, phase, at) SELECT $1, j.seq, $2, $3, $4 FROM j",
         )
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(invitation_id)
-        .bind(enum_name(event, "attendance event")?)
-        .bind(at_db),
-        Record::PhaseChanged { phase } => {
-            sqlx::query("INSERT INTO phase_changes (room_id, seq, ord, phase, at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(room_id)
-                .bind(seq)
-                .bind(ord)
-                .bind(enum_name(phase, "phase")?)
-                .bind(at_db)
-        }
-        Record::RoundStarted { round } => {
-            sqlx::query("INSERT INTO rounds (room_id, round, started_at, ended_at) VALUES ($1, $2, $3, NULL)")
-                .bind(room_id)
-                .bind(i64::from(*round))
-                .bind(at_db)
-        }
+        .text(room_id)
+        .int(ord)
+        .text(enum_name(phase, "phase")?)
+        .int(at_db),
+        Record::RoundStarted { round } => Statement::new(
+            "INSERT INTO rounds (room_id, round, started_at, ended_at) SELECT $1, $2, $3, NULL FROM j",
+        )
+        .text(room_id)
+        .int(i64::from(*round))
+        .int(at_db),
         Record::RoundMarked {
             round,
             invitation_id,
             mark,
-        } => sqlx::query(
+        } => Statement::new(
             "INSERT INTO round_marks (room_id, seq, ord, round, invitation_id, mark, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT $1, j.seq, $2, $3, $4, $5, $6 FROM j",
         )
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(i64::from(*round))
-        .bind(invitation_id)
-        .bind(enum_name(mark, "round mark")?)
-        .bind(at_db),
-        // The first end stands; a round that never started has nothing to end.
-        Record::RoundEnded { round } => sqlx::query(
-            "UPDATE rounds SET ended_at = $1 WHERE room_id = $2 AND round = $3 AND ended_at IS NULL",
+        .text(room_id)
+        .int(ord)
+        .int(i64::from(*round))
+        .text(invitation_id)
+        .text(enum_name(mark, "round mark")?)
+        .int(at_db),
+        // The first end stands; a round that never started has nothing to
+        // end. An update may meet the round's insert of the same entry, so
+        // it runs on its own.
+        Record::RoundEnded { round } => Statement::new(
+            "UPDATE rounds SET ended_at = $3 WHERE room_id = $1 AND round = $2 AND ended_at IS NULL",
         )
-        .bind(at_db)
-        .bind(room_id)
-        .bind(i64::from(*round)),
+        .text(room_id)
+        .int(i64::from(*round))
+        .int(at_db)
+        .alone(),
         Record::Agreement {
             version,
             items,
             text,
             hash,
             is_final,
-        } => sqlx::query(
+        } => Statement::new(
             "INSERT INTO agreements (room_id, seq, ord, version, items, text, hash, is_final, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             SELECT $1, j.seq, $2, $3, $4, $5, $6, $7, $8 FROM j",
         )
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(i64::from(*version))
-        .bind(serde_json::to_string(items)?)
-        .bind(text)
-        .bind(hash)
-        .bind(*is_final)
-        .bind(at_db),
-        Record::Acknowledged { invitation_id, hash } => sqlx::query(
-            "INSERT INTO acknowledgements (room_id, seq, ord, invitation_id, hash, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        .text(room_id)
+        .int(ord)
+        .int(i64::from(*version))
+        .text(serde_json::to_string(items)?)
+        .text(text)
+        .text(hash)
+        .bool(*is_final)
+        .int(at_db),
+        Record::Acknowledged { invitation_id, hash } => Statement::new(
+            "INSERT INTO acknowledgements (room_id, seq, ord, invitation_id, hash, at) \
+             SELECT $1, j.seq, $2, $3, $4, $5 FROM j",
         )
-        .bind(room_id)
-        .bind(seq)
-        .bind(ord)
-        .bind(invitation_id)
-        .bind(hash)
-        .bind(at_db),
+        .text(room_id)
+        .int(ord)
+        .text(invitation_id)
+        .text(hash)
+        .int(at_db),
     };
-    query.execute(&mut *conn).await.map_err(write_error)?;
-    if let Record::Agreement {
-        version,
-        items,
-        hash,
-        is_final: true,
-        ..
-    } = record
-    {
-        super::outcomes::seed_items(conn, room_id, *version, hash, items, at).await?;
+    Ok(Some(statement))
+}
+
+/// Writes, inside `append`'s transaction, what a `Step::Other` record needs
+/// beyond its statement.
+pub(super) async fn write_other(
+    conn: &mut AnyConnection,
+    room_id: &str,
+    at: Timestamp,
+    record: &Record,
+) -> Result<(), StoreError> {
+    match record {
+        Record::Revoked { invitation_id } => mark_revoked(conn, room_id, invitation_id, at)
+            .await
+            .map(|_| ()),
+        // Not the room's record: the program's library, in the same transaction.
+        Record::OutlineSaved { outline } => super::outlines::save(conn, outline, at).await,
+        Record::Agreement {
+            version,
+            items,
+            hash,
+            is_final: true,
+            ..
+        } => super::outcomes::seed_items(conn, room_id, *version, hash, items, at).await,
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl Store {

@@ -34,7 +34,7 @@ fn invitation(jti: &str, seat: u32, role: Role, party: Option<Party>) -> Invitat
     }
 }
 
-fn invitation_row(room_id: &str, jti: &str, seat: u32) -> InvitationRow {
+pub(super) fn invitation_row(room_id: &str, jti: &str, seat: u32) -> InvitationRow {
     InvitationRow {
         room_id: room_id.to_owned(),
         invitation: invitation(jti, seat, Role::Participant, Some(Party::Harmed)),
