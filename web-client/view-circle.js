@@ -14,6 +14,16 @@ import { kindName } from './view-outline.js';
 import { ValuesCard } from './values.js';
 
 /**
+ * Whether this person holds the talking piece or has been given the floor.
+ * @param {import('./protocol.js').CircleView | null | undefined} view
+ */
+function maySpeak(view) {
+  if (!view) return false;
+  if (view.mode === 'talking_piece') return view.holder === view.you;
+  return view.mode === 'moderated' && view.granted.includes(view.you);
+}
+
+/**
  * @param {object} deps
  * @param {(type: string, fields?: object) => Promise<boolean>} deps.act  sends a command (true when accepted; a refusal is shown)
  * @returns {import('./view-join.js').Screen & {chat: (msg: any) => void, timeUp: (msg: any) => void}}
@@ -147,6 +157,13 @@ export function circleScreen({ act }) {
     bar.update({ observer: view.role === 'observer', steppedOut: Boolean(me(view)?.stepped_out) });
     keepFocus(agreementSlot, () => fill(agreementSlot, agreementPanel(view, (hash) => act('acknowledge', { hash }))));
     messages.update(view);
+    // The moment someone may speak, their pass or done buttons come into view (on a phone
+    // they may sit under the bar at the bottom of the screen), once the faces above have
+    // their new sizes. Focus stays where it was.
+    if (maySpeak(view) && !maySpeak(before)) {
+      const motion = matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+      requestAnimationFrame(() => primary.scrollIntoView({ block: 'nearest', behavior: motion }));
+    }
   }
 
   /**

@@ -17,6 +17,25 @@ const PHONES = [{ width: 390, height: 844 }, { width: 360, height: 740 }];
 /** The safety controls of the bar. */
 const BAR = '.callbar button';
 
+/**
+ * Waits until the button is on the screen and clear of the bar fixed at its bottom, where it
+ * was scrolled without the person doing anything; fails with where it is.
+ */
+async function clearOfBar(page, name, what) {
+  const place = (label) => {
+    const button = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === label);
+    const bar = document.querySelector('.dock');
+    if (!button || !bar) return { found: false };
+    const r = button.getBoundingClientRect();
+    const barTop = bar.getBoundingClientRect().top;
+    return { found: true, top: r.top, bottom: r.bottom, barTop, clear: r.top >= 0 && r.bottom <= barTop };
+  };
+  const expression = `(${place})(${JSON.stringify(name)}).clear`;
+  const seen = await page.waitForFunction(expression, null, { timeout: 10_000 }).then(() => true, () => false);
+  const at = await page.evaluate(place, name);
+  assert.ok(seen && at.clear, `${what}: “${name}” is on the screen above the bar (${JSON.stringify(at)})`);
+}
+
 describe('[layout] video first, safety controls in reach, a compact console', () => {
   let browser;
   let keeper;
@@ -148,6 +167,7 @@ describe('[layout] video first, safety controls in reach, a compact console', ()
     await press(page, 'Start round');
     await heading(ana.page, 'You hold the talking piece');
     await sees(ana.page, 'You can be heard now');
+    await clearOfBar(ana.page, 'Pass the talking piece', 'Ana, given the piece on a phone');
     await sees(ben.page, 'Ahora no se le puede oír');
     const ids = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.seat[data-person]')]
       .map((seat) => [seat.querySelector('.seat-name').textContent, Number(seat.getAttribute('data-person'))])));
