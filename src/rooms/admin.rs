@@ -40,16 +40,18 @@ impl RoomHandle {
 }
 
 impl Rooms {
-    /// The room's handle if its task runs; never starts it.
+    /// The room's handle if its task runs; never starts it. Waits while the
+    /// room is starting or stopping.
     pub async fn running(&self, room_id: &str) -> Option<RoomHandle> {
-        let running = self.running.lock().await;
-        running
-            .get(room_id)
+        // Asking makes no slot: ids the API is asked about need not be rooms.
+        let slot = self.existing_slot(room_id)?;
+        let held = slot.lock().await;
+        held.as_ref()
             .filter(|handle| !handle.tx.is_closed())
             .cloned()
     }
 
-    /// Runs `with` while no room can start or stop, passing the room's
+    /// Runs `with` while the room can neither start nor stop, passing its
     /// handle if it runs. An input sent there reaches the room; if it is
     /// not running, it reads the store when it starts, after `with`.
     pub async fn with_running<T>(
@@ -57,8 +59,9 @@ impl Rooms {
         room_id: &str,
         with: impl AsyncFnOnce(Option<&RoomHandle>) -> T,
     ) -> T {
-        let running = self.running.lock().await;
-        let handle = running.get(room_id).filter(|handle| !handle.tx.is_closed());
+        let slot = self.slot(room_id);
+        let held = slot.lock().await;
+        let handle = held.as_ref().filter(|handle| !handle.tx.is_closed());
         with(handle).await
     }
 
@@ -66,8 +69,9 @@ impl Rooms {
     /// `room_closed`), then runs `delete`, all while the room cannot be
     /// started again: nobody can arrive between the two.
     pub async fn stop_and<T>(&self, room_id: &str, delete: impl AsyncFnOnce() -> T) -> T {
-        let mut running = self.running.lock().await;
-        if let Some(handle) = running.remove(room_id) {
+        let slot = self.slot(room_id);
+        let mut held = slot.lock().await;
+        if let Some(handle) = held.take() {
             let (reply, stopped) = oneshot::channel();
             if handle.send(RoomMsg::Stop { reply }).await.is_ok() {
                 let _ = stopped.await;

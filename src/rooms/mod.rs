@@ -6,6 +6,8 @@ mod admin;
 mod lease;
 mod media;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,10 +130,17 @@ impl RoomHandle {
     }
 }
 
+/// One room's place on this node: its handle while its task runs. Starting,
+/// stopping and the API's invitation writes hold this lock, so each sees the
+/// room either running or not; other rooms go on meanwhile.
+type Slot = Arc<Mutex<Option<RoomHandle>>>;
+
 /// Every room this server runs, started on first use from the store.
 pub struct Rooms {
     store: Store,
-    running: Mutex<HashMap<String, RoomHandle>>,
+    /// Each room's slot. A slot stays once made: a second slot for a room
+    /// could start it twice. Held only to find a slot, never across an await.
+    slots: std::sync::Mutex<HashMap<String, Slot>>,
     /// Flips to true when the server shuts down; room tasks stop.
     shutdown: watch::Receiver<bool>,
     /// Each room gets its own SFU with these settings.
@@ -155,7 +164,7 @@ impl Rooms {
     ) -> Rooms {
         Rooms {
             store,
-            running: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
             shutdown,
             media,
             node,
@@ -176,35 +185,59 @@ impl Rooms {
     /// waits until every room task has handled (and journaled) its queued
     /// inputs and ended its sessions. The store may be closed after this.
     pub async fn drain(&self) {
-        let tasks = {
-            let _running = self.running.lock().await;
-            self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take()
-        };
+        // A room that starts later finds no task set and does not start.
+        let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut tasks) = tasks {
             while tasks.join_next().await.is_some() {}
         }
     }
 
+    /// The room's slot, made on first use.
+    fn slot(&self, room_id: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(slots.entry(room_id.to_owned()).or_default())
+    }
+
+    fn existing_slot(&self, room_id: &str) -> Option<Slot> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(room_id).cloned()
+    }
+
+    /// The slots of every room this node has held, for a pass over them.
+    fn all_slots(&self) -> Vec<(String, Slot)> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .map(|(id, slot)| (id.clone(), Arc::clone(slot)))
+            .collect()
+    }
+
     /// The running room, started (journal replayed) if it is not running yet.
+    /// Only arrivals in the same room wait while it starts.
     pub async fn get(&self, room_id: &str) -> Result<RoomHandle, RoomsError> {
         if let Some(handle) = self.running(room_id).await {
             return Ok(handle);
         }
-        // Run by another live node: a read says so, without holding the lock
-        // every arrival here takes, and without a claim, which would wait on
-        // the writer behind this node's journal appends.
+        // Run by another live node: a read says so, without a claim, which
+        // would wait on the writer behind this node's journal appends.
         if let Some(url) = self.elsewhere(room_id).await? {
             return Err(RoomsError::Elsewhere(url));
         }
-        let mut running = self.running.lock().await;
-        if let Some(handle) = running.get(room_id)
-            && !handle.tx.is_closed()
-        {
+        let slot = self.slot(room_id);
+        let mut held = slot.lock().await;
+        if let Some(handle) = held.as_ref().filter(|h| !h.tx.is_closed()) {
             return Ok(handle.clone());
         }
         if *self.shutdown.borrow() || self.tasks_closed() {
             return Err(RoomsError::Stopped);
         }
+        let handle = self.start(room_id).await?;
+        *held = Some(handle.clone());
+        Ok(handle)
+    }
+
+    /// Claims the room, rebuilds it from its journal and spawns its task.
+    async fn start(&self, room_id: &str) -> Result<RoomHandle, RoomsError> {
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
         let relay_only = row.settings.relay_only;
         // Claimed before the journal is read: a takeover replays everything
@@ -238,16 +271,13 @@ impl Rooms {
             self.shutdown.clone(),
             media,
         );
-        {
-            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(tasks) = tasks.as_mut() else {
-                return Err(RoomsError::Stopped);
-            };
-            // Forget the rooms that stopped since (deleted, or a failed write).
-            while tasks.try_join_next().is_some() {}
-            tasks.spawn(task.run());
-        }
-        running.insert(room_id.to_owned(), handle.clone());
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tasks) = tasks.as_mut() else {
+            return Err(RoomsError::Stopped);
+        };
+        // Forget the rooms that stopped since (deleted, or a failed write).
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task.run());
         Ok(handle)
     }
 
@@ -317,9 +347,8 @@ impl Rooms {
     /// revoked through another node's API). Inputs the room has seen already
     /// are refused as no change, so the same rows may come again.
     pub(crate) async fn catch_up(&self, rows: Vec<crate::store::InvitationRow>) {
-        let running = self.running.lock().await;
         for row in rows {
-            let Some(handle) = running.get(&row.room_id) else {
+            let Some(handle) = self.running(&row.room_id).await else {
                 continue;
             };
             let mut inputs = vec![Input::Invite {
@@ -355,21 +384,30 @@ impl Rooms {
 
     /// Stops the running rooms that the store no longer lists as this node's
     /// at the epoch it claimed: another node took them over while this one
-    /// could not renew its lease (paused, cut off). The list is read under
-    /// the lock that starting a room takes, so a room claimed meanwhile is
-    /// never mistaken for a lost one.
+    /// could not renew its lease (paused, cut off). The running rooms are
+    /// listed before the store is read, so every claim in the list is older
+    /// than the read: a room claimed meanwhile is never mistaken for a lost one.
     pub(crate) async fn stop_lost(&self) -> Result<(), StoreError> {
+        let mut held = Vec::new();
+        for (id, slot) in self.all_slots() {
+            let fence = slot.lock().await.as_ref().map(|h| h.fence);
+            if let Some(fence) = fence {
+                held.push((id, slot, fence));
+            }
+        }
+        let owned = self.store.owned_rooms(&self.node.id).await?;
         let mut lost = Vec::new();
-        {
-            let mut running = self.running.lock().await;
-            let owned = self.store.owned_rooms(&self.node.id).await?;
-            running.retain(|id, handle| {
-                let kept = owned.iter().any(|(o, f)| o == id && *f == handle.fence);
-                if !kept && !handle.tx.is_closed() {
-                    lost.push((id.clone(), handle.clone()));
-                }
-                kept
-            });
+        for (id, slot, fence) in held {
+            if owned.iter().any(|(o, f)| *o == id && *f == fence) {
+                continue;
+            }
+            let mut slot = slot.lock().await;
+            // Still the handle that was listed (not a newer start of the room).
+            if let Some(handle) = slot.take_if(|h| h.fence == fence)
+                && !handle.tx.is_closed()
+            {
+                lost.push((id, handle));
+            }
         }
         for (id, handle) in lost {
             // Deleted through another node: the people in it are told the
