@@ -36,7 +36,8 @@ pub struct SignalArgs {
     /// Seconds the idle sessions are held before memory is read again.
     #[arg(long, default_value_t = 5.0)]
     pub hold: f64,
-    /// Idle sessions connecting at once during the setup.
+    /// Keepers opening their rooms, then idle sessions connecting, at once
+    /// during the setup.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
     /// Nodes sharing the store (several need Postgres). Room r runs on node
@@ -114,6 +115,10 @@ pub struct SignalReport {
     pub sessions_per_node: Vec<u64>,
     pub rooms: usize,
     pub keepers: usize,
+    /// From the first keeper's connect to the last keeper's circle view.
+    pub rooms_started_seconds: f64,
+    /// Each keeper: connect → `welcome` → the circle's `state` (its room started).
+    pub keeper_connect_to_circle_ms: Percentiles,
     pub idle_sessions: usize,
     /// Idle sessions that reached the lobby.
     pub idle_in_lobby: usize,
@@ -266,18 +271,33 @@ async fn measure(
         ..SignalReport::default()
     };
 
-    // Every room started and watched by its keeper.
-    let mut held: Vec<JoinHandle<bool>> = Vec::new();
+    // Every room started and watched by its keeper, `concurrency` keepers
+    // opening at a time: each keeper's `hello` starts its room (a claim, a
+    // replay, an append), as when a node takes over many rooms at once.
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let opening = Instant::now();
+    let mut opened = Vec::new();
     for (room, tokens) in nodes.tokens().iter().enumerate() {
-        let (client, _) = arrive(nodes.addr_of(room), &tokens[0], "circle", Instant::now()).await?;
+        let (addr, token, gate) = (nodes.addr_of(room), tokens[0].clone(), gate.clone());
+        opened.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            arrive(addr, &token, "circle", Instant::now()).await
+        }));
+    }
+    let mut held: Vec<JoinHandle<bool>> = Vec::new();
+    let mut opening_times = Vec::new();
+    for task in opened {
+        let (client, arrival) = task.await??;
+        opening_times.push(arrival.lobby);
         held.push(hold(client, stop.clone()));
     }
+    report.rooms_started_seconds = opening.elapsed().as_secs_f64();
+    report.keeper_connect_to_circle_ms = Percentiles::of(opening_times.into_iter());
     report.keepers = held.len();
     tokio::time::sleep(Duration::from_millis(500)).await;
     report.rss_rooms_started_bytes = nodes.rss_bytes();
 
     // The idle sessions, `concurrency` connecting at a time.
-    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut setup = Vec::new();
     for i in 0..args.sessions {
         let room = i / args.per_room as usize;
@@ -529,6 +549,15 @@ fn print(r: &SignalReport, args: &SignalArgs) {
     row(
         "rooms (a keeper in each)",
         format!("{} ({} keepers)", r.rooms, r.keepers),
+    );
+    row(
+        "rooms started: keeper connect→circle p50/p90/p99/max",
+        format!(
+            "{} at {} at once, all in {:.2} s",
+            r.keeper_connect_to_circle_ms.text(),
+            args.concurrency,
+            r.rooms_started_seconds
+        ),
     );
     row(
         "idle sessions in the lobby",

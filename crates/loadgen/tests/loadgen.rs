@@ -63,6 +63,11 @@ fn loadgen_signal_brings_everyone_to_the_lobby() {
     // 40 idle sessions in 2 rooms, 20 arrivals in a third; a keeper in each room.
     assert_eq!(report["rooms"], 3, "{report}");
     assert_eq!(report["keepers"], 3, "{report}");
+    assert_eq!(
+        report["keeper_connect_to_circle_ms"]["count"], 3,
+        "{report}"
+    );
+    assert!(stdout.contains("rooms started: keeper connect"), "{stdout}");
     assert_eq!(report["idle_in_lobby"], 40, "{report}");
     assert_eq!(report["idle_dropped"], 0, "{report}");
     assert_eq!(report["burst_arrivals"], 20, "{report}");
