@@ -217,13 +217,13 @@ async fn write(
 ) -> Result<u64, StoreError> {
     let check = known.to_check(entry);
     let steps = records::plan(&entry.room_id, entry.at, &entry.records)?;
-    let sqlite = backend == Backend::Sqlite;
-    let events = outbox::event_statements(&entry.room_id, entry.at, &entry.records, sqlite)?;
-    let one_statement = !sqlite
+    let events = outbox::events_of(&entry.records)?;
+    let one_statement = backend == Backend::Postgres
         && steps
             .iter()
             .all(|step| matches!(step, Step::Run(s) if !s.is_alone()));
     let seq = if one_statement {
+        let events = outbox::event_statements(&entry.room_id, entry.at, events, false)?;
         composed(entry, check, &steps, &events)?
             .fetch_int(conn)
             .await
@@ -277,7 +277,7 @@ async fn one_by_one(
     entry: &Entry,
     check: Option<Fence>,
     steps: &[Step<'_>],
-    events: Vec<Statement>,
+    events: Vec<outbox::Pending>,
     known: &mut Known,
 ) -> Result<Option<i64>, StoreError> {
     let journal = match (check, backend) {
@@ -314,9 +314,11 @@ async fn one_by_one(
             None => *known.webhooks.insert(outbox::webhooks_enabled(conn).await?),
         };
         // The statements check the setting too; reading it once per
-        // transaction spares a statement per event when it is off.
+        // transaction spares a statement per event, and making them, when
+        // it is off.
         if on {
-            for statement in events {
+            let sqlite = backend == Backend::Sqlite;
+            for statement in outbox::event_statements(&entry.room_id, entry.at, events, sqlite)? {
                 statement.prefixed(LATEST).execute(conn).await?;
             }
         }

@@ -43,7 +43,7 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// An event before it has an id and a party label.
-struct Pending {
+pub(super) struct Pending {
     kind: &'static str,
     invitation_id: Option<String>,
     data: Map<String, Value>,
@@ -63,7 +63,7 @@ fn pending(kind: &'static str, invitation_id: Option<&str>, data: Value) -> Pend
 
 /// The webhook events one journal entry's records make. Consent answers of
 /// one person to one version are one event.
-fn events_of(records: &[Record]) -> Result<Vec<Pending>, StoreError> {
+pub(super) fn events_of(records: &[Record]) -> Result<Vec<Pending>, StoreError> {
     let mut events: Vec<Pending> = Vec::new();
     for record in records {
         match record {
@@ -200,17 +200,17 @@ fn envelope(
     Ok(serde_json::to_string(&envelope)?)
 }
 
-/// The statements that write the webhook events `records` cause, for the
-/// journal entry in `j`. Each writes nothing when webhooks are off.
+/// The statements that write `events` (`events_of` an entry's records), for
+/// the journal entry in `j`. Each writes nothing when webhooks are off.
 pub(super) fn event_statements(
     room_id: &str,
     at: Timestamp,
-    records: &[Record],
+    events: Vec<Pending>,
     sqlite: bool,
 ) -> Result<Vec<Statement>, StoreError> {
     let at_db = ts_to_db(at)?;
     let mut statements = Vec::new();
-    for (ord, event) in events_of(records)?.into_iter().enumerate() {
+    for (ord, event) in events.into_iter().enumerate() {
         let ord = i64::try_from(ord).map_err(|_| StoreError::OutOfRange("event count"))?;
         let id = new_event_id();
         let mut data = event.data;
