@@ -67,6 +67,13 @@ enum Commands {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Copy the embedded SQLite store (in --data-dir) into an empty Postgres
+    /// database, to move to Postgres or several nodes. Stop the server first.
+    CopyStore {
+        /// The Postgres database [default: store.url from the configuration].
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Make TLS certificates: `--dev` writes a self-signed one for localhost.
     Certs {
         /// A development certificate for localhost, 127.0.0.1 and ::1 (never commit it).
@@ -128,6 +135,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Commands::Serve) => serve(config).await,
         Some(Commands::Certs { dev: _, dir }) => certs(&dir),
+        Some(Commands::CopyStore { to }) => copy_store(&config, to).await,
         Some(Commands::Keys {
             action: KeysAction::Rotate,
         }) => rotate_keys(&config),
@@ -217,6 +225,23 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     };
     println!("Circle Keeper is running on {scheme}://{address} — Ctrl-C stops it.");
     server::serve(app, shutdown_tx, listener, server::shutdown_signal()).await
+}
+
+async fn copy_store(config: &Config, to: Option<String>) -> anyhow::Result<()> {
+    let Some(url) = to.or_else(|| config.store.url.clone()) else {
+        anyhow::bail!("name the Postgres database: --to postgres://… or [store] url");
+    };
+    let counts = circlekeeper::store::copy_to_postgres(&config.data_dir, &url).await?;
+    println!(
+        "Copied the store in {} to Postgres:",
+        config.data_dir.display()
+    );
+    for (table, rows) in counts {
+        println!("  {table:<18} {rows:>9} rows");
+    }
+    println!("Set [store] url to that database and start the server there.");
+    println!("Keep the data directory: its token-secret signs and checks every link.");
+    Ok(())
 }
 
 fn certs(dir: &std::path::Path) -> anyhow::Result<()> {

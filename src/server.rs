@@ -46,6 +46,8 @@ pub struct App {
     pub draining: std::sync::atomic::AtomicBool,
     /// TURN credentials, and the embedded relay when it runs.
     pub turn: Option<Arc<TurnRest>>,
+    /// Tells `copy-store` a server runs here; released once the store is closed.
+    data_dir_lock: std::sync::Mutex<Option<crate::store::DataDirLock>>,
 }
 
 impl App {
@@ -68,6 +70,8 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         &config.auth.audience,
     )?
     .with_overlap(config.key_overlap_secs());
+    // Shared with other servers; `copy-store` waits for none of them.
+    let data_dir_lock = crate::store::lock(&config.data_dir, crate::store::Lock::Server)?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let mut media = config.media.media_config();
@@ -95,6 +99,7 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         shutdown,
         draining: std::sync::atomic::AtomicBool::new(false),
         turn,
+        data_dir_lock: std::sync::Mutex::new(Some(data_dir_lock)),
         config,
     };
     Ok((Arc::new(app), shutdown_tx))
@@ -263,6 +268,9 @@ pub async fn serve(
         tracing::warn!(%error, "ending the lease failed; it lapses by itself");
     }
     app.store.close().await;
+    if let Ok(mut held) = app.data_dir_lock.lock() {
+        held.take();
+    }
     tracing::info!("server stopped");
     Ok(())
 }

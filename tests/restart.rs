@@ -11,20 +11,33 @@ use serde_json::json;
 
 #[tokio::test]
 async fn rooms_invitations_revocations_and_records_survive_a_restart_on_sqlite() {
-    survive_a_restart(None).await;
+    survive_a_restart(None, None).await;
+}
+
+/// Issue 17: `circlekeeper copy-store` between a stop on SQLite and a start
+/// on Postgres loses nothing either.
+#[tokio::test]
+async fn they_survive_a_move_from_sqlite_to_postgres() {
+    let url = fresh_postgres().await;
+    survive_a_restart(None, Some(url)).await;
 }
 
 #[tokio::test]
 async fn rooms_invitations_revocations_and_records_survive_a_restart_on_postgres() {
-    let url = tokio::task::spawn_blocking(|| testpg::shared().fresh_database())
-        .await
-        .expect("createdb task")
-        .expect("a fresh Postgres database");
-    survive_a_restart(Some(url)).await;
+    let url = fresh_postgres().await;
+    survive_a_restart(Some(url.clone()), Some(url)).await;
 }
 
-/// `store_url`: `[store] url`, or `None` for SQLite.
-async fn survive_a_restart(store_url: Option<String>) {
+async fn fresh_postgres() -> String {
+    tokio::task::spawn_blocking(|| testpg::shared().fresh_database())
+        .await
+        .expect("createdb task")
+        .expect("a fresh Postgres database")
+}
+
+/// `store_url`: `[store] url` before the restart, or `None` for SQLite;
+/// `after`: the same after it. From SQLite to Postgres the store is copied.
+async fn survive_a_restart(store_url: Option<String>, after: Option<String>) {
     let url = store_url.clone();
     let server = TestServer::start_with(|c| c.store.url = url).await;
     let expected = match store_url {
@@ -70,13 +83,30 @@ async fn survive_a_restart(store_url: Option<String>) {
         .unwrap();
     let before = server.app.store.record("c1").await.expect("record");
 
+    if let (None, Some(url)) = (&store_url, &after) {
+        let refused = circlekeeper::store::copy_to_postgres(server.data_dir.path(), url).await;
+        assert!(
+            matches!(refused, Err(circlekeeper::store::CopyError::SourceInUse(_))),
+            "no copy while the server runs: {refused:?}"
+        );
+    }
     let data_dir = server.stop().await;
     assert_ne!(
         keeper.closed().await,
         Closed::Code(1000),
         "a restart is not an ended session"
     );
-    let server = TestServer::start_in(data_dir, |c| c.store.url = store_url).await;
+    if let (None, Some(url)) = (&store_url, &after) {
+        let copied = circlekeeper::store::copy_to_postgres(data_dir.path(), url)
+            .await
+            .expect("copy-store");
+        assert!(copied.iter().any(|(t, rows)| *t == "journal" && *rows > 0));
+    }
+    let server = TestServer::start_in(data_dir, |c| c.store.url = after.clone()).await;
+    assert_eq!(
+        server.app.store.backend() == Backend::Postgres,
+        after.is_some()
+    );
 
     let after = server.app.store.record("c1").await.expect("record");
     assert_eq!(before.consents.len(), after.consents.len());

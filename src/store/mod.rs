@@ -7,6 +7,7 @@
 
 mod cases;
 mod cluster;
+pub(crate) mod copy;
 mod group_commit;
 mod journal;
 mod outbox;
@@ -17,6 +18,8 @@ mod records;
 mod rooms;
 mod statement;
 
+#[cfg(test)]
+mod copy_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -36,6 +39,7 @@ use group_commit::Appender;
 
 pub use cases::{CaseDeleteError, CaseRow};
 pub use cluster::{Claim, Fence};
+pub use copy::{CopyError, DataDirLock, Lock, copy_to_postgres, lock};
 pub use outbox::{OutboxRow, rfc3339};
 pub use outcomes::{AgreementItemRow, FeedbackSet, ItemChange, ItemStatus, ReportRoom};
 pub use outlines::StoredOutline;

@@ -62,7 +62,7 @@ fn command(session: u64, command: Command) -> Input {
 }
 
 /// A room with one invitation and a few journaled inputs covering every record kind.
-async fn populate(store: &Store, room_id: &str, jti: &str) {
+pub(super) async fn populate(store: &Store, room_id: &str, jti: &str) {
     store.create_room(&room_row(room_id, 100)).await.unwrap();
     store
         .add_invitation(&invitation_row(room_id, jti, 2))
