@@ -10,6 +10,7 @@ use circlekeeper::auth::{TokenKeys, with_language};
 use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::config::{CliOverrides, Config};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
+use circlekeeper::store::Store;
 use circlekeeper::{demo, server, telemetry};
 
 /// A secure real-time server for restorative-justice circles and
@@ -300,25 +301,33 @@ async fn invite(
         valid_room_id,
         "a room id is 1 to 64 letters, digits, - or _"
     );
-    let (app, _shutdown) = server::build(config).await?;
+    // The store and the keys only: no lease, media or TURN. A server may be
+    // running, and this process is not a node (its lease would speak for one).
+    let store = Store::open_at(&config.store_location()).await?;
+    let keys = TokenKeys::load_or_create(
+        &config.secret_path(),
+        &config.auth.issuer,
+        &config.auth.audience,
+    )?;
     let mut settings = Settings::for_kind(kind, title);
-    settings.grace_ms = u64::from(app.config.rooms.grace_seconds) * 1000;
+    settings.grace_ms = u64::from(config.rooms.grace_seconds) * 1000;
     if let Some(language) = language {
         settings.language = language.to_owned();
     }
-    if ensure_room(&app.store, room, settings, Phase::Open).await? {
+    if ensure_room(&store, room, settings, Phase::Open).await? {
         eprintln!("created {kind:?} room {room}");
     }
-    let days = days.unwrap_or(app.config.auth.invitation_days);
+    let days = days.unwrap_or(config.auth.invitation_days);
     let issued = issue(
-        &app.store,
-        &app.keys,
-        &app.config.public_url(),
+        &store,
+        &keys,
+        &config.public_url(),
         room,
         seat,
         u64::from(days) * 86_400,
     )
     .await?;
+    store.close().await;
     println!("{}", with_language(issued.link, language));
     Ok(())
 }

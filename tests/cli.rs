@@ -117,6 +117,18 @@ async fn invite_mints_a_link_for_a_new_room() {
         link.trim().starts_with("http://127.0.0.1:8080/join#t="),
         "{link}"
     );
+    // `invite` is not a node: on a shared store a lease in its name would
+    // speak for a server (its URL, its liveness) that may run elsewhere.
+    let db = data.path().join(circlekeeper::store::DB_FILE);
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("the store");
+    let leases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
+        .fetch_one(&pool)
+        .await
+        .expect("nodes");
+    assert_eq!(leases, 0, "invite took a lease");
+    pool.close().await;
 
     let bad = Command::new(BIN)
         .args([
