@@ -10,7 +10,7 @@ use circlekeeper::auth::{TokenKeys, with_language};
 use circlekeeper::circle::{Party, Phase, Role, RoomKind, Settings};
 use circlekeeper::config::{CliOverrides, Config};
 use circlekeeper::invitations::{Seat, ensure_room, issue};
-use circlekeeper::store::Store;
+use circlekeeper::store::{Lock, Store};
 use circlekeeper::{demo, server, telemetry};
 
 /// A secure real-time server for restorative-justice circles and
@@ -303,6 +303,8 @@ async fn invite(
     );
     // The store and the keys only: no lease, media or TURN. A server may be
     // running, and this process is not a node (its lease would speak for one).
+    // It writes to the store, so a copy-store must not be reading it.
+    let _writing = circlekeeper::store::lock(&config.data_dir, Lock::Server)?;
     let store = Store::open_at(&config.store_location()).await?;
     let keys = TokenKeys::load_or_create(
         &config.secret_path(),

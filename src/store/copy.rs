@@ -56,8 +56,8 @@ pub enum CopyError {
     NotPostgres,
     #[error("a server is running on {0}: stop it first")]
     SourceInUse(std::path::PathBuf),
-    /// A server starting while a copy reads its store.
-    #[error("copy-store is copying {0}: start the server when it has finished")]
+    /// A server (or `invite`) starting while a copy reads its store.
+    #[error("copy-store is copying {0}: wait until it has finished")]
     Copying(std::path::PathBuf),
     #[error("the Postgres database already holds data (table {0}): copy into an empty database")]
     TargetNotEmpty(String),
@@ -130,6 +130,8 @@ async fn copy_between(
 ) -> Result<Vec<(&'static str, i64)>, CopyError> {
     refuse_unknown_tables(target).await?;
     let mut tx = target.writer.begin().await?;
+    // One read transaction: every table from the same snapshot of the file.
+    let mut read = source.pool.begin().await?;
     for table in COPIED {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {table})");
         if sqlx::query_scalar::<_, bool>(AssertSqlSafe(sql))
@@ -157,19 +159,21 @@ async fn copy_between(
             .collect::<Vec<_>>()
             .join(", ");
         let select = format!("SELECT {selected} FROM {table}");
-        let mut rows = sqlx::query(AssertSqlSafe(select)).fetch(&source.pool);
         let mut batch = Batch::new(table, &names, columns.len());
         let mut copied = 0;
-        while let Some(row) = rows.try_next().await? {
-            batch.push(&row, &columns)?;
-            if batch.rows == BATCH_ROWS {
-                copied += batch.flush(&mut tx).await?;
+        {
+            let mut rows = sqlx::query(AssertSqlSafe(select)).fetch(&mut *read);
+            while let Some(row) = rows.try_next().await? {
+                batch.push(&row, &columns)?;
+                if batch.rows == BATCH_ROWS {
+                    copied += batch.flush(&mut tx).await?;
+                }
             }
         }
         copied += batch.flush(&mut tx).await?;
         let count = format!("SELECT COUNT(*) FROM {table}");
         let in_source: i64 = sqlx::query_scalar(AssertSqlSafe(count.clone()))
-            .fetch_one(&source.pool)
+            .fetch_one(&mut *read)
             .await?;
         let in_target: i64 = sqlx::query_scalar(AssertSqlSafe(count))
             .fetch_one(&mut *tx)
@@ -184,6 +188,7 @@ async fn copy_between(
         counts.push((table, copied));
     }
     tx.commit().await?;
+    read.rollback().await?;
     Ok(counts)
 }
 
@@ -200,7 +205,8 @@ pub struct DataDirLock(
     #[allow(dead_code)] std::fs::File,
 );
 
-/// Who takes the lock: servers share it, a copy holds it alone.
+/// Who takes the lock: servers (and `invite`, which writes) share it, a copy
+/// holds it alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {
     Server,
