@@ -89,15 +89,15 @@ impl From<sqlx::Error> for CopyError {
 
 /// A column's type as Postgres declares it; SQLite holds the same values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Text,
     BigInt,
     Boolean,
 }
 
-struct Column {
-    name: String,
-    kind: Kind,
+pub(super) struct Column {
+    pub(super) name: String,
+    pub(super) kind: Kind,
 }
 
 /// Copies the SQLite store in `data_dir` into the empty Postgres database at
@@ -153,7 +153,10 @@ async fn copy_between(
         let selected = columns
             .iter()
             .map(|c| match c.kind {
-                Kind::Boolean => format!("CASE WHEN {0} THEN 1 ELSE 0 END AS {0}", c.name),
+                Kind::Boolean => format!(
+                    "CASE WHEN {0} IS NULL THEN NULL WHEN {0} THEN 1 ELSE 0 END AS {0}",
+                    c.name
+                ),
                 _ => c.name.clone(),
             })
             .collect::<Vec<_>>()
@@ -264,7 +267,11 @@ async fn refuse_unknown_tables(target: &Store) -> Result<(), CopyError> {
 
 /// The table's columns as Postgres declares them, checked against SQLite's:
 /// a column on one side only would lose data or fail half-way.
-async fn columns_of(source: &Store, target: &Store, table: &str) -> Result<Vec<Column>, CopyError> {
+pub(super) async fn columns_of(
+    source: &Store,
+    target: &Store,
+    table: &str,
+) -> Result<Vec<Column>, CopyError> {
     let declared: Vec<(String, String)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",

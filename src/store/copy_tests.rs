@@ -5,33 +5,31 @@ use std::collections::BTreeMap;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::copy::{COPIED, CopyError, Lock, NOT_COPIED, copy_to_postgres, lock};
+use super::copy::{
+    COPIED, Column, CopyError, Kind, Lock, NOT_COPIED, columns_of, copy_to_postgres, lock,
+};
 use super::testing::Place;
 use super::tests::{invitation_row, populate, room_row};
 use super::{CaseRow, FeedbackSet, Location, Store};
 use crate::circle::{Input, Outline, Timestamp};
 
 /// Every row of `table` in `store`, each as its columns' text (NULL as
-/// `None`), sorted; the Postgres store `pg` names the columns and their types.
-async fn dump(store: &Store, pg: &Store, table: &str) -> Vec<Vec<Option<String>>> {
-    let kinds: Vec<(String, String)> = sqlx::query_as(
-        "SELECT column_name::text, data_type::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-    )
-    .bind(table)
-    .fetch_all(&pg.pool)
-    .await
-    .unwrap();
-    let columns = kinds
+/// `None`), sorted.
+async fn dump(store: &Store, columns: &[Column], table: &str) -> Vec<Vec<Option<String>>> {
+    let selected = columns
         .iter()
-        .map(|(name, kind)| match kind.as_str() {
-            "boolean" => format!("CASE WHEN {name} THEN 'true' ELSE 'false' END"),
-            "bigint" => format!("CAST({name} AS TEXT)"),
-            _ => name.clone(),
+        .map(|Column { name, kind }| match kind {
+            Kind::Boolean => {
+                format!(
+                    "CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN 'true' ELSE 'false' END"
+                )
+            }
+            Kind::BigInt => format!("CAST({name} AS TEXT)"),
+            Kind::Text => name.clone(),
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("SELECT {columns} FROM {table}");
+    let sql = format!("SELECT {selected} FROM {table}");
     let rows = sqlx::query(AssertSqlSafe(sql))
         .fetch_all(&store.pool)
         .await
@@ -39,7 +37,7 @@ async fn dump(store: &Store, pg: &Store, table: &str) -> Vec<Vec<Option<String>>
     let mut out: Vec<Vec<Option<String>>> = rows
         .iter()
         .map(|r| {
-            (0..kinds.len())
+            (0..columns.len())
                 .map(|i| r.try_get::<Option<String>, _>(i).unwrap())
                 .collect()
         })
@@ -119,9 +117,10 @@ async fn every_row_reaches_postgres_unchanged_and_the_rooms_read_back_equal() {
     assert_eq!(counts.len(), COPIED.len());
     let mut empty = Vec::new();
     for (table, rows) in counts {
+        let columns = columns_of(&source, &target, table).await.unwrap();
         let (from, to) = (
-            dump(&source, &target, table).await,
-            dump(&target, &target, table).await,
+            dump(&source, &columns, table).await,
+            dump(&target, &columns, table).await,
         );
         assert_eq!(from, to, "table {table}");
         assert_eq!(rows, from.len() as i64, "table {table}");
