@@ -142,6 +142,10 @@ pub struct SignalReport {
     /// Every `postgres` process on this machine (with `--postgres`: our store).
     pub burst_database_cpu_percent: f64,
     pub burst_tool_cpu_percent: f64,
+    /// Server CPU over the burst divided by the arrivals that reached the
+    /// lobby (issue 17's "CPU per arrival"); Postgres's apart.
+    pub burst_server_cpu_ms_per_arrival: f64,
+    pub burst_database_cpu_ms_per_arrival: f64,
     pub load_average: String,
 }
 
@@ -351,6 +355,9 @@ async fn measure(
         report.burst_server_cpu_percent = burst.server_cpu_percent;
         report.burst_database_cpu_percent = burst.database_cpu_percent;
         report.burst_tool_cpu_percent = burst.tool_cpu_percent;
+        let landed = burst.times.len().max(1) as f64;
+        report.burst_server_cpu_ms_per_arrival = 1000.0 * burst.server_cpu_seconds / landed;
+        report.burst_database_cpu_ms_per_arrival = 1000.0 * burst.database_cpu_seconds / landed;
         report.burst_connect_to_lobby_ms = Percentiles::of(burst.times.iter().map(|a| a.lobby));
         report.burst_connect_to_welcome_ms = Percentiles::of(burst.times.iter().map(|a| a.welcome));
         report.burst_scheduled_to_lobby_ms =
@@ -377,6 +384,9 @@ struct Burst {
     server_cpu_percent: f64,
     database_cpu_percent: f64,
     tool_cpu_percent: f64,
+    /// CPU seconds of the servers and of Postgres over the burst.
+    server_cpu_seconds: f64,
+    database_cpu_seconds: f64,
     held: Vec<JoinHandle<bool>>,
 }
 
@@ -416,6 +426,8 @@ async fn burst(
         server_cpu_percent: 0.0,
         database_cpu_percent: 0.0,
         tool_cpu_percent: 0.0,
+        server_cpu_seconds: 0.0,
+        database_cpu_seconds: 0.0,
         held: Vec::new(),
     };
     let mut first_error = None;
@@ -432,8 +444,10 @@ async fn burst(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    out.server_cpu_percent = 100.0 * (nodes.cpu_seconds() - cpu0) / elapsed;
-    out.database_cpu_percent = 100.0 * (procstat::command_cpu_seconds("postgres") - db0) / elapsed;
+    out.server_cpu_seconds = nodes.cpu_seconds() - cpu0;
+    out.database_cpu_seconds = procstat::command_cpu_seconds("postgres") - db0;
+    out.server_cpu_percent = 100.0 * out.server_cpu_seconds / elapsed;
+    out.database_cpu_percent = 100.0 * out.database_cpu_seconds / elapsed;
     out.tool_cpu_percent = 100.0 * (procstat::self_cpu_seconds() - self0) / elapsed;
     if let Some(e) = first_error {
         println!(
@@ -620,6 +634,13 @@ fn print(r: &SignalReport, args: &SignalArgs) {
             format!(
                 "{:.0} % / {:.0} % / {:.0} % of one core",
                 r.burst_server_cpu_percent, r.burst_database_cpu_percent, r.burst_tool_cpu_percent
+            ),
+        );
+        row(
+            "CPU per arrival: server / Postgres",
+            format!(
+                "{:.2} / {:.2} ms",
+                r.burst_server_cpu_ms_per_arrival, r.burst_database_cpu_ms_per_arrival
             ),
         );
     }

@@ -79,6 +79,14 @@ fn loadgen_signal_brings_everyone_to_the_lobby() {
         "the server's memory was read: {report}"
     );
     assert!(stdout.contains("server RSS per idle session"), "{stdout}");
+    assert!(
+        report["burst_server_cpu_ms_per_arrival"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0,
+        "the server's CPU per arrival was read: {report}"
+    );
+    assert!(stdout.contains("CPU per arrival: server"), "{stdout}");
 }
 
 /// `loadgen churn`: a few visits with media through the whole server give back what
