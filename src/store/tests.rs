@@ -539,26 +539,35 @@ async fn delete_room_removes_that_room_only(place: Place) {
     assert_eq!(store.record("kept").await.unwrap(), kept_before);
     assert_eq!(store.journal("kept").await.unwrap().len(), 9);
 
-    // No row of the deleted room is left in any table.
-    for table in [
-        "journal",
-        "consent_events",
-        "attendance",
-        "phase_changes",
-        "rounds",
-        "round_marks",
-        "agreements",
-        "acknowledgements",
-        "revocations",
-        "invitations",
-    ] {
+    // No row of the deleted room is left in any table that names a room
+    // (read from the catalogue, so a table a later migration adds is checked
+    // too), except the webhook outbox: `room.deleted` and the events before
+    // it are still delivered, and leave with their delivery.
+    let mut checked = 0;
+    for &table in super::copy::COPIED.iter().chain(super::copy::NOT_COPIED) {
+        let columns: Vec<String> = match store.backend() {
+            Backend::Sqlite => sqlx::query_scalar("SELECT name FROM pragma_table_info($1)"),
+            Backend::Postgres => sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+            ),
+        }
+        .bind(table)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        if table == "webhook_outbox" || !columns.iter().any(|c| c == "room_id") {
+            continue;
+        }
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE room_id = 'gone'");
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .fetch_one(&store.pool)
             .await
             .unwrap();
         assert_eq!(n, 0, "{table}");
+        checked += 1;
     }
+    assert!(checked >= 15, "{checked} tables checked");
 
     // The id can be used again from scratch.
     store.create_room(&room_row("gone", 5)).await.unwrap();
