@@ -7,6 +7,12 @@
 //! Two ways to send the copies: one `send_to` per target ([`Sends::EachTo`], the
 //! baseline every ratio so far divides by), or all of a packet's copies in one
 //! `sendmmsg` ([`Sends::Batch`], the cheapest a relay can send them).
+//!
+//! Two kinds of receiver: a thread that drains the sinks and naps when they are
+//! empty ([`Receivers::Napping`]: nobody waits on a sink, so a send never wakes a
+//! thread), or one blocked in `poll` on every sink ([`Receivers::Waiting`], as a
+//! client's event loop waits: on loopback the sender's system call also wakes it).
+//! The load tool's peers wait; the difference is the cost of those wake-ups.
 
 use std::io::IoSlice;
 use std::net::UdpSocket;
@@ -15,9 +21,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 
 use crate::procstat;
+
+/// How long a waiting receiver blocks before it looks at the stop flag.
+const WAIT_LIMIT: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 10_000_000,
+};
 
 /// How the relay sends a packet's copies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +50,18 @@ impl Sends {
     }
 }
 
+/// How the sinks are read (see the module comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receivers {
+    /// Drained by a thread that sleeps 0.5 ms whenever every sink is empty.
+    Napping,
+    /// Drained by a thread blocked in `poll` on every sink.
+    Waiting,
+}
+
 pub struct Baseline {
     pub sends: Sends,
+    pub receivers: Receivers,
     pub fanout: usize,
     pub rate: u32,
     pub payload: usize,
@@ -64,12 +87,21 @@ impl Baseline {
         }
     }
 
+    /// What tells this baseline from the first one, for reports.
+    pub fn label_suffix(&self) -> &'static str {
+        match self.receivers {
+            Receivers::Napping => "",
+            Receivers::Waiting => ", receivers waiting",
+        }
+    }
+
     pub fn print(&self) {
         println!(
-            "raw UDP relay baseline ({}): {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, \
+            "raw UDP relay baseline ({}{}): {} pkt/s in ({} B), fanout {}, {:.1} s: {} received, \
              {} sent, {} delivered; relay thread CPU {:.3} s = {:.1}% of a core, {} per \
              relayed packet",
             self.sends.label(),
+            self.label_suffix(),
             self.rate,
             self.payload,
             self.fanout,
@@ -87,6 +119,7 @@ impl Baseline {
 /// Runs the relay for `seconds` with `rate` incoming packets/s of `payload` bytes.
 pub fn run(
     sends: Sends,
+    receivers: Receivers,
     fanout: usize,
     rate: u32,
     payload: usize,
@@ -129,7 +162,17 @@ pub fn run(
                     break;
                 }
                 if !any {
-                    std::thread::sleep(Duration::from_micros(500));
+                    match receivers {
+                        Receivers::Napping => std::thread::sleep(Duration::from_micros(500)),
+                        // Woken by the next datagram, or after 10 ms to see `drained`.
+                        Receivers::Waiting => {
+                            let mut fds: Vec<PollFd> = sinks
+                                .iter()
+                                .map(|s| PollFd::new(s, PollFlags::IN))
+                                .collect();
+                            let _ = poll(&mut fds, Some(&WAIT_LIMIT));
+                        }
+                    }
                 }
             }
         })
@@ -180,6 +223,7 @@ pub fn run(
     let _ = drain.join();
     Ok(Baseline {
         sends,
+        receivers,
         fanout,
         rate,
         payload,

@@ -115,8 +115,13 @@ fn main() -> anyhow::Result<()> {
             rate,
             payload,
         } => {
-            for sends in [baseline::Sends::EachTo, baseline::Sends::Batch] {
-                baseline::run(sends, fanout, rate, payload, seconds)?.print();
+            use baseline::{Receivers, Sends};
+            for (sends, receivers) in [
+                (Sends::EachTo, Receivers::Napping),
+                (Sends::Batch, Receivers::Napping),
+                (Sends::EachTo, Receivers::Waiting),
+            ] {
+                baseline::run(sends, receivers, fanout, rate, payload, seconds)?.print();
             }
             Ok(())
         }
@@ -220,10 +225,11 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
     // The baseline first, before the server and the peers compete for the CPU:
     // the same incoming packet rate, each packet to everyone else in the room.
     let base_secs = (args.seconds as f64).clamp(2.0, 5.0);
-    let run_baseline = |sends| {
+    let run_baseline = |sends, receivers| {
         tokio::task::spawn_blocking(move || {
             baseline::run(
                 sends,
+                receivers,
                 n - 1,
                 incoming,
                 frame_bytes / video_per_frame,
@@ -231,11 +237,20 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
             )
         })
     };
-    let base = run_baseline(baseline::Sends::EachTo).await??;
-    base.print();
-    let batch = run_baseline(baseline::Sends::Batch).await??;
-    batch.print();
-    let base = [base, batch];
+    use baseline::{Receivers, Sends};
+    let mut base = Vec::new();
+    for (sends, receivers) in [
+        (Sends::EachTo, Receivers::Napping),
+        (Sends::Batch, Receivers::Napping),
+        (Sends::EachTo, Receivers::Waiting),
+    ] {
+        let b = run_baseline(sends, receivers).await??;
+        b.print();
+        base.push(b);
+    }
+    let Ok(base): Result<[baseline::Baseline; 3], _> = base.try_into() else {
+        unreachable!("three baselines");
+    };
 
     let server = ServerProcess::start(&args.server_bin, None, args.rooms, args.people).await?;
     server.stop_on_ctrl_c(args.keep_data);
@@ -263,7 +278,7 @@ async fn run_circles(
     server: &ServerProcess,
     pid: u32,
     rss_idle: u64,
-    base: &[baseline::Baseline; 2],
+    base: &[baseline::Baseline; 3],
 ) -> anyhow::Result<()> {
     let n = args.people as usize;
     let setup_started = Instant::now();
@@ -397,7 +412,7 @@ async fn run_circles(
         "server CPU per forwarded packet",
         format!("{:.2} µs", 1e6 * per_fwd),
     );
-    let [each, batch] = base;
+    let [each, batch, waiting] = base;
     row(
         "baseline CPU per relayed packet",
         format!(
@@ -421,6 +436,17 @@ async fn run_circles(
                 "{:.1} × (baseline {})",
                 per_fwd / b,
                 batch.per_packet_text()
+            ),
+            None => "n/a".to_owned(),
+        },
+    );
+    row(
+        "ratio to the send_to baseline, receivers waiting",
+        match waiting.cpu_per_packet() {
+            Some(b) => format!(
+                "{:.1} × (baseline {})",
+                per_fwd / b,
+                waiting.per_packet_text()
             ),
             None => "n/a".to_owned(),
         },

@@ -109,10 +109,11 @@ fn loadgen_churn_visits_leave_nothing_behind() {
     );
 }
 
-/// `loadgen baseline` relays every packet to every sink, once with a `send_to`
-/// per copy and once with one `sendmmsg` per packet.
+/// `loadgen baseline` relays every packet to every sink: with a `send_to` per
+/// copy, with one `sendmmsg` per packet, and with a `send_to` per copy to
+/// receivers blocked in `poll`.
 #[test]
-fn loadgen_baseline_relays_every_copy_both_ways() {
+fn loadgen_baseline_relays_every_copy_every_way() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args([
             "baseline",
@@ -128,7 +129,7 @@ fn loadgen_baseline_relays_every_copy_both_ways() {
         .expect("run loadgen");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{stdout}");
-    for sends in ["send_to", "sendmmsg"] {
+    for sends in ["send_to", "sendmmsg", "send_to, receivers waiting"] {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(&format!("raw UDP relay baseline ({sends}):")))

@@ -6,13 +6,16 @@
 //! agent accepts a check only on the local candidate it was sent to, and the reply
 //! must leave from that same address.
 
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 
+/// Datagrams sent per system call by `flush`.
+const FLUSH: usize = 32;
 /// Datagrams read per system call (quinn-udp reads at most 32).
 const BATCH: usize = 16;
 /// One slot holds one datagram, or one GRO run of them (at most 64 KiB in all).
@@ -26,6 +29,8 @@ pub(super) struct Socket {
     state: UdpSocketState,
     /// Bound to every interface: then the source of each send is chosen.
     pick_source: bool,
+    /// Datagrams queued by `queue`, sent together by `flush`.
+    outbox: Vec<(SocketAddrAny, bytes::BytesMut)>,
 }
 
 impl Socket {
@@ -40,6 +45,7 @@ impl Socket {
             socket,
             state,
             pick_source,
+            outbox: Vec::new(),
         })
     }
 
@@ -74,6 +80,52 @@ impl Socket {
             src_ip: self.pick_source.then_some(from.ip()),
         };
         let _ = self.state.try_send((&self.socket).into(), &transmit);
+    }
+}
+
+impl Socket {
+    /// Queues one datagram for the next `flush`; sent at once when the source must be
+    /// chosen (a control message `sendmmsg` here cannot carry).
+    pub(super) fn queue(&mut self, to: SocketAddr, from: SocketAddr, data: bytes::BytesMut) {
+        if self.pick_source {
+            self.send(to, from, &data);
+        } else {
+            self.outbox.push((to.into(), data));
+        }
+    }
+
+    /// Sends what `queue` holds, up to `FLUSH` datagrams per system call (the
+    /// message headers live on the stack: nothing is allocated per datagram).
+    pub(super) fn flush(&mut self) {
+        for chunk in self.outbox.chunks(FLUSH) {
+            let mut iovs = [[IoSlice::new(&[])]; FLUSH];
+            for (iov, (_, data)) in iovs.iter_mut().zip(chunk) {
+                *iov = [IoSlice::new(data)];
+            }
+            let mut controls: [SendAncillaryBuffer; FLUSH] =
+                std::array::from_fn(|_| SendAncillaryBuffer::default());
+            let mut index = 0;
+            let mut msgs = controls.each_mut().map(|control| {
+                let msg = match chunk.get(index) {
+                    Some((to, _)) => MMsgHdr::new_with_addr(to, &iovs[index], control),
+                    None => MMsgHdr::new(&iovs[index], control),
+                };
+                index += 1;
+                msg
+            });
+            let msgs = &mut msgs[..chunk.len()];
+            let mut sent = 0;
+            while sent < msgs.len() {
+                match sendmmsg(&self.socket, &mut msgs[sent..], SendFlags::empty()) {
+                    Ok(0) => break,
+                    Ok(n) => sent += n,
+                    // The first unsent datagram was refused (no route, a full buffer):
+                    // it is lost, as on the wire; the rest still go.
+                    Err(_) => sent += 1,
+                }
+            }
+        }
+        self.outbox.clear();
     }
 }
 
@@ -175,6 +227,32 @@ mod tests {
         }
         let err = socket.recv(&mut batch).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn queued_datagrams_all_leave_on_flush_in_order() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let from = server.local_addr().unwrap();
+        let mut socket = Socket::new(server, false).unwrap();
+        let sinks: Vec<UdpSocket> = (0..2)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        // More than one system call's worth, to both sinks in turn.
+        let count = FLUSH + 8;
+        for n in 0..count {
+            let to = sinks[n % 2].local_addr().unwrap();
+            socket.queue(to, from, bytes::BytesMut::from(&[n as u8; 3][..]));
+        }
+        socket.flush();
+        assert!(socket.outbox.is_empty());
+        let mut buf = [0u8; 16];
+        for (i, sink) in sinks.iter().enumerate() {
+            sink.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            for n in (i..count).step_by(2) {
+                let (len, sender) = sink.recv_from(&mut buf).unwrap();
+                assert_eq!((&buf[..len], sender), (&[n as u8; 3][..], from));
+            }
+        }
     }
 
     #[test]

@@ -292,6 +292,7 @@ impl State {
                 conn.flushing = false;
             }
         }
+        self.socket.flush();
         self.keys = keys;
     }
 
@@ -326,7 +327,7 @@ impl State {
         while let Some(out) = conn.pc.poll_write() {
             let to = out.transport.peer_addr;
             self.router.outgoing(key, to, &out.message);
-            self.socket.send(to, out.transport.local_addr, &out.message);
+            self.socket.queue(to, out.transport.local_addr, out.message);
         }
     }
 
