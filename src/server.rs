@@ -91,7 +91,13 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         .renew_lease(&node.id, &node.url, node.lease_until())
         .await?;
     let app = App {
-        rooms: Rooms::new(store.clone(), shutdown.clone(), media, node),
+        rooms: Rooms::new(
+            store.clone(),
+            shutdown.clone(),
+            media,
+            node,
+            config.rooms.rest_after(),
+        ),
         store,
         keys,
         connections,

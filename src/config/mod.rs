@@ -162,6 +162,17 @@ pub struct Limits {
 pub struct RoomsConfig {
     /// How long a lost connection keeps its place (SPEC §3.7).
     pub grace_seconds: u32,
+    /// How long a room with nobody connected and nothing due stays in memory
+    /// before it rests (its task ends; the next arrival replays its journal);
+    /// 0: never.
+    pub rest_after_seconds: u32,
+}
+
+impl RoomsConfig {
+    pub fn rest_after(&self) -> Option<std::time::Duration> {
+        (self.rest_after_seconds > 0)
+            .then(|| std::time::Duration::from_secs(self.rest_after_seconds.into()))
+    }
 }
 
 /// `[websocket]`.
@@ -383,7 +394,10 @@ impl Default for Limits {
 
 impl Default for RoomsConfig {
     fn default() -> RoomsConfig {
-        RoomsConfig { grace_seconds: 30 }
+        RoomsConfig {
+            grace_seconds: 30,
+            rest_after_seconds: 600,
+        }
     }
 }
 

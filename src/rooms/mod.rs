@@ -11,6 +11,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -150,6 +151,9 @@ pub struct Rooms {
     /// The room tasks, so shutdown can wait until every room has drained;
     /// `None` once shutdown has begun (no room starts any more).
     tasks: std::sync::Mutex<Option<JoinSet<()>>>,
+    /// How long a room with nobody connected and nothing due waits before its
+    /// task ends (`[rooms] rest_after_seconds`); `None`: never.
+    rest_after: Option<Duration>,
 }
 
 /// How many messages may wait for a room task before senders wait.
@@ -161,6 +165,7 @@ impl Rooms {
         shutdown: watch::Receiver<bool>,
         media: MediaConfig,
         node: Node,
+        rest_after: Option<Duration>,
     ) -> Rooms {
         Rooms {
             store,
@@ -169,6 +174,7 @@ impl Rooms {
             media,
             node,
             tasks: std::sync::Mutex::new(Some(JoinSet::new())),
+            rest_after,
         }
     }
 
@@ -231,13 +237,13 @@ impl Rooms {
         if *self.shutdown.borrow() || self.tasks_closed() {
             return Err(RoomsError::Stopped);
         }
-        let handle = self.start(room_id).await?;
+        let handle = self.start(room_id, Arc::clone(&slot)).await?;
         *held = Some(handle.clone());
         Ok(handle)
     }
 
     /// Claims the room, rebuilds it from its journal and spawns its task.
-    async fn start(&self, room_id: &str) -> Result<RoomHandle, RoomsError> {
+    async fn start(&self, room_id: &str, slot: Slot) -> Result<RoomHandle, RoomsError> {
         let row = self.store.room(room_id).await?.ok_or(RoomsError::Unknown)?;
         let relay_only = row.settings.relay_only;
         // Claimed before the journal is read: a takeover replays everything
@@ -270,7 +276,8 @@ impl Rooms {
             rx,
             self.shutdown.clone(),
             media,
-        );
+        )
+        .resting(self.rest_after.map(|after| task::Rest { slot, after }));
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tasks) = tasks.as_mut() else {
             return Err(RoomsError::Stopped);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
-use super::{OutFrame, Outbound, RoomMsg};
+use super::{OutFrame, Outbound, RoomMsg, Slot};
 use crate::circle::{
     Accepted, FEEDBACK_SCALE, Input, Notice, Output, Refusal, Room, SessionId, Timestamp,
 };
@@ -47,11 +47,24 @@ pub(super) struct RoomTask {
     /// A journal write failed: the room in memory is ahead of its journal, so
     /// the task stops and the room is reloaded from the journal on next use.
     unsaved: bool,
+    /// When and how the room rests; `None`: it never does.
+    rest: Option<Rest>,
+}
+
+/// What a room needs to rest (see `RoomTask::rest`).
+pub(super) struct Rest {
+    /// The room's place on this node, held while it decides.
+    pub slot: Slot,
+    /// How long it waits with nobody connected and nothing due.
+    pub after: Duration,
 }
 
 /// Message taken by the room task → its gate changes applied (the store write
 /// of the journal entry comes between).
 const GATE_APPLY: &str = "circlekeeper_gate_apply_seconds";
+
+/// Room tasks running on this node (rooms in memory; a resting room is not).
+const ROOMS_RUNNING: &str = "circlekeeper_rooms_running";
 
 impl RoomTask {
     pub(super) fn new(
@@ -75,15 +88,24 @@ impl RoomTask {
             media,
             taken: Instant::now(),
             unsaved: false,
+            rest: None,
         }
     }
 
+    /// Lets the room rest (see `rest`).
+    pub(super) fn resting(mut self, rest: Option<Rest>) -> RoomTask {
+        self.rest = rest;
+        self
+    }
+
     pub(super) async fn run(mut self) {
+        metrics::gauge!(ROOMS_RUNNING).increment(1.0);
         while !self.unsaved {
             let wait = self
                 .room
                 .next_deadline()
                 .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
+            let rest_in = self.rest_in();
             tokio::select! {
                 msg = self.rx.recv() => match msg.inspect(|_| self.taken = Instant::now()) {
                     Some(RoomMsg::Stop { reply }) => {
@@ -99,6 +121,12 @@ impl RoomTask {
                     self.taken = Instant::now();
                     let outputs = self.apply(Input::Tick).await.1;
                     self.deliver(outputs).await;
+                }
+                () = sleep_or_forever(rest_in) => {
+                    if self.rest() {
+                        tracing::info!(room = &*self.id, "room resting: nobody here, nothing due");
+                        break;
+                    }
                 }
                 _ = self.shutdown.changed() => {
                     self.drain().await;
@@ -122,6 +150,42 @@ impl RoomTask {
             });
         }
         tracing::info!(room = &*self.id, "room stopped");
+        metrics::gauge!(ROOMS_RUNNING).decrement(1.0);
+    }
+
+    /// How long until the room may rest: `Rest::after` since its last message,
+    /// while nobody is connected and no grace period or timer is running
+    /// (those change the record when they end, so the room stays to end them).
+    fn rest_in(&self) -> Option<Duration> {
+        let after = self.rest.as_ref()?.after;
+        if !self.sessions.is_empty() || self.room.next_deadline().is_some() {
+            return None;
+        }
+        Some(after.saturating_sub(self.taken.elapsed()))
+    }
+
+    /// Ends the task if nobody can reach it any more: holding the room's slot,
+    /// so no arrival or API call can take a handle meanwhile, the room rests
+    /// when nothing is queued and the slot's handle is the only sender left.
+    /// Without that handle nothing can send to it, and the next arrival starts
+    /// the room again from its journal. Someone holding a handle (an arrival
+    /// on its way in), or the slot (the API, which may be sending to this very
+    /// room and waiting for its answer: waiting for the slot here would wait
+    /// for ever), keeps it up for another `Rest::after`.
+    fn rest(&mut self) -> bool {
+        self.taken = Instant::now();
+        let Some(rest) = &self.rest else {
+            return false;
+        };
+        let Ok(mut held) = rest.slot.try_lock() else {
+            return false;
+        };
+        // While the task runs its slot holds its handle (`Rooms::get`).
+        if held.is_none() || !self.rx.is_empty() || self.rx.sender_strong_count() > 1 {
+            return false;
+        }
+        *held = None;
+        true
     }
 
     /// Shutdown: takes no new message, and handles (and journals) those
