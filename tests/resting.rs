@@ -43,24 +43,21 @@ async fn a_room_that_rested_takes_everyone_back_as_it_left_them() {
     settings.grace_ms = 200;
     server.room_with("c1", settings).await;
     let keeper_token = server.token("c1", 1, Role::Keeper, None, "Kim").await;
-    let mut keeper = server.connect().await;
-    keeper.hello(&keeper_token).await;
-    keeper.consent_all().await;
+    let mut keeper = server.enter(&keeper_token).await;
     let token = server
         .token("c1", 2, Role::Participant, Some(Party::Harmed), "Ana")
         .await;
-    let mut ana = server.connect().await;
-    ana.hello(&token).await;
-    ana.consent_all().await;
+    let ana = server.enter(&token).await;
     keeper
         .wait_view(|v| v.to_string().contains("\"lobby\""))
         .await;
     let a = keeper.person("Ana");
-    keeper
-        .cmd(json!({"type": "admit", "person": a}))
-        .await
-        .unwrap();
-    keeper.cmd(json!({"type": "start_session"})).await.unwrap();
+    for command in [
+        json!({"type": "admit", "person": a}),
+        json!({"type": "start_session"}),
+    ] {
+        keeper.cmd(command).await.unwrap();
+    }
     assert_eq!(rooms_running(&server).await, 1);
 
     // Everyone leaves; once their grace periods end the room rests.

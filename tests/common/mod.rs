@@ -170,8 +170,13 @@ impl TestServer {
         name: &str,
     ) -> Client {
         let token = self.token(room, seat, role, party, name).await;
+        self.enter(&token).await
+    }
+
+    /// Connect, hello and consent with a token already made (to come back with it).
+    pub async fn enter(&self, token: &str) -> Client {
         let mut client = self.connect().await;
-        client.hello(&token).await;
+        client.hello(token).await;
         client.consent_all().await;
         client
     }
