@@ -104,7 +104,6 @@ async fn invite_mints_a_link_for_a_new_room() {
         ])
         .arg(data.path())
         .env_remove("CIRCLEKEEPER_CONFIG")
-        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
         .output()
         .expect("run invite");
     assert!(
@@ -160,7 +159,6 @@ async fn invite_adds_the_language_to_the_link_and_a_new_room() {
             .args(["--name", "Kim", "--lang", lang, "--data-dir"])
             .arg(data.path())
             .env_remove("CIRCLEKEEPER_CONFIG")
-            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .output()
             .expect("run invite")
     };
@@ -315,7 +313,6 @@ fn keys_rotate_makes_a_new_signing_key_and_keeps_the_old_one() {
             .arg("--data-dir")
             .arg(data.path())
             .env_remove("CIRCLEKEEPER_CONFIG")
-            .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
             .output()
             .expect("run");
         assert!(
