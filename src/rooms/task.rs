@@ -105,7 +105,7 @@ impl RoomTask {
                 .room
                 .next_deadline()
                 .map(|at| Duration::from_millis(at.0.saturating_sub(wall_clock().0) + 1));
-            let rest_in = self.rest_in();
+            let rest_in = if wait.is_none() { self.rest_in() } else { None };
             tokio::select! {
                 msg = self.rx.recv() => match msg.inspect(|_| self.taken = Instant::now()) {
                     Some(RoomMsg::Stop { reply }) => {
@@ -154,11 +154,11 @@ impl RoomTask {
     }
 
     /// How long until the room may rest: `Rest::after` since its last message,
-    /// while nobody is connected and no grace period or timer is running
-    /// (those change the record when they end, so the room stays to end them).
+    /// while nobody is connected. Asked only while no grace period or timer is
+    /// running (those change the record when they end: the room stays to end them).
     fn rest_in(&self) -> Option<Duration> {
         let after = self.rest.as_ref()?.after;
-        if !self.sessions.is_empty() || self.room.next_deadline().is_some() {
+        if !self.sessions.is_empty() {
             return None;
         }
         Some(after.saturating_sub(self.taken.elapsed()))
