@@ -31,11 +31,16 @@ pub enum GuardianConsent {
     Given,
 }
 
+/// Does `minor`'s invitation name `guardian` (by seat) as their guardian?
+fn names_as_guardian(guardian: &Person, minor: &Person) -> bool {
+    guardian.id != minor.id && minor.invitation.guardian == Some(guardian.invitation.seat)
+}
+
 impl Room {
     /// Is `guardian` the guardian `minor`'s invitation names?
     pub fn guards(&self, guardian: PersonId, minor: PersonId) -> bool {
         match (self.people.get(&guardian), self.people.get(&minor)) {
-            (Some(g), Some(m)) => g.id != m.id && m.invitation.guardian == Some(g.invitation.seat),
+            (Some(g), Some(m)) => names_as_guardian(g, m),
             _ => false,
         }
     }
@@ -51,8 +56,7 @@ impl Room {
     pub(super) fn minors_of(&self, guardian: &Person) -> Vec<MinorView> {
         // Every view asks, and almost nobody is a guardian: one scan without
         // lookups answers "none" (a lookup per seat made views of 100 quadratic).
-        let seat = Some(guardian.invitation.seat);
-        let names_me = |m: &Person| m.id != guardian.id && m.invitation.guardian == seat;
+        let names_me = |m: &Person| names_as_guardian(guardian, m);
         if !self.people.values().any(names_me) {
             return Vec::new();
         }

@@ -59,6 +59,13 @@ pub enum Receivers {
     Waiting,
 }
 
+/// Every baseline a run measures, the first being the one ratios are judged by.
+pub const VARIANTS: [(Sends, Receivers); 3] = [
+    (Sends::EachTo, Receivers::Napping),
+    (Sends::Batch, Receivers::Napping),
+    (Sends::EachTo, Receivers::Waiting),
+];
+
 pub struct Baseline {
     pub sends: Sends,
     pub receivers: Receivers,
@@ -92,6 +99,18 @@ impl Baseline {
         match self.receivers {
             Receivers::Napping => "",
             Receivers::Waiting => ", receivers waiting",
+        }
+    }
+
+    /// `per_packet` as a ratio to this baseline, naming it, for reports.
+    pub fn ratio_text(&self, per_packet: f64) -> String {
+        match self.cpu_per_packet() {
+            Some(b) => format!(
+                "{:.1} × (baseline {})",
+                per_packet / b,
+                self.per_packet_text()
+            ),
+            None => "n/a".to_owned(),
         }
     }
 

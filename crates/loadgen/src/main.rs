@@ -115,12 +115,7 @@ fn main() -> anyhow::Result<()> {
             rate,
             payload,
         } => {
-            use baseline::{Receivers, Sends};
-            for (sends, receivers) in [
-                (Sends::EachTo, Receivers::Napping),
-                (Sends::Batch, Receivers::Napping),
-                (Sends::EachTo, Receivers::Waiting),
-            ] {
+            for (sends, receivers) in baseline::VARIANTS {
                 baseline::run(sends, receivers, fanout, rate, payload, seconds)?.print();
             }
             Ok(())
@@ -237,13 +232,8 @@ async fn circle(args: CircleArgs) -> anyhow::Result<()> {
             )
         })
     };
-    use baseline::{Receivers, Sends};
     let mut base = Vec::new();
-    for (sends, receivers) in [
-        (Sends::EachTo, Receivers::Napping),
-        (Sends::Batch, Receivers::Napping),
-        (Sends::EachTo, Receivers::Waiting),
-    ] {
+    for (sends, receivers) in baseline::VARIANTS {
         let b = run_baseline(sends, receivers).await??;
         b.print();
         base.push(b);
@@ -429,27 +419,10 @@ async fn run_circles(
             None => "n/a".to_owned(),
         },
     );
-    row(
-        "ratio to the sendmmsg baseline",
-        match batch.cpu_per_packet() {
-            Some(b) => format!(
-                "{:.1} × (baseline {})",
-                per_fwd / b,
-                batch.per_packet_text()
-            ),
-            None => "n/a".to_owned(),
-        },
-    );
+    row("ratio to the sendmmsg baseline", batch.ratio_text(per_fwd));
     row(
         "ratio to the send_to baseline, receivers waiting",
-        match waiting.cpu_per_packet() {
-            Some(b) => format!(
-                "{:.1} × (baseline {})",
-                per_fwd / b,
-                waiting.per_packet_text()
-            ),
-            None => "n/a".to_owned(),
-        },
+        waiting.ratio_text(per_fwd),
     );
     row(
         "load tool CPU (all webrtc-rs peers)",
