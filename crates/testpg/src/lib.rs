@@ -51,9 +51,36 @@ impl Postgres {
         Self::start_with(false)
     }
 
-    /// Starts a server with PostgreSQL's default durability settings, for benchmarks.
+    /// Starts a server with PostgreSQL's default durability settings, for
+    /// benchmarks, and brings its write-ahead log to the state of a server in
+    /// service (see [`Postgres::recycle_wal`]).
     pub fn start_durable() -> Result<Postgres, String> {
-        Self::start_with(true)
+        let pg = Self::start_with(true)?;
+        pg.recycle_wal()?;
+        Ok(pg)
+    }
+
+    /// A new cluster has one WAL segment file. The first time its log crosses
+    /// into the next 16 MB segment, Postgres creates that file, writes 16 MB of
+    /// zeros and flushes them while every commit waits (170–190 ms at the p99
+    /// of a 1 000 arrivals/s burst here). A server in service does not: each
+    /// checkpoint renames the segments it no longer needs into future ones.
+    /// Switching segments eight times and then taking a checkpoint gets the
+    /// same state in about a second, with PostgreSQL's settings unchanged.
+    fn recycle_wal(&self) -> Result<(), String> {
+        let mut psql = Command::new(self.bin.join("psql"));
+        psql.arg("-h").arg(&self.dir);
+        psql.args(["-p", &PORT.to_string(), "-U", USER, "-d", "postgres"]);
+        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]);
+        // A switch needs a record written since the last one: the message is one.
+        psql.args([
+            "-c",
+            "SELECT pg_logical_emit_message(false, 'testpg', ''), pg_switch_wal() \
+             FROM generate_series(1, 8)",
+            "-c",
+            "CHECKPOINT",
+        ]);
+        run(&mut psql).map_err(|e| self.failure(&e))
     }
 
     fn start_with(durable: bool) -> Result<Postgres, String> {

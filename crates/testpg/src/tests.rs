@@ -80,6 +80,20 @@ fn durable_server_keeps_default_settings() {
     assert_eq!(psql(&pg, db_name(&db), "show fsync"), "on");
     assert_eq!(psql(&pg, db_name(&db), "show synchronous_commit"), "on");
     assert_eq!(psql(&pg, db_name(&db), "show max_connections"), "200");
+    assert_eq!(psql(&pg, db_name(&db), "show wal_init_zero"), "on");
+    // Segments after the current one are there already, as in a server in
+    // service, so the log's next crossing does not create and zero-fill one.
+    let current = psql(
+        &pg,
+        "postgres",
+        "select pg_walfile_name(pg_current_wal_lsn())",
+    );
+    let later = std::fs::read_dir(pg.socket_dir().join("data/pg_wal"))
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+        .filter(|name| name.len() == 24 && name.as_str() > current.as_str())
+        .count();
+    assert!(later >= 4, "{later} segment(s) after {current}");
 }
 
 #[test]
