@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cluster::Fence;
+use super::memo::Memo;
 use super::records::Step;
 use super::statement::{Composer, Statement};
 use super::{Backend, StoreError, from_db, outbox, records, to_db, ts_to_db, write_error};
@@ -98,9 +99,16 @@ pub(super) struct Appender {
 
 impl Appender {
     /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(writer: AnyPool, backend: Backend) -> Appender {
+    pub(super) fn start(writer: AnyPool, backend: Backend, memo: Memo) -> Appender {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, backend, queue));
+        tokio::spawn(run(
+            Writer {
+                pool: writer,
+                backend,
+                memo,
+            },
+            queue,
+        ));
         Appender { jobs }
     }
 
@@ -115,55 +123,80 @@ impl Appender {
     }
 }
 
-async fn run(writer: AnyPool, backend: Backend, mut queue: mpsc::Receiver<Job>) {
+/// The writer task's connection and what it needs beside it.
+struct Writer {
+    pool: AnyPool,
+    backend: Backend,
+    memo: Memo,
+}
+
+async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
-        commit(&writer, backend, std::mem::take(&mut batch)).await;
+        writer.commit(std::mem::take(&mut batch)).await;
     }
 }
 
-/// Commits the batch in one transaction. If that fails (a room deleted or
-/// taken over meanwhile, a full disk), nothing of it was written: each entry
-/// is then written alone, so one room's error is that room's only.
-async fn commit(writer: &AnyPool, backend: Backend, batch: Vec<Job>) {
-    if batch.len() > 1 {
-        match together(writer, backend, &batch).await {
-            Ok(seqs) => {
-                for (job, seq) in batch.into_iter().zip(seqs) {
-                    // The room task may have gone; its entry is written all the same.
-                    let _ = job.done.send(Ok(seq));
+impl Writer {
+    /// Commits the batch in one transaction. If that fails (a room deleted or
+    /// taken over meanwhile, a full disk), nothing of it was written: each entry
+    /// is then written alone, so one room's error is that room's only.
+    async fn commit(&self, batch: Vec<Job>) {
+        if batch.len() > 1 {
+            match self.together(&batch).await {
+                Ok(seqs) => {
+                    for (job, seq) in batch.into_iter().zip(seqs) {
+                        // The room task may have gone; its entry is written all the same.
+                        let _ = job.done.send(Ok(seq));
+                    }
+                    return;
                 }
-                return;
+                Err(e) => tracing::debug!(error = %e, "group commit failed; writing alone"),
             }
-            Err(e) => tracing::debug!(error = %e, "group commit failed; writing alone"),
+        }
+        for job in batch {
+            let _ = job.done.send(self.alone(&job.entry).await);
         }
     }
-    for job in batch {
-        let _ = job.done.send(alone(writer, backend, &job.entry).await);
-    }
-}
 
-async fn together(
-    writer: &AnyPool,
-    backend: Backend,
-    batch: &[Job],
-) -> Result<Vec<u64>, StoreError> {
-    let mut tx = writer.begin().await?;
-    let mut seqs = Vec::with_capacity(batch.len());
-    let mut known = Known::default();
-    for job in batch {
-        seqs.push(write(&mut tx, backend, &job.entry, &mut known).await?);
+    async fn together(&self, batch: &[Job]) -> Result<Vec<u64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut seqs = Vec::with_capacity(batch.len());
+        let mut known = self.known();
+        for job in batch {
+            seqs.push(write(&mut tx, self.backend, &job.entry, &mut known).await?);
+        }
+        tx.commit().await?;
+        for job in batch {
+            self.committed(&job.entry);
+        }
+        Ok(seqs)
     }
-    tx.commit().await?;
-    Ok(seqs)
-}
 
-async fn alone(writer: &AnyPool, backend: Backend, entry: &Entry) -> Result<u64, StoreError> {
-    let mut tx = writer.begin().await?;
-    let seq = write(&mut tx, backend, entry, &mut Known::default()).await?;
-    tx.commit().await?;
-    Ok(seq)
+    async fn alone(&self, entry: &Entry) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let seq = write(&mut tx, self.backend, entry, &mut self.known()).await?;
+        tx.commit().await?;
+        self.committed(entry);
+        Ok(seq)
+    }
+
+    fn known(&self) -> Known {
+        Known {
+            webhooks: self.memo.webhooks(),
+            ..Known::default()
+        }
+    }
+
+    /// What the memo must forget once `entry` is in: its revocations.
+    fn committed(&self, entry: &Entry) {
+        for record in &entry.records {
+            if let Record::Revoked { invitation_id } = record {
+                self.memo.forget_invitation(invitation_id);
+            }
+        }
+    }
 }
 
 /// What a transaction has already checked, so a batch asks each thing once:
@@ -172,7 +205,7 @@ async fn alone(writer: &AnyPool, backend: Backend, entry: &Entry) -> Result<u64,
 struct Known {
     /// Rooms whose epoch this transaction has checked (and, on Postgres, locked).
     fenced: Vec<(String, Fence)>,
-    /// Whether webhooks are enabled, once read.
+    /// Whether webhooks are enabled, once read (or remembered: `Memo`).
     webhooks: Option<bool>,
 }
 
@@ -334,6 +367,15 @@ mod tests {
 
     type Answer = oneshot::Receiver<Result<u64, StoreError>>;
 
+    /// The writer task's side of `store`, to commit a batch made by hand.
+    fn writer_of(store: &crate::store::Store) -> Writer {
+        Writer {
+            pool: store.writer.clone(),
+            backend: store.backend,
+            memo: store.memo.clone(),
+        }
+    }
+
     fn job(room_id: &str, fence: Option<Fence>, at: u64, records: Vec<Record>) -> (Job, Answer) {
         let (done, committed) = oneshot::channel();
         let entry = Entry {
@@ -401,7 +443,7 @@ mod tests {
         ]
         .into_iter()
         .unzip();
-        commit(&store.writer, store.backend, jobs).await;
+        writer_of(&store).commit(jobs).await;
         assert_eq!(
             answers(waiting).await,
             [Ok(1), Err(StoreError::NotOwner.to_string()), Ok(2)]
@@ -476,7 +518,7 @@ mod tests {
             .into_iter()
             .map(|(room, at)| tick(room, at))
             .unzip();
-        commit(&store.writer, store.backend, jobs).await;
+        writer_of(&store).commit(jobs).await;
         assert_eq!(
             answers(waiting).await,
             [Ok(1), Err("not found".to_owned()), Ok(1), Ok(2)],

@@ -10,6 +10,7 @@ mod cluster;
 pub(crate) mod copy;
 mod group_commit;
 mod journal;
+mod memo;
 mod outbox;
 mod outcomes;
 mod outlines;
@@ -36,6 +37,7 @@ use sqlx::{ConnectOptions, Executor, Row};
 
 use crate::circle::Timestamp;
 use group_commit::Appender;
+use memo::Memo;
 
 pub use cases::{CaseDeleteError, CaseRow};
 pub use cluster::{Claim, Fence};
@@ -124,6 +126,7 @@ pub struct Store {
     writer: AnyPool,
     appender: Appender,
     backend: Backend,
+    memo: Memo,
 }
 
 impl Store {
@@ -177,12 +180,14 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&writer).await?;
-        let appender = Appender::start(writer.clone(), backend);
+        let memo = Memo::new(backend == Backend::Sqlite);
+        let appender = Appender::start(writer.clone(), backend, memo.clone());
         Ok(Store {
             pool,
             writer,
             appender,
             backend,
+            memo,
         })
     }
 

@@ -346,6 +346,7 @@ impl Store {
         .bind(enabled)
         .execute(&self.writer)
         .await?;
+        self.memo.set_webhooks(enabled);
         Ok(())
     }
 

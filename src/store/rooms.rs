@@ -74,6 +74,7 @@ impl Store {
     }
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
+        let read_at = self.memo.generation();
         let rows = sqlx::query(
             "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
              FROM invitations WHERE room_id = $1 ORDER BY seat, id",
@@ -81,7 +82,13 @@ impl Store {
         .bind(room_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(invitation_row).collect()
+        let rows = rows
+            .iter()
+            .map(invitation_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // A room that starts reads these: its people's arrivals then need no read.
+        self.memo.remember(read_at, &rows);
+        Ok(rows)
     }
 
     /// Invitations issued or revoked at or after `since`, in every room: the
@@ -130,6 +137,7 @@ impl Store {
             super::outbox::enqueue_event(&mut tx, room_id, at, "invitation.revoked", data).await?;
         }
         tx.commit().await?;
+        self.memo.forget_invitation(invitation_id);
         Ok(())
     }
 
@@ -139,6 +147,10 @@ impl Store {
         &self,
         invitation_id: &str,
     ) -> Result<Option<InvitationRow>, StoreError> {
+        if let Some(row) = self.memo.invitation(invitation_id) {
+            return Ok(Some(row));
+        }
+        let read_at = self.memo.generation();
         let row = sqlx::query(
             "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
              COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
@@ -147,7 +159,9 @@ impl Store {
         .bind(invitation_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(invitation_row).transpose()
+        let row = row.as_ref().map(invitation_row).transpose()?;
+        self.memo.remember(read_at, &row);
+        Ok(row)
     }
 
     pub async fn is_revoked(&self, invitation_id: &str) -> Result<bool, StoreError> {
@@ -184,6 +198,7 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
+        self.memo.forget_invitations();
         Ok(deleted > 0)
     }
 }

@@ -303,6 +303,43 @@ async fn invitations_are_listed_by_seat(place: Place) {
     assert_eq!(got[0], keeper);
 }
 
+on_both_backends!(an_invitation_read_again_after_its_revocation_or_deletion_says_so);
+/// On SQLite the store remembers invitations it read (`memo`): each way an
+/// invitation is revoked or deleted must show on the next read.
+async fn an_invitation_read_again_after_its_revocation_or_deletion_says_so(place: Place) {
+    let store = place.open().await;
+    store.create_room(&room_row("r1", 1)).await.unwrap();
+    for (jti, seat) in [("by-api", 1), ("by-room", 2), ("deleted", 3)] {
+        store
+            .add_invitation(&invitation_row("r1", jti, seat))
+            .await
+            .unwrap();
+    }
+    let revoked_at = async |jti: &str| store.invitation(jti).await.unwrap().map(|r| r.revoked_at);
+    assert_eq!(store.invitations("r1").await.unwrap().len(), 3);
+    for jti in ["by-api", "by-room", "deleted"] {
+        assert_eq!(revoked_at(jti).await, Some(None));
+    }
+
+    store.revoke("r1", "by-api", Timestamp(500)).await.unwrap();
+    assert_eq!(revoked_at("by-api").await, Some(Some(Timestamp(500))));
+
+    let revoke = Input::Revoke {
+        invitation_id: "by-room".into(),
+    };
+    let records = [Record::Revoked {
+        invitation_id: "by-room".into(),
+    }];
+    store
+        .append("r1", Timestamp(600), &revoke, &records)
+        .await
+        .unwrap();
+    assert_eq!(revoked_at("by-room").await, Some(Some(Timestamp(600))));
+
+    assert!(store.delete_room("r1").await.unwrap());
+    assert_eq!(revoked_at("deleted").await, None);
+}
+
 on_both_backends!(revoke_is_idempotent_and_room_scoped);
 async fn revoke_is_idempotent_and_room_scoped(place: Place) {
     let store = place.open().await;
