@@ -22,7 +22,7 @@ use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::rooms::{self, Node, Rooms};
 use crate::signal::{self, Connections};
-use crate::store::Store;
+use crate::store::{Location, Store};
 use crate::turn::TurnRest;
 use crate::{api, telemetry, web, webhooks};
 
@@ -59,7 +59,15 @@ impl App {
 /// Opens the store and the token key and makes the shared state. The
 /// returned sender shuts everything down when it sends `true`.
 pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bool>)> {
-    let store = Store::open_at(&config.store_location()).await?;
+    // Shared with other servers on Postgres and with `invite`; `copy-store`
+    // waits for none of them. One server per SQLite store (`Lock::SqliteServer`).
+    let location = config.store_location();
+    let who = match location {
+        Location::Sqlite(_) => crate::store::Lock::SqliteServer,
+        Location::Postgres(_) => crate::store::Lock::Server,
+    };
+    let data_dir_lock = crate::store::lock(&config.data_dir, who)?;
+    let store = Store::open_at(&location).await?;
     // Appends write webhook events only when someone will receive them.
     store
         .set_webhooks_enabled(config.webhooks.url.is_some())
@@ -70,8 +78,6 @@ pub async fn build(config: Config) -> anyhow::Result<(Arc<App>, watch::Sender<bo
         &config.auth.audience,
     )?
     .with_overlap(config.key_overlap_secs());
-    // Shared with other servers; `copy-store` waits for none of them.
-    let data_dir_lock = crate::store::lock(&config.data_dir, crate::store::Lock::Server)?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let connections = Connections::new(config.limits.sessions_per_ip, config.limits.max_sessions);
     let mut media = config.media.media_config();

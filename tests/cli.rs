@@ -386,3 +386,48 @@ async fn sigterm_first_drains_with_healthz_saying_so() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The store remembers the invitations it read (`store::memo`), which holds
+/// only while no other server writes the same SQLite file: a second server
+/// refuses to start, and the first keeps serving.
+#[test]
+fn a_second_server_on_one_sqlite_store_refuses_to_start() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let (mut first, address, _) = start_binary(data.path());
+    let mut second = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("CIRCLEKEEPER_CONFIG")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a second server");
+    // It must end by itself; a server that started would run until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second server did not stop within 60 s");
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    second
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("another server is running on the store"),
+        "{stderr}"
+    );
+    assert!(http_get(&address, "/healthz").starts_with("HTTP/1.1 200"));
+    first.kill().expect("kill");
+    first.wait().expect("reaped");
+}

@@ -66,8 +66,8 @@ const DUTY_MARGIN_MS: u64 = 2 * 60 * 60 * 1000;
 /// since a room taken over refuses this node's appends by its epoch.
 ///
 /// On SQLite, a store of one node, it does not run: nothing would read the
-/// lease, and a write every few seconds wears a small machine's disk. The
-/// epoch check of every append still fences a second process on the same file.
+/// lease, and a write every few seconds wears a small machine's disk. A
+/// second server on the same file refuses to start (`Lock::SqliteServer`).
 pub fn spawn_lease(app: Arc<App>) -> Option<JoinHandle<()>> {
     if app.store.backend() == Backend::Sqlite {
         return None;

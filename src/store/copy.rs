@@ -59,6 +59,9 @@ pub enum CopyError {
     /// A server (or `invite`) starting while a copy reads its store.
     #[error("copy-store is copying {0}: wait until it has finished")]
     Copying(std::path::PathBuf),
+    /// A second server on one SQLite store.
+    #[error("another server is running on the store in {0}: stop it first")]
+    ServerRunning(std::path::PathBuf),
     #[error("the Postgres database already holds data (table {0}): copy into an empty database")]
     TargetNotEmpty(String),
     #[error("table {0} is new to this copy: it would be left behind")]
@@ -201,25 +204,31 @@ async fn copy_between(
 /// holds it, and the kernel drops it when the process dies.
 pub const LOCK_FILE: &str = "circlekeeper.lock";
 
-/// A held lock on the data directory; dropping it releases the lock.
+/// The file a server on a SQLite store holds alone: that store remembers what
+/// it wrote (`memo`), which holds only while no other server writes the file.
+pub const SQLITE_SERVER_LOCK_FILE: &str = "circlekeeper.server.lock";
+
+/// Held locks on the data directory; dropping it releases them.
 #[derive(Debug)]
 pub struct DataDirLock(
-    // Held, never read: the open file is the lock.
-    #[allow(dead_code)] std::fs::File,
+    // Held, never read: the open files are the locks.
+    #[allow(dead_code)] Vec<std::fs::File>,
 );
 
 /// Who takes the lock: servers (and `invite`, which writes) share it, a copy
-/// holds it alone.
+/// holds it alone. A server on a SQLite store also holds
+/// [`SQLITE_SERVER_LOCK_FILE`] alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {
     Server,
+    SqliteServer,
     Copy,
 }
 
 /// Takes the data directory's lock without waiting.
 pub fn lock(data_dir: &Path, who: Lock) -> Result<DataDirLock, CopyError> {
     let io = |e| CopyError::Store(StoreError::Io(e));
-    if who == Lock::Server {
+    if who != Lock::Copy {
         // A Postgres node may have no other reason yet to create its data
         // directory; made private, as the secrets in it are.
         let mut builder = std::fs::DirBuilder::new();
@@ -228,23 +237,36 @@ pub fn lock(data_dir: &Path, who: Lock) -> Result<DataDirLock, CopyError> {
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(data_dir).map_err(io)?;
     }
-    let path = data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join(name))
+            .map_err(io)
+    };
+    let file = open(LOCK_FILE)?;
     let taken = match who {
-        Lock::Server => file.try_lock_shared(),
+        Lock::Server | Lock::SqliteServer => file.try_lock_shared(),
         Lock::Copy => file.try_lock(),
     };
-    match taken {
-        Ok(()) => Ok(DataDirLock(file)),
-        Err(std::fs::TryLockError::WouldBlock) => match who {
-            Lock::Server => Err(CopyError::Copying(data_dir.to_path_buf())),
-            Lock::Copy => Err(CopyError::SourceInUse(data_dir.to_path_buf())),
+    let refused = |e| match e {
+        std::fs::TryLockError::WouldBlock => match who {
+            Lock::Server | Lock::SqliteServer => CopyError::Copying(data_dir.to_path_buf()),
+            Lock::Copy => CopyError::SourceInUse(data_dir.to_path_buf()),
         },
+        std::fs::TryLockError::Error(e) => io(e),
+    };
+    taken.map_err(refused)?;
+    if who != Lock::SqliteServer {
+        return Ok(DataDirLock(vec![file]));
+    }
+    let alone = open(SQLITE_SERVER_LOCK_FILE)?;
+    match alone.try_lock() {
+        Ok(()) => Ok(DataDirLock(vec![file, alone])),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(CopyError::ServerRunning(data_dir.to_path_buf()))
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }

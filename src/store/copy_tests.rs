@@ -167,18 +167,28 @@ async fn the_copy_refuses_a_live_server_a_used_database_and_a_missing_store() {
 
     source.close().await;
 
-    // A server running on the directory; and a server cannot start while a copy runs.
-    let server = lock(&data_dir, Lock::Server).expect("a server's lock");
-    let second = lock(&data_dir, Lock::Server).expect("servers share the lock");
+    // A server running on the directory, `invite` beside it but no second
+    // server; and a server cannot start while a copy runs.
+    let server = lock(&data_dir, Lock::SqliteServer).expect("a server's lock");
+    let invite = lock(&data_dir, Lock::Server).expect("`invite` shares the lock");
+    let second = lock(&data_dir, Lock::SqliteServer);
+    assert!(
+        matches!(second, Err(CopyError::ServerRunning(_))),
+        "{second:?}"
+    );
     let refused = copy_to_postgres(&data_dir, &url).await;
     assert!(
         matches!(refused, Err(CopyError::SourceInUse(_))),
         "{refused:?}"
     );
-    drop((server, second));
+    drop(server);
+    let next = lock(&data_dir, Lock::SqliteServer).expect("the next server's lock");
+    drop((next, invite));
     let copying = lock(&data_dir, Lock::Copy).expect("the copy's lock");
-    let refused = lock(&data_dir, Lock::Server);
-    assert!(matches!(refused, Err(CopyError::Copying(_))), "{refused:?}");
+    for who in [Lock::Server, Lock::SqliteServer] {
+        let refused = lock(&data_dir, who);
+        assert!(matches!(refused, Err(CopyError::Copying(_))), "{refused:?}");
+    }
     drop(copying);
 
     // A database that already holds a room.

@@ -1,8 +1,8 @@
 //! What the store remembers of its own writes, so that an arrival's token
 //! check and a group commit's webhook setting cost no database round trip.
 //!
-//! Only on SQLite: the data directory's lock makes this process the file's
-//! only server, and the one other writer, the `invite` command, only adds
+//! Only on SQLite: a server holds `circlekeeper.server.lock` alone (`lock`),
+//! so this process is the file's only server, and the one other writer, the `invite` command, only adds
 //! invitations, which a miss reads. On Postgres other nodes revoke, so
 //! every read goes to the database.
 //!
