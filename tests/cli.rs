@@ -14,11 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_circlekeeper");
 #[tokio::test]
 async fn serve_prints_demo_links_that_work_and_stops_on_sigterm() {
     let data = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env_remove("CIRCLEKEEPER_CONFIG")
-        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
+    let mut child = serve_command(data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -194,6 +190,17 @@ fn help_documents_every_command() {
     }
 }
 
+/// `serve` on a data directory, on free ports, with no settings but these.
+fn serve_command(data: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env_remove("CIRCLEKEEPER_CONFIG")
+        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0");
+    command
+}
+
 /// Starts the binary on a data directory and returns it with its address and links.
 fn start_binary(data: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
     start_binary_with(data, &[])
@@ -203,11 +210,7 @@ fn start_binary_with(
     data: &std::path::Path,
     env: &[(&str, &str)],
 ) -> (std::process::Child, String, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env_remove("CIRCLEKEEPER_CONFIG")
-        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
+    let mut child = serve_command(data)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -394,11 +397,7 @@ async fn sigterm_first_drains_with_healthz_saying_so() {
 fn a_second_server_on_one_sqlite_store_refuses_to_start() {
     let data = tempfile::tempdir().expect("temp dir");
     let (mut first, address, _) = start_binary(data.path());
-    let mut second = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env_remove("CIRCLEKEEPER_CONFIG")
-        .env("CIRCLEKEEPER_MEDIA__UDP_PORT", "0")
+    let mut second = serve_command(data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
