@@ -75,9 +75,11 @@ impl Store {
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
         let read_at = self.memo.generation();
+        // Revoked as `invitation` reads it, since both feed the memo.
         let rows = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, revoked_at \
-             FROM invitations WHERE room_id = $1 ORDER BY seat, id",
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
+             COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
+             AS revoked_at FROM invitations WHERE room_id = $1 ORDER BY seat, id",
         )
         .bind(room_id)
         .fetch_all(&self.pool)
