@@ -28,6 +28,20 @@ pub struct InvitationRow {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// An invitation query, revoked as either its row or a revocation says:
+/// `invitation` and `invitations` both feed the memo, so they read alike.
+macro_rules! invitation_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, \
+             supports_seat, issued_at, expires_at, \
+             COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
+             AS revoked_at FROM invitations ",
+            $rest
+        )
+    };
+}
+
 /// Deletes of every table holding one room's data, children before `rooms` so
 /// foreign keys hold at each step.
 const ROOM_DELETES: &[&str] = &[
@@ -75,15 +89,10 @@ impl Store {
 
     pub async fn invitations(&self, room_id: &str) -> Result<Vec<InvitationRow>, StoreError> {
         let read_at = self.memo.generation();
-        // Revoked as `invitation` reads it, since both feed the memo.
-        let rows = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
-             COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
-             AS revoked_at FROM invitations WHERE room_id = $1 ORDER BY seat, id",
-        )
-        .bind(room_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(invitation_select!("WHERE room_id = $1 ORDER BY seat, id"))
+            .bind(room_id)
+            .fetch_all(&self.pool)
+            .await?;
         let rows = rows
             .iter()
             .map(invitation_row)
@@ -153,14 +162,10 @@ impl Store {
             return Ok(Some(row));
         }
         let read_at = self.memo.generation();
-        let row = sqlx::query(
-            "SELECT id, room_id, seat, role, party, name, interprets_for, guardian_seat, supports_seat, issued_at, expires_at, \
-             COALESCE(revoked_at, (SELECT at FROM revocations WHERE invitation_id = invitations.id)) \
-             AS revoked_at FROM invitations WHERE id = $1",
-        )
-        .bind(invitation_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(invitation_select!("WHERE id = $1"))
+            .bind(invitation_id)
+            .fetch_optional(&self.pool)
+            .await?;
         let row = row.as_ref().map(invitation_row).transpose()?;
         self.memo.remember(read_at, &row);
         Ok(row)
