@@ -129,7 +129,8 @@ describe('issue 8 against the server', () => {
     await press(page, 'Save draft');
     await press(page, 'Make final');
     await confirm(page, 'Make final');
-    await ana.page.locator('[data-section="agreement"] time[datetime="2027-05-31"]').waitFor();
+    // The draft shows the date too: wait for the final text, whose items the API then has.
+    await ana.page.locator('[data-section="agreement"].final time[datetime="2027-05-31"]').waitFor();
     const followUp = await fetch(`${BASE}/api/v1/rooms/${room.room_id}/agreement`, {
       headers: { Authorization: `Bearer ${process.env.CK_API_KEY}` },
     }).then((r) => r.json());
