@@ -58,7 +58,7 @@ impl Store {
     /// Deletes a case no room names any more, checked in the same
     /// transaction so that a room created meanwhile cannot be orphaned.
     pub async fn delete_case(&self, id: &str) -> Result<(), CaseDeleteError> {
-        let mut tx = self.writer.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.write_tx().await?;
         // Delete first (takes the write lock), then look for rooms.
         let deleted = sqlx::query("DELETE FROM cases WHERE id = $1")
             .bind(id)

@@ -132,7 +132,7 @@ async fn copy_between(
     target: &Store,
 ) -> Result<Vec<(&'static str, i64)>, CopyError> {
     refuse_unknown_tables(target).await?;
-    let mut tx = target.writer.begin().await?;
+    let mut tx = target.write_tx().await?;
     // One read transaction: every table from the same snapshot of the file.
     let mut read = source.pool.begin().await?;
     for table in COPIED {

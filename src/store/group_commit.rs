@@ -1,27 +1,33 @@
-//! Group commit for journal appends: one task owns the writes of every room's
-//! journal and commits the appends that queued while the previous commit ran in
-//! one transaction.
+//! Group commit for journal appends: one writer owns the writes of every
+//! room's journal and commits the appends that queued while the previous
+//! commit ran in one transaction.
 //!
 //! A burst of arrivals is many rooms appending at once. Each append alone is
-//! BEGIN, its inserts, COMMIT, each a round trip to sqlx's SQLite thread, and each
-//! commit writes the same B-tree pages to the WAL again. One commit for the queue
-//! keeps the inserts and pays BEGIN/COMMIT and the page writes once
-//! (docs/benchmarks.md). No append waits for a timer: a lone append is committed at
-//! once, and a batch is simply what arrived during the previous commit. On
-//! Postgres an append is one statement (`composed`); on SQLite, one per record.
+//! BEGIN, its inserts, COMMIT, and each commit writes the same B-tree pages to
+//! the WAL again. One commit for the queue keeps the inserts and pays
+//! BEGIN/COMMIT and the page writes once (docs/benchmarks.md). No append waits
+//! for a timer: a lone append is committed at once, and a batch is simply what
+//! arrived during the previous commit. On Postgres the writer is a task here
+//! and an append is one statement (`composed`); on a SQLite file it is the
+//! journal thread (`journal_thread`), one call per record.
+
+use std::path::PathBuf;
 
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cluster::Fence;
+use super::journal_thread;
 use super::memo::Memo;
 use super::records::Step;
 use super::statement::{Composer, Statement};
-use super::{Backend, StoreError, from_db, outbox, records, to_db, ts_to_db, write_error};
+use super::{
+    Backend, StoreError, begin_write, from_db, outbox, records, to_db, ts_to_db, write_error,
+};
 use crate::circle::{Record, Timestamp};
 
 /// At most this many appends share one transaction, so one commit stays short.
-const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 
 /// A journal append: `$1` the room, `$2` the time, `$3` the input.
 macro_rules! insert {
@@ -73,7 +79,7 @@ const LATEST: &str = "WITH j AS (SELECT MAX(seq) AS seq FROM journal WHERE room_
 const QUEUE: usize = 4096;
 
 /// Appends per group commit, to see batching in `/metrics` during a burst.
-const BATCH_METRIC: &str = "circlekeeper_journal_commit_batch";
+pub(super) const BATCH_METRIC: &str = "circlekeeper_journal_commit_batch";
 
 /// One journal entry to write, with the records it caused.
 pub(super) struct Entry {
@@ -86,30 +92,40 @@ pub(super) struct Entry {
     pub records: Vec<Record>,
 }
 
-struct Job {
-    entry: Entry,
+pub(super) struct Job {
+    pub entry: Entry,
     done: oneshot::Sender<Result<u64, StoreError>>,
 }
 
-/// The sending side; cheap to clone. The writer task ends when every clone is gone.
+/// The sending side; cheap to clone. The writer ends when every clone is gone.
 #[derive(Clone, Debug)]
 pub(super) struct Appender {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Appender {
-    /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(writer: AnyPool, backend: Backend, memo: Memo) -> Appender {
+    /// Starts the writer: on a SQLite file (`sqlite_file`), the journal
+    /// thread with its own connection (`journal_thread`); else a task on the
+    /// current tokio runtime, writing through `writer`.
+    pub(super) async fn start(
+        writer: AnyPool,
+        backend: Backend,
+        memo: Memo,
+        sqlite_file: Option<PathBuf>,
+    ) -> Result<Appender, StoreError> {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(
-            Writer {
-                pool: writer,
-                backend,
-                memo,
-            },
-            queue,
-        ));
-        Appender { jobs }
+        let writer = Writer {
+            pool: writer,
+            backend,
+            memo,
+        };
+        match sqlite_file {
+            Some(file) => journal_thread::start(&file, writer, queue).await?,
+            None => {
+                tokio::spawn(run(writer, queue));
+            }
+        }
+        Ok(Appender { jobs })
     }
 
     /// Queues `entry` and waits until it is committed; returns its sequence number.
@@ -123,86 +139,125 @@ impl Appender {
     }
 }
 
+/// Where a batch is written: sqlx (`Writer`), or on SQLite the journal
+/// thread's own connection.
+pub(super) trait Transact {
+    /// Writes the jobs' entries in one transaction; their sequence numbers,
+    /// in order. On an error nothing of them is written.
+    async fn transact(&mut self, jobs: &[Job]) -> Result<Vec<u64>, StoreError>;
+
+    fn memo(&self) -> &Memo;
+}
+
+/// Commits the batch in one transaction. If that fails (a room deleted or
+/// taken over meanwhile, a full disk), nothing of it was written: each entry
+/// is then written alone, so one room's error is that room's only.
+pub(super) async fn commit(writer: &mut impl Transact, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        match writer.transact(&batch).await {
+            Ok(seqs) => {
+                for (job, seq) in batch.into_iter().zip(seqs) {
+                    committed(writer.memo(), &job.entry);
+                    // The room task may have gone; its entry is written all the same.
+                    let _ = job.done.send(Ok(seq));
+                }
+                return;
+            }
+            Err(e) => tracing::debug!(error = %e, "group commit failed; writing alone"),
+        }
+    }
+    for job in batch {
+        let result = writer.transact(std::slice::from_ref(&job)).await;
+        let result = result.and_then(|seqs| seqs.first().copied().ok_or(StoreError::Closed));
+        if result.is_ok() {
+            committed(writer.memo(), &job.entry);
+        }
+        let _ = job.done.send(result);
+    }
+}
+
+/// What the memo must forget once `entry` is in: its revocations.
+fn committed(memo: &Memo, entry: &Entry) {
+    for record in &entry.records {
+        if let Record::Revoked { invitation_id } = record {
+            memo.forget_invitation(invitation_id);
+        }
+    }
+}
+
 /// The writer task's connection and what it needs beside it.
-struct Writer {
+pub(super) struct Writer {
     pool: AnyPool,
     backend: Backend,
     memo: Memo,
 }
 
-async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
+async fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
-        writer.commit(std::mem::take(&mut batch)).await;
+        commit(&mut writer, std::mem::take(&mut batch)).await;
     }
 }
 
-impl Writer {
-    /// Commits the batch in one transaction. If that fails (a room deleted or
-    /// taken over meanwhile, a full disk), nothing of it was written: each entry
-    /// is then written alone, so one room's error is that room's only.
-    async fn commit(&self, batch: Vec<Job>) {
-        if batch.len() > 1 {
-            match self.together(&batch).await {
-                Ok(seqs) => {
-                    for (job, seq) in batch.into_iter().zip(seqs) {
-                        // The room task may have gone; its entry is written all the same.
-                        let _ = job.done.send(Ok(seq));
-                    }
-                    return;
-                }
-                Err(e) => tracing::debug!(error = %e, "group commit failed; writing alone"),
-            }
-        }
-        for job in batch {
-            let _ = job.done.send(self.alone(&job.entry).await);
-        }
-    }
-
-    async fn together(&self, batch: &[Job]) -> Result<Vec<u64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut seqs = Vec::with_capacity(batch.len());
-        let mut known = self.known();
-        for job in batch {
-            seqs.push(write(&mut tx, self.backend, &job.entry, &mut known).await?);
+impl Transact for Writer {
+    async fn transact(&mut self, jobs: &[Job]) -> Result<Vec<u64>, StoreError> {
+        let mut tx = begin_write(&self.pool, self.backend).await?;
+        let mut known = Known::new(&self.memo);
+        let mut seqs = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            seqs.push(write(&mut *tx, self.backend, &job.entry, &mut known).await?);
         }
         tx.commit().await?;
-        for job in batch {
-            self.committed(&job.entry);
-        }
         Ok(seqs)
     }
 
-    async fn alone(&self, entry: &Entry) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let seq = write(&mut tx, self.backend, entry, &mut self.known()).await?;
-        tx.commit().await?;
-        self.committed(entry);
-        Ok(seq)
+    fn memo(&self) -> &Memo {
+        &self.memo
+    }
+}
+
+/// A connection an entry's statements run on.
+pub(super) trait Conn {
+    async fn fetch_int(&mut self, statement: &Statement) -> Result<Option<i64>, StoreError>;
+    async fn execute(&mut self, statement: &Statement) -> Result<(), StoreError>;
+    async fn webhooks_enabled(&mut self) -> Result<bool, StoreError>;
+    /// A record with more to it than one statement (`records::needs_more`).
+    async fn write_other(
+        &mut self,
+        room_id: &str,
+        at: Timestamp,
+        record: &Record,
+    ) -> Result<(), StoreError>;
+}
+
+impl Conn for AnyConnection {
+    async fn fetch_int(&mut self, statement: &Statement) -> Result<Option<i64>, StoreError> {
+        statement.fetch_int(self).await.map_err(write_error)
     }
 
-    fn known(&self) -> Known {
-        Known {
-            webhooks: self.memo.webhooks(),
-            ..Known::default()
-        }
+    async fn execute(&mut self, statement: &Statement) -> Result<(), StoreError> {
+        statement.execute(self).await.map_err(write_error)?;
+        Ok(())
     }
 
-    /// What the memo must forget once `entry` is in: its revocations.
-    fn committed(&self, entry: &Entry) {
-        for record in &entry.records {
-            if let Record::Revoked { invitation_id } = record {
-                self.memo.forget_invitation(invitation_id);
-            }
-        }
+    async fn webhooks_enabled(&mut self) -> Result<bool, StoreError> {
+        outbox::webhooks_enabled(self).await
+    }
+
+    async fn write_other(
+        &mut self,
+        room_id: &str,
+        at: Timestamp,
+        record: &Record,
+    ) -> Result<(), StoreError> {
+        records::write_other(self, room_id, at, record).await
     }
 }
 
 /// What a transaction has already checked, so a batch asks each thing once:
 /// every statement is a round trip (to sqlx's SQLite thread, or to Postgres).
-#[derive(Default)]
-struct Known {
+pub(super) struct Known {
     /// Rooms whose epoch this transaction has checked (and, on Postgres, locked).
     fenced: Vec<(String, Fence)>,
     /// Whether webhooks are enabled, once read (or remembered: `Memo`).
@@ -210,6 +265,13 @@ struct Known {
 }
 
 impl Known {
+    pub(super) fn new(memo: &Memo) -> Known {
+        Known {
+            fenced: Vec::new(),
+            webhooks: memo.webhooks(),
+        }
+    }
+
     /// The epoch `entry`'s journal insert must check: the first append of a
     /// room in a transaction checks it inside the insert, no round trip of
     /// its own; the room's later appends in it need not.
@@ -242,8 +304,8 @@ fn journal_statement(
 
 /// Appends the entry at its room's next sequence number, with its records and the
 /// webhook events they make (SPEC §6.2: in the same transaction, none is lost).
-async fn write(
-    conn: &mut AnyConnection,
+pub(super) async fn write(
+    conn: &mut impl Conn,
     backend: Backend,
     entry: &Entry,
     known: &mut Known,
@@ -257,10 +319,8 @@ async fn write(
             .all(|step| matches!(step, Step::Run(s) if !s.is_alone()));
     let seq = if one_statement {
         let events = outbox::event_statements(&entry.room_id, entry.at, events, false)?;
-        composed(entry, check, &steps, &events)?
-            .fetch_int(conn)
-            .await
-            .map_err(write_error)?
+        conn.fetch_int(&composed(entry, check, &steps, &events)?)
+            .await?
     } else {
         one_by_one(conn, backend, entry, check, &steps, events, known).await?
     };
@@ -305,7 +365,7 @@ fn composed(
 /// to sqlx's thread rather than a wait on a socket, and for records that need
 /// more than one statement.
 async fn one_by_one(
-    conn: &mut AnyConnection,
+    conn: &mut impl Conn,
     backend: Backend,
     entry: &Entry,
     check: Option<Fence>,
@@ -320,31 +380,22 @@ async fn one_by_one(
     };
     // The first statement writes, so SQLite takes the write lock before
     // reading MAX(seq): no stale-snapshot upgrade failure under WAL.
-    let Some(seq) = journal_statement(journal, entry, check)?
-        .fetch_int(conn)
-        .await
-        .map_err(write_error)?
+    let Some(seq) = conn
+        .fetch_int(&journal_statement(journal, entry, check)?)
+        .await?
     else {
         return Ok(None);
     };
     for step in steps {
         match step {
-            Step::Run(statement) => {
-                statement
-                    .prefixed(LATEST)
-                    .execute(conn)
-                    .await
-                    .map_err(write_error)?;
-            }
-            Step::Other(record) => {
-                records::write_other(conn, &entry.room_id, entry.at, record).await?;
-            }
+            Step::Run(statement) => conn.execute(&statement.prefixed(LATEST)).await?,
+            Step::Other(record) => conn.write_other(&entry.room_id, entry.at, record).await?,
         }
     }
     if !events.is_empty() {
         let on = match known.webhooks {
             Some(on) => on,
-            None => *known.webhooks.insert(outbox::webhooks_enabled(conn).await?),
+            None => *known.webhooks.insert(conn.webhooks_enabled().await?),
         };
         // The statements check the setting too; reading it once per
         // transaction spares a statement per event, and making them, when
@@ -352,7 +403,7 @@ async fn one_by_one(
         if on {
             let sqlite = backend == Backend::Sqlite;
             for statement in outbox::event_statements(&entry.room_id, entry.at, events, sqlite)? {
-                statement.prefixed(LATEST).execute(conn).await?;
+                conn.execute(&statement.prefixed(LATEST)).await?;
             }
         }
     }
@@ -367,12 +418,22 @@ mod tests {
 
     type Answer = oneshot::Receiver<Result<u64, StoreError>>;
 
-    /// The writer task's side of `store`, to commit a batch made by hand.
-    fn writer_of(store: &crate::store::Store) -> Writer {
-        Writer {
-            pool: store.writer.clone(),
-            backend: store.backend,
-            memo: store.memo.clone(),
+    /// Commits a batch made by hand as the store's own writer would: on a
+    /// SQLite file the journal thread's connection, else sqlx.
+    async fn commit_by_hand(place: &Place, store: &crate::store::Store, jobs: Vec<Job>) {
+        match &place.location {
+            crate::store::Location::Sqlite(dir) => {
+                let file = dir.join(crate::store::DB_FILE);
+                journal_thread::commit_on_new_connection(&file, &store.memo, jobs);
+            }
+            crate::store::Location::Postgres(_) => {
+                let mut writer = Writer {
+                    pool: store.writer.clone(),
+                    backend: store.backend,
+                    memo: store.memo.clone(),
+                };
+                commit(&mut writer, jobs).await;
+            }
         }
     }
 
@@ -443,7 +504,7 @@ mod tests {
         ]
         .into_iter()
         .unzip();
-        writer_of(&store).commit(jobs).await;
+        commit_by_hand(&place, &store, jobs).await;
         assert_eq!(
             answers(waiting).await,
             [Ok(1), Err(StoreError::NotOwner.to_string()), Ok(2)]
@@ -518,7 +579,7 @@ mod tests {
             .into_iter()
             .map(|(room, at)| tick(room, at))
             .unzip();
-        writer_of(&store).commit(jobs).await;
+        commit_by_hand(&place, &store, jobs).await;
         assert_eq!(
             answers(waiting).await,
             [Ok(1), Err("not found".to_owned()), Ok(1), Ok(2)],

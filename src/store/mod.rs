@@ -10,6 +10,7 @@ mod cluster;
 pub(crate) mod copy;
 mod group_commit;
 mod journal;
+mod journal_thread;
 mod memo;
 mod outbox;
 mod outcomes;
@@ -30,9 +31,9 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, Transaction};
 use sqlx::{ConnectOptions, Executor, Row};
 
 use crate::circle::Timestamp;
@@ -62,6 +63,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite journal thread's own connection (`journal_thread`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored JSON does not match: {0}")]
@@ -87,6 +91,10 @@ pub enum StoreError {
     /// The room's epoch moved on: another node took it over (SPEC §6.6).
     #[error("this node no longer owns the room")]
     NotOwner,
+    /// A record that needs more than statements reached the SQLite journal
+    /// thread, which hands such entries to sqlx: a bug, refused unwritten.
+    #[error("this journal connection does not write that record")]
+    NotHere,
     /// Claims of one room kept racing other nodes' claims.
     #[error("the room's ownership is contended")]
     Contended,
@@ -111,15 +119,17 @@ pub enum Backend {
 
 /// Handle to the store; cheap to clone (the pools are shared).
 ///
-/// Every write goes through `writer`, a pool of one connection: SQLite has
-/// one write lock, and writers that meet it on separate connections wait in
-/// its busy handler, which sleeps (1, 2, 5, 10 … ms). Queueing them in
-/// process instead cut the p99 of 1 000 arrivals/s by half or more
-/// (docs/benchmarks.md). Journal appends go through `appender`, which commits
-/// the appends of many rooms together on that connection. Reads use `pool` and
-/// run beside the writer (WAL). Postgres keeps the same shape: one writer per
-/// node numbers a room's journal without racing itself (several writers, one
-/// lane per room, measured no better on 2 cores: docs/benchmarks.md).
+/// Writes go through `writer`, a pool of one connection: SQLite has one write
+/// lock, and writers that meet it on separate connections wait in its busy
+/// handler, which sleeps (1, 2, 5, 10 … ms). Queueing them in process instead
+/// cut the p99 of 1 000 arrivals/s by half or more (docs/benchmarks.md).
+/// Journal appends, most of the writes, go through `appender`, which commits
+/// the appends of many rooms together: on a SQLite file on a thread and
+/// connection of its own (`journal_thread`: the one other writer, so the busy
+/// handler is rarely met), else on `writer`. Reads use `pool` and run beside
+/// the writers (WAL). Postgres keeps the same shape: one writer per node
+/// numbers a room's journal without racing itself (several writers, one lane
+/// per room, measured no better on 2 cores: docs/benchmarks.md).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
@@ -138,22 +148,23 @@ impl Store {
     /// Opens the store at `location` and migrates it.
     pub async fn open_at(location: &Location) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let (url, backend, readers) = match location {
+        let (url, backend, file) = match location {
             Location::Sqlite(data_dir) => {
                 tokio::fs::create_dir_all(data_dir).await?;
+                let file = data_dir.join(DB_FILE);
                 // sqlx builds the URL, escaping what a path may hold (`?`, `#`).
                 let url = SqliteConnectOptions::new()
-                    .filename(data_dir.join(DB_FILE))
+                    .filename(&file)
                     .create_if_missing(true)
                     .to_url_lossy()
                     .to_string();
-                (url, Backend::Sqlite, 8)
+                (url, Backend::Sqlite, Some(file))
             }
-            Location::Postgres(url) => (url.clone(), Backend::Postgres, 8),
+            Location::Postgres(url) => (url.clone(), Backend::Postgres, None),
         };
         let writer = pool_options(backend, 1).connect(&url).await?;
-        let pool = pool_options(backend, readers).connect(&url).await?;
-        Store::migrated(pool, writer, backend).await
+        let pool = pool_options(backend, READERS).connect(&url).await?;
+        Store::migrated(pool, writer, backend, file).await
     }
 
     /// A private in-memory store, for tests.
@@ -167,13 +178,16 @@ impl Store {
             .max_lifetime(None)
             .connect("sqlite::memory:")
             .await?;
-        Store::migrated(pool.clone(), pool, Backend::Sqlite).await
+        Store::migrated(pool.clone(), pool, Backend::Sqlite, None).await
     }
 
+    /// `sqlite_file`: the SQLite file, which the journal thread opens too
+    /// (an in-memory database cannot be opened twice: its appends go through sqlx).
     async fn migrated(
         pool: AnyPool,
         writer: AnyPool,
         backend: Backend,
+        sqlite_file: Option<std::path::PathBuf>,
     ) -> Result<Store, StoreError> {
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -181,7 +195,7 @@ impl Store {
         };
         migrator.run(&writer).await?;
         let memo = Memo::new(backend == Backend::Sqlite);
-        let appender = Appender::start(writer.clone(), backend, memo.clone());
+        let appender = Appender::start(writer.clone(), backend, memo.clone(), sqlite_file).await?;
         Ok(Store {
             pool,
             writer,
@@ -196,6 +210,11 @@ impl Store {
         self.backend
     }
 
+    /// A write transaction (`begin_write`).
+    async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        begin_write(&self.writer, self.backend).await
+    }
+
     /// Closes every connection; waits for running queries to finish.
     pub async fn close(&self) {
         self.writer.close().await;
@@ -203,22 +222,40 @@ impl Store {
     }
 }
 
+/// Read connections per store.
+const READERS: u32 = 8;
+
+/// Every SQLite connection's settings, sqlx's and the journal thread's.
+/// WAL lets readers (exports, API) run beside the room tasks' writes;
+/// NORMAL is durable across process crashes in WAL mode.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Begins a write transaction on `writer`. On SQLite the write lock is taken
+/// at BEGIN (IMMEDIATE): the journal thread writes on a connection of its
+/// own, and a transaction that read first would fail at its first write
+/// after that thread's commit (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+async fn begin_write(
+    writer: &AnyPool,
+    backend: Backend,
+) -> Result<Transaction<'static, Any>, StoreError> {
+    Ok(match backend {
+        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => writer.begin().await?,
+    })
+}
+
 /// Pool options with the per-connection settings of `backend`.
 fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new().max_connections(max);
     match backend {
-        // WAL lets readers (exports, API) run beside the room tasks' writes;
-        // NORMAL is durable across process crashes in WAL mode. sqlx's Any
-        // driver takes SQLite options from the URL only, so they are set here.
+        // sqlx's Any driver takes SQLite options from the URL only, so they
+        // are set here.
         // An in-process connection cannot go stale, so no ping on every
         // acquire: that was one more round trip to sqlx's thread per query.
         Backend::Sqlite => options.test_before_acquire(false).after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                )
-                .await?;
+                conn.execute(SQLITE_PRAGMAS).await?;
                 Ok(())
             })
         }),

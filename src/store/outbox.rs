@@ -273,12 +273,15 @@ pub(super) async fn enqueue_event(
     insert_event(conn, room_id, (seq, ord), at, kind, data).await
 }
 
+/// 1 when webhooks are enabled, else 0.
+pub(super) const WEBHOOKS_ENABLED: &str =
+    "SELECT COUNT(*) FROM webhook_settings WHERE id = 1 AND enabled";
+
 pub(super) async fn webhooks_enabled(conn: &mut AnyConnection) -> Result<bool, StoreError> {
     // `AND enabled` reads a boolean in both dialects (SQLite stores 0 or 1).
-    let enabled: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_settings WHERE id = 1 AND enabled")
-            .fetch_one(&mut *conn)
-            .await?;
+    let enabled: i64 = sqlx::query_scalar(WEBHOOKS_ENABLED)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(enabled > 0)
 }
 

@@ -255,7 +255,7 @@ impl Store {
         invitation_id: &str,
         set: &FeedbackSet,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let party = set
             .party
             .as_ref()
@@ -381,7 +381,7 @@ impl Store {
         change: &ItemChange,
         now: Timestamp,
     ) -> Result<Option<AgreementItemRow>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Write first (a no-op), so SQLite takes the write lock before reading.
         sqlx::query("UPDATE agreement_items SET idx = idx WHERE room_id = $1 AND idx = $2")
             .bind(room_id)
@@ -452,7 +452,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<(String, u32)>, StoreError> {
         let today = rfc3339(today)[..10].to_owned();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Claim the rows first (this write takes SQLite's write lock).
         let sql = item_sql!(
             "UPDATE agreement_items SET missed_notified = TRUE \

@@ -79,7 +79,7 @@ impl Store {
         invitations: &[InvitationRow],
         max_rooms: usize,
     ) -> Result<(), CreateError> {
-        let mut tx = self.writer.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.write_tx().await?;
         insert_room(&mut tx, room).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rooms")
             .fetch_one(&mut *tx)
@@ -123,7 +123,7 @@ impl Store {
         room_id: &str,
         rows: &[InvitationRow],
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for row in rows {
             // Insert first (takes the write lock), then look for a live seat holder.
             insert_invitation(&mut tx, row).await?;

@@ -113,6 +113,17 @@ pub(super) enum Step<'r> {
     Other(&'r Record),
 }
 
+/// Whether `record` needs more than statements of its own (`write_other`):
+/// reads, and writes outside the room's record.
+pub(super) fn needs_more(record: &Record) -> bool {
+    matches!(
+        record,
+        Record::Revoked { .. }
+            | Record::OutlineSaved { .. }
+            | Record::Agreement { is_final: true, .. }
+    )
+}
+
 /// How an entry's records are written, in order, `ord` being each one's place.
 /// A run of consent answers (one per item of the terms) is one statement.
 pub(super) fn plan<'r>(
@@ -137,12 +148,7 @@ pub(super) fn plan<'r>(
         if let Some(statement) = statement(room_id, ord, at, record)? {
             steps.push(Step::Run(statement));
         }
-        if matches!(
-            record,
-            Record::Revoked { .. }
-                | Record::OutlineSaved { .. }
-                | Record::Agreement { is_final: true, .. }
-        ) {
+        if needs_more(record) {
             steps.push(Step::Other(record));
         }
         first += 1;

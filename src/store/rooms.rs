@@ -130,7 +130,7 @@ impl Store {
         invitation_id: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         // Write first so SQLite takes the write lock up front (no stale-read
         // upgrade failure); a foreign room's jti rolls the write back below.
         let first = mark_revoked(&mut tx, room_id, invitation_id, at).await?;
@@ -184,7 +184,7 @@ impl Store {
     /// and records, in one transaction, with the webhook event `room.deleted`.
     /// `false` if there was no such room.
     pub async fn delete_room(&self, room_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         if room_in(&mut tx, room_id).await?.is_some() {
             // Placed after the room's last event: a receiver sees it last.
             super::outbox::enqueue_event(

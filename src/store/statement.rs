@@ -113,6 +113,31 @@ impl Statement {
         }
     }
 
+    /// The statement prepared (or taken from the cache) on the SQLite
+    /// journal thread's connection, each `$n` bound to its value.
+    pub(super) fn bound<'c>(
+        &self,
+        conn: &'c rusqlite::Connection,
+    ) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+        let mut prepared = conn.prepare_cached(&self.sql)?;
+        for index in 1..=prepared.parameter_count() {
+            let n = prepared
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok());
+            let value = n
+                .and_then(|n| self.values.get(n.checked_sub(1)?))
+                .ok_or(StoreError::OutOfRange("statement parameter"))?;
+            match value {
+                Value::Int(v) => prepared.raw_bind_parameter(index, v)?,
+                Value::Text(v) => prepared.raw_bind_parameter(index, v.as_str())?,
+                Value::Bool(v) => prepared.raw_bind_parameter(index, v)?,
+                Value::Null => prepared.raw_bind_parameter(index, rusqlite::types::Null)?,
+            }
+        }
+        Ok(prepared)
+    }
+
     /// Appends the SQL to `out` with each `$n` renumbered `$(n + offset)`.
     fn write_renumbered(&self, out: &mut String, offset: usize) -> Result<(), StoreError> {
         let mut rest = self.sql.as_ref();
