@@ -97,10 +97,31 @@ pub(super) struct Job {
     done: oneshot::Sender<Result<u64, StoreError>>,
 }
 
-/// The sending side; cheap to clone. The writer ends when every clone is gone.
+/// What the writer receives: appends, or the request to close.
+pub(super) enum Msg {
+    Append(Job),
+    /// Commit what came before, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// The appends received before a close, and the close's answer if asked.
+/// Appends after a close are dropped: their rooms get `Closed`.
+pub(super) fn split(msgs: &mut Vec<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
+    let mut jobs = Vec::with_capacity(msgs.len());
+    for msg in msgs.drain(..) {
+        match msg {
+            Msg::Append(job) => jobs.push(job),
+            Msg::Close(answer) => return (jobs, Some(answer)),
+        }
+    }
+    (jobs, None)
+}
+
+/// The sending side; cheap to clone. The writer ends when every clone is
+/// gone, or when closed.
 #[derive(Clone, Debug)]
 pub(super) struct Appender {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Msg>,
 }
 
 impl Appender {
@@ -132,10 +153,19 @@ impl Appender {
     pub(super) async fn append(&self, entry: Entry) -> Result<u64, StoreError> {
         let (done, committed) = oneshot::channel();
         self.jobs
-            .send(Job { entry, done })
+            .send(Msg::Append(Job { entry, done }))
             .await
             .map_err(|_| StoreError::Closed)?;
         committed.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Commits what is queued, then closes the writer's connection; later
+    /// appends fail with `Closed`.
+    pub(super) async fn close(&self) {
+        let (answer, closed) = oneshot::channel();
+        if self.jobs.send(Msg::Close(answer)).await.is_ok() {
+            let _ = closed.await;
+        }
     }
 }
 
@@ -192,11 +222,18 @@ pub(super) struct Writer {
     memo: Memo,
 }
 
-async fn run(mut writer: Writer, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
-        commit(&mut writer, std::mem::take(&mut batch)).await;
+async fn run(mut writer: Writer, mut queue: mpsc::Receiver<Msg>) {
+    let mut msgs = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut msgs, MAX_BATCH).await > 0 {
+        let (batch, close) = split(&mut msgs);
+        if !batch.is_empty() {
+            metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
+            commit(&mut writer, batch).await;
+        }
+        if let Some(answer) = close {
+            let _ = answer.send(());
+            return;
+        }
     }
 }
 
@@ -587,6 +624,21 @@ mod tests {
         );
         assert_eq!(journal_times(&store, "r1").await, [10, 13]);
         assert_eq!(store.journal("r2").await.unwrap().len(), 1);
+    }
+
+    on_both_backends!(closing_commits_what_was_queued_and_refuses_what_comes_after);
+    async fn closing_commits_what_was_queued_and_refuses_what_comes_after(place: Place) {
+        let store = place.open().await;
+        store.create_room(&room_row("r1", 1)).await.unwrap();
+        let tick = crate::circle::Input::Tick;
+        let queued = store.append("r1", Timestamp(10), &tick, &[]);
+        let (seq, ()) = tokio::join!(queued, store.close());
+        assert_eq!(seq.unwrap(), 1);
+        let after = store.append("r1", Timestamp(11), &tick, &[]).await;
+        assert!(matches!(after, Err(StoreError::Closed)), "{after:?}");
+        drop(store);
+        let reopened = place.open().await;
+        assert_eq!(journal_times(&reopened, "r1").await, [10]);
     }
 
     on_both_backends!(multi_thread: concurrent_rooms_keep_their_own_order);

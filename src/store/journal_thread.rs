@@ -20,7 +20,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::group_commit::{
-    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Transact, Writer, commit, write,
+    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Msg, Transact, Writer, commit, split, write,
 };
 use super::memo::Memo;
 use super::statement::Statement;
@@ -33,7 +33,7 @@ use crate::circle::{Record, Timestamp};
 pub(super) async fn start(
     file: &Path,
     fallback: Writer,
-    queue: mpsc::Receiver<Job>,
+    queue: mpsc::Receiver<Msg>,
 ) -> Result<(), StoreError> {
     let file = file.to_path_buf();
     let runtime = Handle::current();
@@ -61,20 +61,27 @@ fn open(file: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn run(mut direct: Direct, mut fallback: Writer, runtime: &Handle, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
-        metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
-        let jobs = std::mem::take(&mut batch);
-        let by_sqlx = jobs
-            .iter()
-            .any(|job| job.entry.records.iter().any(super::records::needs_more));
-        if by_sqlx {
-            runtime.block_on(commit(&mut fallback, jobs));
-        } else if at_once(commit(&mut direct, jobs)).is_err() {
-            // Unreachable: nothing of `Direct` waits. The jobs went with the
-            // future, which answers their rooms `Closed`: they stop and reload.
-            tracing::error!("a direct journal commit waited; its entries are refused");
+fn run(mut direct: Direct, mut fallback: Writer, runtime: &Handle, mut queue: mpsc::Receiver<Msg>) {
+    let mut msgs = Vec::with_capacity(MAX_BATCH);
+    while queue.blocking_recv_many(&mut msgs, MAX_BATCH) > 0 {
+        let (jobs, close) = split(&mut msgs);
+        if !jobs.is_empty() {
+            metrics::histogram!(BATCH_METRIC).record(jobs.len() as f64);
+            let by_sqlx = jobs
+                .iter()
+                .any(|job| job.entry.records.iter().any(super::records::needs_more));
+            if by_sqlx {
+                runtime.block_on(commit(&mut fallback, jobs));
+            } else if at_once(commit(&mut direct, jobs)).is_err() {
+                // Unreachable: nothing of `Direct` waits. The jobs went with the
+                // future, which answers their rooms `Closed`: they stop and reload.
+                tracing::error!("a direct journal commit waited; its entries are refused");
+            }
+        }
+        if let Some(answer) = close {
+            drop(direct);
+            let _ = answer.send(());
+            return;
         }
     }
 }

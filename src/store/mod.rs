@@ -215,8 +215,10 @@ impl Store {
         begin_write(&self.writer, self.backend).await
     }
 
-    /// Closes every connection; waits for running queries to finish.
+    /// Closes every connection; waits for running queries and queued
+    /// journal appends to finish. Later calls fail.
     pub async fn close(&self) {
+        self.appender.close().await;
         self.writer.close().await;
         self.pool.close().await;
     }
