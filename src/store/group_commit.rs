@@ -141,7 +141,7 @@ impl Appender {
             memo,
         };
         match sqlite_file {
-            Some(file) => journal_thread::start(&file, writer, queue).await?,
+            Some(file) => journal_thread::start(file, writer, queue).await?,
             None => {
                 tokio::spawn(run(writer, queue));
             }
@@ -293,7 +293,8 @@ impl Conn for AnyConnection {
 }
 
 /// What a transaction has already checked, so a batch asks each thing once:
-/// every statement is a round trip (to sqlx's SQLite thread, or to Postgres).
+/// every statement costs a round trip (to Postgres, or to sqlx's SQLite thread)
+/// or at least a call.
 pub(super) struct Known {
     /// Rooms whose epoch this transaction has checked (and, on Postgres, locked).
     fenced: Vec<(String, Fence)>,

@@ -11,7 +11,7 @@
 //! lock at BEGIN (`begin_write`).
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
@@ -31,11 +31,10 @@ use crate::circle::{Record, Timestamp};
 /// until every sender is gone. `fallback` writes the batches this thread
 /// cannot, on the current tokio runtime.
 pub(super) async fn start(
-    file: &Path,
+    file: PathBuf,
     fallback: Writer,
     queue: mpsc::Receiver<Msg>,
 ) -> Result<(), StoreError> {
-    let file = file.to_path_buf();
     let runtime = Handle::current();
     let (opened, ready) = oneshot::channel();
     std::thread::Builder::new()

@@ -131,8 +131,7 @@ impl Store {
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        // Write first so SQLite takes the write lock up front (no stale-read
-        // upgrade failure); a foreign room's jti rolls the write back below.
+        // A foreign room's jti rolls this write back below.
         let first = mark_revoked(&mut tx, room_id, invitation_id, at).await?;
         let owner: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT room_id, party FROM invitations WHERE id = $1")
