@@ -14,15 +14,18 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::group_commit::{
-    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Msg, Transact, Writer, commit, split, write,
+    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Msg, Transact, Writer, commit, split, take_queued,
+    write,
 };
 use super::memo::Memo;
+use super::pace::Pace;
 use super::statement::Statement;
 use super::{Backend, SQLITE_PRAGMAS, StoreError, outbox};
 use crate::circle::{Record, Timestamp};
@@ -62,8 +65,15 @@ fn open(file: &Path) -> Result<Connection, StoreError> {
 
 fn run(mut direct: Direct, mut fallback: Writer, runtime: &Handle, mut queue: mpsc::Receiver<Msg>) {
     let mut msgs = Vec::with_capacity(MAX_BATCH);
+    let mut pace = Pace::default();
     while queue.blocking_recv_many(&mut msgs, MAX_BATCH) > 0 {
+        let wait = pace.wait(msgs.len(), MAX_BATCH, Instant::now());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+            take_queued(&mut queue, &mut msgs);
+        }
         let (jobs, close) = split(&mut msgs);
+        pace.started(Instant::now(), jobs.len());
         if !jobs.is_empty() {
             metrics::histogram!(BATCH_METRIC).record(jobs.len() as f64);
             let by_sqlx = jobs

@@ -15,6 +15,7 @@ mod memo;
 mod outbox;
 mod outcomes;
 mod outlines;
+mod pace;
 mod programs;
 mod records;
 mod rooms;
