@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 /// The longest an append waits for others to share its commit: well under
-/// what a person notices, and a fifth of SPEC §9's p99 for an arrival.
+/// what a person notices, and a tenth of SPEC §9's p99 for an arrival.
 pub(super) const SPACING: Duration = Duration::from_millis(5);
 
 /// The writer's last commit: when it started and how many appends it held.
