@@ -120,14 +120,22 @@ pub(super) fn split(msgs: &mut Vec<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()
     (jobs, None)
 }
 
-/// Adds what is queued to `msgs`, up to a batch, without waiting.
-pub(super) fn take_queued(queue: &mut mpsc::Receiver<Msg>, msgs: &mut Vec<Msg>) {
+/// The next commit, once the writer has waited as `pace` says: `msgs` and
+/// what queued meanwhile (up to a batch), split at a close (`split`).
+pub(super) fn next_batch(
+    queue: &mut mpsc::Receiver<Msg>,
+    msgs: &mut Vec<Msg>,
+    pace: &mut Pace,
+) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
     while msgs.len() < MAX_BATCH {
         match queue.try_recv() {
             Ok(msg) => msgs.push(msg),
             Err(_) => break,
         }
     }
+    let (jobs, close) = split(msgs);
+    pace.started(Instant::now(), jobs.len());
+    (jobs, close)
 }
 
 /// The sending side; cheap to clone. The writer ends when every clone is
@@ -239,13 +247,11 @@ async fn run(mut writer: Writer, mut queue: mpsc::Receiver<Msg>) {
     let mut msgs = Vec::with_capacity(MAX_BATCH);
     let mut pace = Pace::default();
     while queue.recv_many(&mut msgs, MAX_BATCH).await > 0 {
-        let wait = pace.wait(msgs.len(), MAX_BATCH, Instant::now());
+        let wait = pace.wait(msgs.len(), Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
-            take_queued(&mut queue, &mut msgs);
         }
-        let (batch, close) = split(&mut msgs);
-        pace.started(Instant::now(), batch.len());
+        let (batch, close) = next_batch(&mut queue, &mut msgs, &mut pace);
         if !batch.is_empty() {
             metrics::histogram!(BATCH_METRIC).record(batch.len() as f64);
             commit(&mut writer, batch).await;

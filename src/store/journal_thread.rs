@@ -21,8 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::group_commit::{
-    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Msg, Transact, Writer, commit, split, take_queued,
-    write,
+    BATCH_METRIC, Conn, Job, Known, MAX_BATCH, Msg, Transact, Writer, commit, next_batch, write,
 };
 use super::memo::Memo;
 use super::pace::Pace;
@@ -67,13 +66,11 @@ fn run(mut direct: Direct, mut fallback: Writer, runtime: &Handle, mut queue: mp
     let mut msgs = Vec::with_capacity(MAX_BATCH);
     let mut pace = Pace::default();
     while queue.blocking_recv_many(&mut msgs, MAX_BATCH) > 0 {
-        let wait = pace.wait(msgs.len(), MAX_BATCH, Instant::now());
+        let wait = pace.wait(msgs.len(), Instant::now());
         if !wait.is_zero() {
             std::thread::sleep(wait);
-            take_queued(&mut queue, &mut msgs);
         }
-        let (jobs, close) = split(&mut msgs);
-        pace.started(Instant::now(), jobs.len());
+        let (jobs, close) = next_batch(&mut queue, &mut msgs, &mut pace);
         if !jobs.is_empty() {
             metrics::histogram!(BATCH_METRIC).record(jobs.len() as f64);
             let by_sqlx = jobs

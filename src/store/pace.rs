@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::group_commit::MAX_BATCH;
+
 /// The longest an append waits for others to share its commit: well under
 /// what a person notices, and a tenth of SPEC §9's p99 for an arrival.
 pub(super) const SPACING: Duration = Duration::from_millis(5);
@@ -21,10 +23,10 @@ pub(super) struct Pace {
 
 impl Pace {
     /// How long to wait, at `now`, before committing the `queued` appends
-    /// (at most `max` fit in one commit).
-    pub(super) fn wait(&self, queued: usize, max: usize, now: Instant) -> Duration {
+    /// (a full batch goes at once).
+    pub(super) fn wait(&self, queued: usize, now: Instant) -> Duration {
         match self.last {
-            Some((started, size)) if size > 1 && queued < max => {
+            Some((started, size)) if size > 1 && queued < MAX_BATCH => {
                 (started + SPACING).saturating_duration_since(now)
             }
             _ => Duration::ZERO,
@@ -41,17 +43,15 @@ impl Pace {
 mod tests {
     use super::*;
 
-    const MAX: usize = 256;
-
     #[test]
     fn a_lone_append_commits_at_once() {
         let t0 = Instant::now();
         let mut pace = Pace::default();
-        assert_eq!(pace.wait(1, MAX, t0), Duration::ZERO);
+        assert_eq!(pace.wait(1, t0), Duration::ZERO);
         pace.started(t0, 1);
         // One append after another, as one room (or a test) sends them.
         let soon = t0 + Duration::from_millis(1);
-        assert_eq!(pace.wait(1, MAX, soon), Duration::ZERO);
+        assert_eq!(pace.wait(1, soon), Duration::ZERO);
     }
 
     #[test]
@@ -60,12 +60,12 @@ mod tests {
         let mut pace = Pace::default();
         pace.started(t0, 3);
         let now = t0 + Duration::from_millis(2);
-        assert_eq!(pace.wait(1, MAX, now), SPACING - Duration::from_millis(2));
+        assert_eq!(pace.wait(1, now), SPACING - Duration::from_millis(2));
         // Past the spacing, or with a full batch, nothing to wait for.
-        assert_eq!(pace.wait(1, MAX, t0 + SPACING * 2), Duration::ZERO);
-        assert_eq!(pace.wait(MAX, MAX, now), Duration::ZERO);
+        assert_eq!(pace.wait(1, t0 + SPACING * 2), Duration::ZERO);
+        assert_eq!(pace.wait(MAX_BATCH, now), Duration::ZERO);
         // A commit of one ends the spacing: the burst is over.
         pace.started(now, 1);
-        assert_eq!(pace.wait(1, MAX, now), Duration::ZERO);
+        assert_eq!(pace.wait(1, now), Duration::ZERO);
     }
 }
