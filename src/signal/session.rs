@@ -55,7 +55,7 @@ pub enum WriteFrame {
 
 pub async fn run<S, R>(app: Arc<App>, sink: S, mut stream: R)
 where
-    S: Sink<WriteFrame> + Unpin + Send + 'static,
+    S: Sink<WriteFrame> + Unpin,
     R: Stream<Item = InFrame> + Unpin,
 {
     let limits = &app.config.limits;
@@ -65,18 +65,24 @@ where
         frames: frames.clone(),
         drop_now: drop_now.clone(),
     };
-    let writer = tokio::spawn(write_loop(sink, queue, drop_now, app.shutdown.clone()));
-
-    let ending = match arrive(&app, &mut stream, outbound).await {
-        Ok((room, session)) => {
-            let ending = read_loop(&app, &mut stream, &frames, &room, session).await;
-            let _ = room.send(RoomMsg::Disconnect { session }).await;
-            ending
-        }
-        Err(ending) => ending,
+    // Reading and writing share the session's task: a task of its own for
+    // the writer cost a spawn per connection and a wake of another task for
+    // every frame the room sends (docs/benchmarks.md).
+    let writer = write_loop(sink, queue, drop_now, app.shutdown.clone());
+    let reader = async {
+        let ending = match arrive(&app, &mut stream, outbound).await {
+            Ok((room, session)) => {
+                let ending = read_loop(&app, &mut stream, &frames, &room, session).await;
+                let _ = room.send(RoomMsg::Disconnect { session }).await;
+                ending
+            }
+            Err(ending) => ending,
+        };
+        // The writer ends once the room's copy of the queue is gone too.
+        drop(frames);
+        ending
     };
-    drop(frames);
-    let _ = writer.await;
+    let (ending, ()) = tokio::join!(reader, writer);
     if ending == Ending::ByUs {
         // Finish the closing handshake: read on until the client's close, so
         // our close frame is not lost to a reset of a connection with unread data.
