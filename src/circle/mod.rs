@@ -18,6 +18,7 @@ mod outline;
 mod output;
 mod room;
 mod script;
+mod shown;
 mod standard;
 mod stepping_out;
 mod summary;

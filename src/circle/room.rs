@@ -9,6 +9,7 @@ use super::command::{Command, Input};
 use super::feedback::offers_feedback;
 use super::floor::Floor;
 use super::output::{AgreementCopy, AttendanceEvent, EndReason, Notice, Output, Record, Refusal};
+use super::shown::Shown;
 use super::types::{
     CaucusId, Invitation, MediaKind, PersonId, Phase, Role, SessionId, Settings, Timestamp,
 };
@@ -155,6 +156,8 @@ pub struct Room {
     /// The gates the media layer was last told are open.
     pub(super) open_gates: BTreeSet<(PersonId, PersonId, MediaKind)>,
     pub(super) outputs: VecDeque<Output>,
+    /// What each session was last shown (not compared: see `Shown`).
+    pub(super) shown: Shown,
 }
 
 impl Room {
@@ -179,7 +182,15 @@ impl Room {
             revoked: BTreeSet::new(),
             open_gates: BTreeSet::new(),
             outputs: VecDeque::new(),
+            shown: Shown::default(),
         }
+    }
+
+    /// Spaces each session's views at least `spacing_ms` apart while changes
+    /// come faster (`Shown`); without it every change is shown at once.
+    pub fn with_view_spacing(mut self, spacing_ms: u64) -> Room {
+        self.shown.set_spacing(spacing_ms);
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -222,12 +233,20 @@ impl Room {
             Link::Grace { until } => Some(until),
             _ => None,
         });
-        grace.chain(self.floor.timer_deadline()).min()
+        grace
+            .chain(self.floor.timer_deadline())
+            .chain(self.shown.next_due())
+            .min()
     }
 
     /// The one entry point. A refused input changes nothing and outputs nothing.
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<Accepted, Refusal> {
         self.now = self.now.max(now);
+        let (actor, tick) = match &input {
+            Input::Command { session, .. } => (Some(*session), false),
+            Input::Tick => (None, true),
+            _ => (None, false),
+        };
         let accepted = match input {
             Input::Invite { invitation } => self.invite(invitation)?,
             Input::Arrive { invitation } => self.arrive(invitation)?,
@@ -240,7 +259,9 @@ impl Room {
         if accepted.journal {
             self.follow_interpreters();
             self.refresh_gates();
-            self.broadcast_views();
+            self.show_views(actor.or(accepted.session));
+        } else if tick {
+            self.show_due_views();
         }
         Ok(accepted)
     }
@@ -445,17 +466,43 @@ impl Room {
         self.attendance(id, event);
     }
 
-    fn broadcast_views(&mut self) {
-        let online: Vec<(PersonId, SessionId)> = self
+    /// After a change: each online person's view, if it changed, unless it
+    /// waits (`Shown::holds_back`); `actor`, who made the change, never waits.
+    fn show_views(&mut self, actor: Option<SessionId>) {
+        let sessions = &self.sessions;
+        self.shown.keep_only(|s| sessions.contains_key(s));
+        let online: Vec<(PersonId, SessionId, Stage)> = self
             .people
             .values()
-            .filter_map(|p| p.session().map(|s| (p.id, s)))
+            .filter_map(|p| p.session().map(|s| (p.id, s, p.stage)))
             .collect();
-        for (id, session) in online {
-            let view = Box::new(self.view_for(id));
+        for (id, session, stage) in online {
+            if Some(session) != actor && self.shown.holds_back(session, stage, self.now) {
+                continue;
+            }
+            self.show(id, session);
+        }
+    }
+
+    /// The views that waited and whose time has come.
+    fn show_due_views(&mut self) {
+        let sessions = &self.sessions;
+        self.shown.keep_only(|s| sessions.contains_key(s));
+        for session in self.shown.due(self.now) {
+            if let Some(&id) = self.sessions.get(&session) {
+                self.show(id, session);
+            }
+        }
+    }
+
+    fn show(&mut self, id: PersonId, session: SessionId) {
+        let view = self.view_for(id);
+        if let Some(view) = self.shown.changed(session, view, self.now) {
             self.outputs.push_back(Output::Send {
                 to: session,
-                notice: Notice::State { view },
+                notice: Notice::State {
+                    view: Box::new(view),
+                },
             });
         }
     }

@@ -257,7 +257,11 @@ impl Rooms {
             Claim::Elsewhere { public_url, .. } => return Err(RoomsError::Elsewhere(public_url)),
         };
         let room = self
-            .rebuild(room_id, fence, Room::new(row.settings, row.phase))
+            .rebuild(
+                room_id,
+                fence,
+                Room::new(row.settings, row.phase).with_view_spacing(task::VIEW_SPACING_MS),
+            )
             .await?;
         let sfu = Sfu::new(self.media.clone()).await?;
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);

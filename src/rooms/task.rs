@@ -9,9 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::media::RoomMedia;
 use super::{OutFrame, Outbound, RoomMsg, Slot};
-use crate::circle::{
-    Accepted, FEEDBACK_SCALE, Input, Notice, Output, Refusal, Room, SessionId, Timestamp,
-};
+use crate::circle::{Accepted, FEEDBACK_SCALE, Input, Output, Refusal, Room, SessionId, Timestamp};
 use crate::signal::wire::{Control, FeedbackOffer, control_json, error_json, notice_json};
 use crate::store::{Fence, Store, StoreError};
 
@@ -32,12 +30,6 @@ pub(super) struct RoomTask {
     store: Store,
     /// Each live session's outbound queue.
     sessions: HashMap<SessionId, Outbound>,
-    /// The last `state` sent to each session. The room renders everyone's view
-    /// after every change; a view that did not change (a lobby member's, while
-    /// others arrive) is not sent again: `state` comes "after every change the
-    /// person can see" (docs/protocol.md), and resending it made each arrival
-    /// cost a write to every session of the room.
-    last_state: HashMap<SessionId, String>,
     rx: mpsc::Receiver<RoomMsg>,
     shutdown: watch::Receiver<bool>,
     /// The room's SFU and the peer links of the people in the circle.
@@ -58,6 +50,10 @@ pub(super) struct Rest {
     /// How long it waits with nobody connected and nothing due.
     pub after: Duration,
 }
+
+/// Least time between two `state`s to one session while changes come fast
+/// (`circle::Room::with_view_spacing`; docs/decisions.md).
+pub(super) const VIEW_SPACING_MS: u64 = 100;
 
 /// Message taken by the room task → its gate changes applied (the store write
 /// of the journal entry comes between).
@@ -82,7 +78,6 @@ impl RoomTask {
             room,
             store,
             sessions: HashMap::new(),
-            last_state: HashMap::new(),
             rx,
             shutdown,
             media,
@@ -351,17 +346,9 @@ impl RoomTask {
                 self.send_frame(to, OutFrame::Text(text));
             }
             match output {
+                // The room sends a `state` only when the view changed (`Shown`).
                 Output::Send { to, notice } => {
-                    let text = notice_json(&notice);
-                    if matches!(notice, Notice::State { .. }) {
-                        if self.last_state.get(&to) == Some(&text) {
-                            continue;
-                        }
-                        if self.sessions.contains_key(&to) {
-                            self.last_state.insert(to, text.clone());
-                        }
-                    }
-                    self.send_frame(to, OutFrame::Text(text))
+                    self.send_frame(to, OutFrame::Text(notice_json(&notice)))
                 }
                 Output::End {
                     session,
@@ -478,7 +465,6 @@ impl RoomTask {
 
     fn forget(&mut self, session: SessionId) {
         self.sessions.remove(&session);
-        self.last_state.remove(&session);
     }
 }
 

@@ -14,6 +14,7 @@ mod outline;
 mod properties;
 mod purity;
 mod script;
+mod shown;
 mod stepping_out;
 mod summary;
 mod supporters;

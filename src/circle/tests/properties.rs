@@ -1,7 +1,7 @@
 //! Invariants over random sequences of arrivals, commands, lost connections
 //! and time: the promises of SPEC §3.6 hold whatever people do.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
@@ -415,6 +415,30 @@ fn settings(kind: RoomKind, outline: Option<Outline>) -> Settings {
     settings
 }
 
+/// The last `state` each session was sent.
+fn note_states(sim: &Sim, shown: &mut BTreeMap<SessionId, View>) {
+    for output in &sim.outputs {
+        if let Output::Send {
+            to,
+            notice: Notice::State { view },
+        } = output
+        {
+            shown.insert(*to, (**view).clone());
+        }
+    }
+}
+
+/// A view without the turn's time left, which changes as time passes alone.
+fn timeless(view: &View) -> View {
+    let mut view = view.clone();
+    if let View::Circle(circle) = &mut view
+        && let Some(turn) = &mut circle.turn
+    {
+        turn.remaining_ms = 0;
+    }
+    view
+}
+
 fn replay(sim: &Sim, settings: Settings) -> Room {
     let mut room = Room::new(settings, Phase::Open);
     for (at, input) in &sim.journal {
@@ -435,9 +459,11 @@ proptest! {
         started in any::<bool>(),
         outlined in proptest::option::weighted(0.8, valid_outline()),
         steps in proptest::collection::vec(step(), 1..80),
+        spacing in prop_oneof![Just(0u64), Just(100u64)],
     ) {
         // Outlines reach `next_step` more often when the room starts with one.
         let mut sim = Sim::with_settings(settings(kind, outlined.clone()), Phase::Open);
+        sim.room = sim.room.clone().with_view_spacing(spacing);
         for (name, seat, role, party) in CAST {
             sim.input(Input::Invite { invitation: invitation(name, seat, role, party) }).unwrap();
         }
@@ -469,10 +495,23 @@ proptest! {
             sim.keeper(Command::StartSession).unwrap();
         }
         let mut dead = BTreeSet::new();
+        let mut shown = BTreeMap::new();
         for step in &steps {
+            note_states(&sim, &mut shown);
             sim.take();
             run(&mut sim, step, &mut dead);
             check_invariants(&sim);
+        }
+        // Spaced or not, no one is left with a stale view once the spacing passed.
+        note_states(&sim, &mut shown);
+        sim.take();
+        sim.advance(spacing + 1);
+        note_states(&sim, &mut shown);
+        for person in sim.room.people() {
+            if let Some(session) = person.session() {
+                let last = shown.get(&session).map(timeless);
+                prop_assert_eq!(last, Some(timeless(&sim.room.view_for(person.id))));
+            }
         }
         // The journal rebuilds the room exactly (SPEC §7).
         let mut live = sim.room.clone();
