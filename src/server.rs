@@ -1,7 +1,7 @@
 //! The server: shared state, the HTTP router, and `serve` with graceful
 //! shutdown. `main.rs` only parses the command line and calls in here.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -249,20 +249,19 @@ pub async fn serve(
             let _ = stopped.wait_for(|stop| *stop).await;
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         });
-        axum_server::from_tcp_rustls(listener.into_std()?, rustls)?
+        let server = axum_server::from_tcp_rustls(listener.into_std()?, rustls)?
             .handle(handle)
-            .serve(service)
-            .await?;
+            .serve(service);
+        on_a_worker(server).await??;
     } else {
         // Small signalling frames must not wait for delayed acknowledgements.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await?;
+        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        });
+        on_a_worker(server.into_future()).await??;
     }
     // Stop accepting (done above), let every room drain its queued inputs
     // and end its sessions, stop the background work, and only then close
@@ -285,6 +284,18 @@ pub async fn serve(
     }
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Runs the accept loop as a task of the runtime. Awaited where it was called
+/// (`#[tokio::main]`'s `block_on`), it ran on the main thread, outside the
+/// workers: every accepted connection woke that thread and then a worker
+/// for the connection's task (docs/benchmarks.md).
+async fn on_a_worker<F, T>(server: F) -> anyhow::Result<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    Ok(tokio::spawn(server).await?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
