@@ -62,3 +62,30 @@ async fn leave_and_withdraw_consent_with_a_ref_get_ok_before_ended() {
     assert_eq!(closed, Closed::Code(1000));
     server.stop().await;
 }
+
+/// Views to people who did not act may wait a moment while changes come
+/// fast (docs/protocol.md, "When `state` comes"), but never for ever: with
+/// nothing else happening, the keeper's views still come to show everyone
+/// who arrived together. The room's own timer sends the views that waited.
+#[tokio::test]
+async fn a_keeper_watching_people_arrive_together_ends_with_all_of_them_in_view() {
+    let server = TestServer::start().await;
+    server.room("c1", RoomKind::Circle).await;
+    let mut keeper = server.arrive("c1", 1, Role::Keeper, None, "Kim").await;
+    for seat in 2..=7 {
+        let name = format!("P{seat}");
+        let _ = server
+            .arrive("c1", seat, Role::Participant, Some(Party::Community), &name)
+            .await;
+    }
+    let in_lobby = |view: &serde_json::Value| {
+        view["people"].as_array().map_or(0, |people| {
+            people.iter().filter(|p| p["presence"] == "lobby").count()
+        })
+    };
+    // `recv` fails the test if no message comes in time; it keeps the last view.
+    while in_lobby(&keeper.view) < 6 {
+        keeper.recv().await.expect("the keeper's views");
+    }
+    server.stop().await;
+}
