@@ -469,8 +469,7 @@ impl Room {
     /// After a change: each online person's view, if it changed, unless it
     /// waits (`Shown::holds_back`); `actor`, who made the change, never waits.
     fn show_views(&mut self, actor: Option<SessionId>) {
-        let sessions = &self.sessions;
-        self.shown.keep_only(|s| sessions.contains_key(s));
+        self.forget_ended_sessions();
         let online: Vec<(PersonId, SessionId, Stage)> = self
             .people
             .values()
@@ -486,13 +485,18 @@ impl Room {
 
     /// The views that waited and whose time has come.
     fn show_due_views(&mut self) {
-        let sessions = &self.sessions;
-        self.shown.keep_only(|s| sessions.contains_key(s));
+        self.forget_ended_sessions();
         for session in self.shown.due(self.now) {
             if let Some(&id) = self.sessions.get(&session) {
                 self.show(id, session);
             }
         }
+    }
+
+    /// A session that ended leaves nothing waiting behind (`next_deadline`).
+    fn forget_ended_sessions(&mut self) {
+        let sessions = &self.sessions;
+        self.shown.keep_only(|s| sessions.contains_key(s));
     }
 
     fn show(&mut self, id: PersonId, session: SessionId) {

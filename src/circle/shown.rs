@@ -65,23 +65,17 @@ impl Shown {
         view: View,
         now: Timestamp,
     ) -> Option<View> {
-        let last = Last {
-            view,
-            at: now,
-            due: false,
-        };
         match self.sessions.get_mut(&session) {
-            Some(shown) if shown.view == last.view => {
-                shown.due = false;
+            Some(last) if last.view == view => {
+                last.due = false;
                 None
             }
-            Some(shown) => {
-                let view = last.view.clone();
-                *shown = last;
-                Some(view)
-            }
-            None => {
-                let view = last.view.clone();
+            _ => {
+                let last = Last {
+                    view: view.clone(),
+                    at: now,
+                    due: false,
+                };
                 self.sessions.insert(session, last);
                 Some(view)
             }
