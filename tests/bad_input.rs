@@ -222,6 +222,12 @@ async fn malformed_messages_get_their_error_codes() {
             r#"{"type": "chat", "to": "circle", "text": "a", "text": "b"}"#,
             "duplicate_key",
         ),
+        // A key repeated deeper down is as ambiguous as one at the top.
+        (
+            r#"{"type": "consent", "version": "1", "answers": [{"item": "a", "item": "b", "accept": true}]}"#,
+            "duplicate_key",
+        ),
+        (r#"{"type": "pass"} {"type": "lock"}"#, "bad_message"),
         (
             r#"{"type": "hello", "v": 1, "token": "x"}"#,
             "already_authenticated",

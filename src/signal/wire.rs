@@ -1,7 +1,6 @@
 //! The wire format of `/ws` (docs/protocol.md): parsing client frames
 //! strictly, and the server's own control messages.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -138,43 +137,53 @@ impl WireError {
 /// fields are errors (SPEC §5.5); the `ref` a client chose comes back in
 /// the answer.
 pub fn parse_client(text: &str) -> Result<ClientMsg, WireError> {
-    serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| {
-        let message = e.to_string();
-        match message.strip_prefix("duplicate key `") {
-            Some(rest) => WireError::DuplicateKey(rest.split('`').next().unwrap_or("").to_owned()),
-            None => WireError::Malformed(message),
-        }
-    })?;
-    let mut value: Value =
-        serde_json::from_str(text).map_err(|e| WireError::Malformed(e.to_string()))?;
+    let mut value = parse_unique(text)?;
     let object = value.as_object_mut().ok_or(WireError::NotAnObject)?;
     let reference = match object.remove("ref") {
         None => None,
         Some(Value::Number(n)) => Some(n.as_u64().ok_or(WireError::BadReference)?),
         Some(_) => return Err(WireError::BadReference),
     };
-    let kind = match object.get("type") {
-        Some(Value::String(kind)) => kind.clone(),
+    let kind = match value.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
         _ => return Err(WireError::NotAnObject),
     };
     if kind == "hello" {
-        let hello: Hello = serde_json::from_value(value).map_err(field_error)?;
+        let hello = Hello::deserialize(value).map_err(field_error)?;
         return Ok(ClientMsg::Hello {
             v: hello.v,
             token: hello.token,
         });
     }
-    if MEDIA_TYPES.contains(&kind.as_str()) {
-        let msg: MediaMsg = serde_json::from_value(value.clone()).map_err(field_error)?;
+    if MEDIA_TYPES.contains(&kind) {
+        let msg = MediaMsg::deserialize(&value).map_err(field_error)?;
         reject_unknown_fields(&value, &msg)?;
         return Ok(ClientMsg::Media { msg, reference });
     }
-    if !COMMAND_TYPES.contains(&kind.as_str()) {
-        return Err(WireError::UnknownType(kind));
+    if !COMMAND_TYPES.contains(&kind) {
+        return Err(WireError::UnknownType(kind.to_owned()));
     }
-    let command: Command = serde_json::from_value(value.clone()).map_err(field_error)?;
+    let command = Command::deserialize(&value).map_err(field_error)?;
     reject_unknown_fields(&value, &command)?;
     Ok(ClientMsg::Command { command, reference })
+}
+
+/// The frame as a JSON value, read once; a repeated key anywhere is an error
+/// (`serde_json::Value` alone would keep the last one).
+fn parse_unique(text: &str) -> Result<Value, WireError> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    UniqueKeys
+        .deserialize(&mut reader)
+        .and_then(|value| reader.end().map(|()| value))
+        .map_err(|e| {
+            let message = e.to_string();
+            match message.strip_prefix("duplicate key `") {
+                Some(rest) => {
+                    WireError::DuplicateKey(rest.split('`').next().unwrap_or("").to_owned())
+                }
+                None => WireError::Malformed(message),
+            }
+        })
 }
 
 /// serde ignores extra fields on unit variants of a tagged enum
@@ -200,64 +209,65 @@ fn field_error(e: serde_json::Error) -> WireError {
     }
 }
 
-/// Walks a JSON document and fails on the first object with a repeated key;
-/// `serde_json::Value` would silently keep the last one.
-struct NoDuplicateKeys;
+/// Reads any JSON value as `serde_json::Value` does, but fails on the first
+/// object with a repeated key.
+struct UniqueKeys;
 
-impl<'de> Deserialize<'de> for NoDuplicateKeys {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicateKeys)
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(UniqueKeys)
     }
 }
 
-impl<'de> DeserializeSeed<'de> for NoDuplicateKeys {
-    type Value = NoDuplicateKeys;
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NoDuplicateKeys)
-    }
-}
-
-impl<'de> Visitor<'de> for NoDuplicateKeys {
-    type Value = NoDuplicateKeys;
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut keys = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if keys.contains(&key) {
+            if object.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             }
-            map.next_value_seed(NoDuplicateKeys)?;
-            keys.insert(key);
+            let value = map.next_value_seed(UniqueKeys)?;
+            object.insert(key, value);
         }
-        Ok(NoDuplicateKeys)
+        Ok(Value::Object(object))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element_seed(NoDuplicateKeys)?.is_some() {}
-        Ok(NoDuplicateKeys)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        // JSON has no NaN or infinity, so this is always a number.
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(NoDuplicateKeys)
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
