@@ -31,6 +31,7 @@ impl Room {
             .position(|p| self.people.get(p).is_some_and(|o| o.invitation.seat > seat))
             .unwrap_or(self.seat_order.len());
         self.seat_order.insert(at, id);
+        self.guardian_seats.extend(invitation.guardian);
         self.people.insert(
             id,
             Person {

@@ -140,6 +140,9 @@ pub struct Room {
     pub(super) by_invitation: BTreeMap<String, PersonId>,
     /// The talking-piece order (clockwise); every known person once.
     pub(super) seat_order: Vec<PersonId>,
+    /// The seats some invitation names as a minor's guardian: every view asks
+    /// whether its person answers for a minor, and almost nobody does.
+    pub(super) guardian_seats: BTreeSet<u32>,
     /// Live sessions, to route commands to their sender.
     pub(super) sessions: BTreeMap<SessionId, PersonId>,
     pub(super) next_session: u64,
@@ -171,6 +174,7 @@ impl Room {
             people: BTreeMap::new(),
             by_invitation: BTreeMap::new(),
             seat_order: Vec::new(),
+            guardian_seats: BTreeSet::new(),
             sessions: BTreeMap::new(),
             next_session: 1,
             floor,
