@@ -213,11 +213,17 @@ async fn room(mut inbox: mpsc::UnboundedReceiver<ToRoom>) {
 
 fn tell_keepers(people: &HashMap<u64, (bool, Frames)>) {
     for (_, out) in people.values().filter(|(keeper, _)| *keeper) {
-        let _ = out.send(padded(
-            r#"{"type":"state","view":{"stage":"circle","people":[],"pad":""#,
-            KEEPER_VIEW_BYTES,
-        ));
+        let _ = out.send(keeper_view());
     }
+}
+
+/// A keeper's view of the server's size.
+fn keeper_view() -> String {
+    padded(
+        r#"{"type":"state","view":{"stage":"circle","people":[],"pad":""#,
+        r#""}}"#,
+        KEEPER_VIEW_BYTES,
+    )
 }
 
 /// A consent view with one item the load tool accepts, of the server's size.
@@ -226,24 +232,17 @@ fn consent_view(keeper: bool) -> String {
     let start = format!(
         r#"{{"type":"state","view":{{"stage":"consent","title":"Load","kind":"circle","language":"en","terms":{{"version":"{version}","items":[{{"id":"voluntary","required":true,"text":""#
     );
-    let end = r#""}]}}}"#;
-    let mut view = String::with_capacity(CONSENT_VIEW_BYTES);
-    view.push_str(&start);
-    while view.len() + end.len() < CONSENT_VIEW_BYTES {
-        view.push(' ');
-    }
-    view.push_str(end);
-    view
+    padded(&start, r#""}]}}}"#, CONSENT_VIEW_BYTES)
 }
 
-/// `start`, then spaces up to `bytes`, then the closing `"}}}`.
-fn padded(start: &str, bytes: usize) -> String {
+/// `start`, then spaces inside its open string up to `bytes`, then `end`.
+fn padded(start: &str, end: &str, bytes: usize) -> String {
     let mut frame = String::with_capacity(bytes);
     frame.push_str(start);
-    while frame.len() + 3 < bytes {
+    while frame.len() + end.len() < bytes {
         frame.push(' ');
     }
-    frame.push_str(r#""}}"#);
+    frame.push_str(end);
     frame
 }
 
@@ -273,7 +272,7 @@ mod tests {
             assert_eq!(parsed["view"]["stage"], "consent");
             assert_eq!(parsed["view"]["terms"]["items"][0]["id"], "voluntary");
         }
-        let keeper_view = padded(r#"{"type":"state","view":{"pad":""#, KEEPER_VIEW_BYTES);
+        let keeper_view = keeper_view();
         assert_eq!(keeper_view.len(), KEEPER_VIEW_BYTES);
         let parsed: Value = serde_json::from_str(&keeper_view).expect("a keeper view is JSON");
         assert_eq!(parsed["type"], "state");
